@@ -1,0 +1,168 @@
+package config
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// key is one config key: its documentation and how to set it.
+type key struct {
+	doc string
+	set func(c *Config, v string) error
+}
+
+// keyTable declares every key. Names follow auditd.conf where the meaning is
+// the same.
+var keyTable = map[string]key{
+	"log_dir":           {"directory of the log segments", str(func(c *Config) *string { return &c.LogDir })},
+	"log_group":         {"group (name or gid) that may read the logs; files become 0640", str(func(c *Config) *string { return &c.LogGroup })},
+	"compression":       {"zstd | none", oneOf(func(c *Config) *string { return &c.Compression }, "zstd", "none")},
+	"compression_level": {"fastest | default | better", oneOf(func(c *Config) *string { return &c.CompressionLevel }, "fastest", "default", "better")},
+	"max_log_file":      {"MiB per segment before rotation", num(func(c *Config) *int64 { return &c.MaxLogFile }, 1, 1<<20)},
+	"batch_size":        {"uncompressed bytes per batch (K, M suffixes)", size(func(c *Config) *int64 { return &c.BatchBytes }, 4<<10, 64<<20)},
+	"flush_interval":    {"longest a record waits in a partial batch (Go duration)", dur(func(c *Config) *time.Duration { return &c.FlushInterval }, time.Millisecond)},
+	"fsync_interval":    {"group-commit fsync period (Go duration; 0 = after every batch)", dur(func(c *Config) *time.Duration { return &c.FsyncInterval }, 0)},
+	"writers":           {"parallel compressors (0 = automatic)", intp(func(c *Config) *int { return &c.Writers }, 0, 64)},
+	"write_eoe":         {"yes to also write EOE (end of event) records; auditd does not write them", boolean(func(c *Config) *bool { return &c.WriteEOE })},
+	"name_format":       {"none | hostname | user", oneOf(func(c *Config) *string { return &c.NameFormat }, "none", "hostname", "user")},
+	"name":              {"node name when name_format = user", str(func(c *Config) *string { return &c.Name })},
+	"mode":              {"unicast (replace auditd) | multicast (beside it)", oneOf(func(c *Config) *string { return &c.Mode }, "unicast", "multicast")},
+	"ring_size":         {"bytes buffered between reader and writer (K, M, G suffixes)", size(func(c *Config) *int64 { return &c.RingSize }, 64<<10, 4<<30)},
+	"rcvbuf":            {"socket receive buffer bytes (K, M suffixes)", size(func(c *Config) *int64 { return &c.RcvBuf }, 64<<10, 1<<30)},
+	"enabled":           {"kernel auditing at start: 0, 1, or -1 to leave it", num(func(c *Config) *int64 { return &c.Enabled }, -1, 1)},
+	"backlog_limit":     {"kernel backlog limit (-1 = leave)", num(func(c *Config) *int64 { return &c.BacklogLimit }, -1, 1<<31-1)},
+	"backlog_wait_time": {"kernel backlog wait time in jiffies (-1 = leave; 0 = never stall)", num(func(c *Config) *int64 { return &c.BacklogWaitTime }, -1, 600000)},
+	"rate_limit":        {"kernel records/s limit (-1 = leave, 0 = none)", num(func(c *Config) *int64 { return &c.RateLimit }, -1, 1<<31-1)},
+	"failure":           {"kernel failure mode: 0 silent, 1 printk (default), 2 panic (needs allow_panic = yes)", num(func(c *Config) *int64 { return &c.Failure }, -1, 2)},
+	"allow_panic":       {"yes to allow failure = 2", boolean(func(c *Config) *bool { return &c.AllowPanic })},
+	"rules":             {"file of auditctl rules to load at start", str(func(c *Config) *string { return &c.Rules })},
+	"control_socket":    {"path of the daemon's root-only control socket", str(func(c *Config) *string { return &c.ControlSocket })},
+}
+
+// Keys lists the known keys, sorted.
+func Keys() []string {
+	ks := make([]string, 0, len(keyTable))
+	for k := range keyTable {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// Doc returns the documentation of a key.
+func Doc(k string) string { return keyTable[k].doc }
+
+func str(f func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *f(c) = v; return nil }
+}
+
+func oneOf(f func(*Config) *string, allowed ...string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		lv := strings.ToLower(v)
+		for _, a := range allowed {
+			if lv == a {
+				*f(c) = a
+				return nil
+			}
+		}
+		return fmt.Errorf("want one of %s", strings.Join(allowed, ", "))
+	}
+}
+
+func num(f func(*Config) *int64, lo, hi int64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("not an integer")
+		}
+		if n < lo || n > hi {
+			return fmt.Errorf("out of range [%d, %d]", lo, hi)
+		}
+		*f(c) = n
+		return nil
+	}
+}
+
+func intp(f func(*Config) *int, lo, hi int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("not an integer")
+		}
+		if n < lo || n > hi {
+			return fmt.Errorf("out of range [%d, %d]", lo, hi)
+		}
+		*f(c) = n
+		return nil
+	}
+}
+
+// ParseSize parses a byte count with an optional K, M or G suffix (powers
+// of 1024), e.g. "32M".
+func ParseSize(v string) (int64, error) {
+	mult := int64(1)
+	s := strings.TrimSpace(v)
+	if s != "" {
+		switch s[len(s)-1] {
+		case 'k', 'K':
+			mult = 1 << 10
+		case 'm', 'M':
+			mult = 1 << 20
+		case 'g', 'G':
+			mult = 1 << 30
+		}
+		if mult != 1 {
+			s = s[:len(s)-1]
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("not a size (e.g. 65536, 64K, 32M)")
+	}
+	return n * mult, nil
+}
+
+func size(f func(*Config) *int64, lo, hi int64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := ParseSize(v)
+		if err != nil {
+			return err
+		}
+		if n < lo || n > hi {
+			return fmt.Errorf("out of range [%d, %d] bytes", lo, hi)
+		}
+		*f(c) = n
+		return nil
+	}
+}
+
+func dur(f func(*Config) *time.Duration, min time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("not a duration (e.g. 100ms, 1s)")
+		}
+		if d < min {
+			return fmt.Errorf("below the minimum %v", min)
+		}
+		*f(c) = d
+		return nil
+	}
+}
+
+func boolean(f func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		switch strings.ToLower(v) {
+		case "yes", "true", "1", "on":
+			*f(c) = true
+		case "no", "false", "0", "off":
+			*f(c) = false
+		default:
+			return fmt.Errorf("want yes or no")
+		}
+		return nil
+	}
+}

@@ -1,0 +1,322 @@
+package ring
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/bits"
+	"sync/atomic"
+	"time"
+)
+
+// Sentinel errors. Compare with errors.Is.
+var (
+	// ErrClosed is returned by TryPush and Push once the ring is closed.
+	ErrClosed = errors.New("ring: closed")
+	// ErrTooLarge is returned (wrapped, with the sizes) by TryPush and Push
+	// for a payload longer than MaxRecord; such a record can never fit.
+	ErrTooLarge = errors.New("ring: record too large")
+	// ErrInvalidSize is returned (wrapped, with the size) by New for a
+	// non-positive or absurdly large size.
+	ErrInvalidSize = errors.New("ring: invalid size")
+)
+
+const (
+	// MinSize is the smallest ring New creates; smaller sizes are rounded up.
+	MinSize = 64 << 10
+	// MaxSize is the largest size New accepts.
+	MaxSize = 1 << 30
+
+	headerSize = 8
+	skipLen    = ^uint32(0) // length value of a skip marker
+	cacheLine  = 64
+)
+
+// Ring is a bounded single-producer single-consumer queue of variable-length
+// records stored in one byte buffer.
+//
+// Concurrency: TryPush and Push must be called from one producer goroutine at
+// a time; Drain and Wait from one consumer goroutine at a time. Close, Closed,
+// Len, Cap, HighWater and MaxRecord are safe from any goroutine. See the
+// package documentation for the framing and the parking protocol.
+type Ring struct {
+	// Read-only after New (plus closed, which is written once).
+	buf      []byte
+	size     uint64
+	mask     uint64
+	maxRec   int
+	prodWake chan struct{} // 1-buffered; consumer -> parked producer
+	consWake chan struct{} // 1-buffered; producer -> parked consumer
+	done     chan struct{} // closed by Close
+	closed   atomic.Bool
+	_        [cacheLine]byte
+
+	// tail is written only by the producer.
+	tail atomic.Uint64
+	_    [cacheLine - 8]byte
+
+	// head is written only by the consumer.
+	head atomic.Uint64
+	_    [cacheLine - 8]byte
+
+	// consParked is written by the consumer in Wait and read by the
+	// producer after every publication.
+	consParked atomic.Uint32
+	_          [cacheLine - 4]byte
+
+	// prodParked is written by the producer in Push and read by the
+	// consumer after every release.
+	prodParked atomic.Uint32
+	// highWater is written only by the producer.
+	highWater atomic.Uint64
+	_         [cacheLine - 16]byte
+
+	// Producer-private state.
+	cachedHead uint64
+	_          [cacheLine - 8]byte
+
+	// Consumer-private state.
+	timer *time.Timer // reused by Wait; stopped when not in use
+}
+
+// New returns an empty ring of size bytes rounded up to a power of two, and
+// to at least MinSize. Sizes <= 0 or > MaxSize return an error wrapping
+// ErrInvalidSize.
+func New(size int) (*Ring, error) {
+	if size <= 0 || size > MaxSize {
+		return nil, fmt.Errorf("%w: %d bytes (want 1..%d)", ErrInvalidSize, size, MaxSize)
+	}
+	if size < MinSize {
+		size = MinSize
+	}
+	n := uint64(1) << bits.Len64(uint64(size)-1)
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &Ring{
+		buf:      make([]byte, n),
+		size:     n,
+		mask:     n - 1,
+		maxRec:   int(n/4) - headerSize,
+		prodWake: make(chan struct{}, 1),
+		consWake: make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		timer:    t,
+	}, nil
+}
+
+// entrySize is the number of bytes a payload of n bytes occupies, header and
+// padding included.
+func entrySize(n int) uint64 {
+	return headerSize + (uint64(n)+7)&^7
+}
+
+// TryPush copies one record of type typ and payload p into the ring without
+// blocking. It returns (false, nil) if there is not enough free space right
+// now, an error wrapping ErrTooLarge if len(p) > MaxRecord(), and ErrClosed
+// after Close. p is not retained. Producer only.
+//
+// A TryPush racing with a Close from another goroutine may or may not
+// succeed; a record it published stays readable.
+func (r *Ring) TryPush(typ uint16, p []byte) (bool, error) {
+	if r.closed.Load() {
+		return false, ErrClosed
+	}
+	if len(p) > r.maxRec {
+		return false, fmt.Errorf("%w: %d bytes > max %d", ErrTooLarge, len(p), r.maxRec)
+	}
+	tail := r.tail.Load()
+	need := entrySize(len(p))
+	off := tail & r.mask
+	skip := uint64(0)
+	if room := r.size - off; need > room {
+		skip = room
+	}
+	total := skip + need
+	if tail+total-r.cachedHead > r.size {
+		r.cachedHead = r.head.Load()
+		if tail+total-r.cachedHead > r.size {
+			return false, nil
+		}
+	}
+	if skip != 0 {
+		binary.LittleEndian.PutUint64(r.buf[off:], uint64(skipLen))
+		off = 0
+	}
+	binary.LittleEndian.PutUint64(r.buf[off:], uint64(len(p))|uint64(typ)<<32)
+	copy(r.buf[off+headerSize:], p)
+	newTail := tail + total
+	r.tail.Store(newTail) // publish
+
+	if r.consParked.Load() != 0 {
+		select {
+		case r.consWake <- struct{}{}:
+		default:
+		}
+	}
+	if used := newTail - r.cachedHead; used > r.highWater.Load() {
+		// cachedHead may be stale (overestimating use); confirm.
+		r.cachedHead = r.head.Load()
+		if used = newTail - r.cachedHead; used > r.highWater.Load() {
+			r.highWater.Store(used)
+		}
+	}
+	return true, nil
+}
+
+// Push is like TryPush but, when the ring is full, parks the calling
+// goroutine (no spinning) until the consumer frees space or the ring is
+// closed, in which case it returns ErrClosed. Producer only.
+func (r *Ring) Push(typ uint16, p []byte) error {
+	need := entrySize(len(p))
+	for {
+		ok, err := r.TryPush(typ, p)
+		if ok || err != nil {
+			return err
+		}
+		r.prodParked.Store(1)
+		if r.closed.Load() || r.fits(need) {
+			r.prodParked.Store(0)
+			continue
+		}
+		select {
+		case <-r.prodWake:
+		case <-r.done:
+		}
+		r.prodParked.Store(0)
+	}
+}
+
+// fits reports whether an entry of need bytes (plus any skip marker it
+// requires) fits into the free space now. Producer only.
+func (r *Ring) fits(need uint64) bool {
+	tail := r.tail.Load()
+	off := tail & r.mask
+	if room := r.size - off; need > room {
+		need += room
+	}
+	r.cachedHead = r.head.Load()
+	return tail+need-r.cachedHead <= r.size
+}
+
+// Drain calls fn for each record available now, in push order, then releases
+// their space with one atomic store and wakes a parked producer, if any. It
+// stops early once at least maxBytes of payload have been handed out (always
+// handing out at least one record if any is available); maxBytes <= 0 means
+// no limit. It never blocks and returns the number of records handed out.
+// Consumer only.
+//
+// p aliases the ring's memory and is valid only until fn returns: the space
+// may be overwritten by the producer as soon as Drain returns. Copy p to keep
+// it. fn must not call Drain or Wait. If fn panics, nothing of the batch is
+// released, so the records are handed out again by the next Drain.
+func (r *Ring) Drain(maxBytes int, fn func(typ uint16, p []byte)) (n int) {
+	head := r.head.Load()
+	tail := r.tail.Load()
+	pos := head
+	handed := 0
+	for pos != tail {
+		off := pos & r.mask
+		h := binary.LittleEndian.Uint64(r.buf[off:])
+		l := uint32(h)
+		if l == skipLen {
+			pos += r.size - off
+			continue
+		}
+		start := off + headerSize
+		end := start + uint64(l)
+		fn(uint16(h>>32), r.buf[start:end:end])
+		pos += entrySize(int(l))
+		n++
+		handed += int(l)
+		if maxBytes > 0 && handed >= maxBytes {
+			break
+		}
+	}
+	if pos == head {
+		return 0
+	}
+	r.head.Store(pos) // release
+	if r.prodParked.Load() != 0 {
+		select {
+		case r.prodWake <- struct{}{}:
+		default:
+		}
+	}
+	return n
+}
+
+// Wait parks the consumer until at least one record is available (true), the
+// timeout elapses (false), or the ring is closed and empty (false). A timeout
+// <= 0 waits without limit. Consumer only.
+func (r *Ring) Wait(timeout time.Duration) bool {
+	var timerC <-chan time.Time
+	if timeout > 0 {
+		r.timer.Reset(timeout)
+		defer r.timer.Stop()
+		timerC = r.timer.C
+	}
+	for {
+		// Load closed before tail: if closed is seen, every record
+		// pushed before Close is visible to the tail load.
+		closed := r.closed.Load()
+		if r.available() {
+			return true
+		}
+		if closed {
+			return false
+		}
+		r.consParked.Store(1)
+		if r.closed.Load() || r.available() {
+			r.consParked.Store(0)
+			continue
+		}
+		select {
+		case <-r.consWake:
+		case <-r.done:
+		case <-timerC:
+			r.consParked.Store(0)
+			return r.available()
+		}
+		r.consParked.Store(0)
+	}
+}
+
+// available reports whether a record is ready to drain. Consumer only.
+func (r *Ring) available() bool {
+	return r.tail.Load() != r.head.Load()
+}
+
+// Close marks the ring closed: later pushes fail with ErrClosed, a blocked
+// Push returns ErrClosed and a blocked Wait returns once the ring is empty.
+// Records already pushed stay readable through Drain. Close is idempotent and
+// safe from any goroutine.
+func (r *Ring) Close() {
+	if r.closed.CompareAndSwap(false, true) {
+		close(r.done)
+	}
+}
+
+// Closed reports whether Close has been called. Safe from any goroutine.
+func (r *Ring) Closed() bool { return r.closed.Load() }
+
+// Len returns the bytes currently in use, headers, padding and skipped bytes
+// included. Safe from any goroutine; the value is a snapshot.
+func (r *Ring) Len() int {
+	head := r.head.Load() // before tail, so that tail >= head
+	used := r.tail.Load() - head
+	if used > r.size { // head moved on between the two loads
+		used = r.size
+	}
+	return int(used)
+}
+
+// Cap returns the ring size in bytes.
+func (r *Ring) Cap() int { return int(r.size) }
+
+// HighWater returns the largest Len observed by the producer right after a
+// push. Safe from any goroutine.
+func (r *Ring) HighWater() int { return int(r.highWater.Load()) }
+
+// MaxRecord returns the largest payload TryPush and Push accept:
+// Cap()/4 minus the 8-byte header.
+func (r *Ring) MaxRecord() int { return r.maxRec }
