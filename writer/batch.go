@@ -1,0 +1,28 @@
+package writer
+
+import "time"
+
+// batch is one unit of the pipeline: the text of whole records, sealed into
+// one frame. Batches come from a fixed free list allocated at Open and are
+// owned by exactly one stage at a time: the drain goroutine while filling,
+// a compressor until it signals done, then the appender, which returns the
+// batch to the free list after writing it.
+type batch struct {
+	seq     uint64    // seal order, assigned by seal
+	text    []byte    // formatted lines; cap BatchBytes unless grown by a large record
+	out     []byte    // compressed frame (zstd only)
+	records int       // records in text
+	firstAt time.Time // local time the first record was appended (for Tick)
+	firstMs int64     // kernel timestamp of the first record, Unix ms
+	hasTS   bool      // firstMs is valid
+	err     error     // compression failure
+	done    chan struct{}
+}
+
+func (b *batch) reset() {
+	b.text = b.text[:0]
+	b.out = b.out[:0]
+	b.records = 0
+	b.hasTS = false
+	b.err = nil
+}

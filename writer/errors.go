@@ -1,0 +1,20 @@
+package writer
+
+import "errors"
+
+// Sentinel errors. Errors returned by this package wrap one of these (or an
+// OS error) with the values involved; compare with errors.Is.
+var (
+	// ErrClosed is returned by Append, Tick and Flush after Close.
+	ErrClosed = errors.New("writer: closed")
+	// ErrConfig is wrapped by Open when a Config field is invalid.
+	ErrConfig = errors.New("writer: invalid config")
+	// ErrDirLocked is wrapped by Open when another Writer (in this or
+	// another process) has the directory open.
+	ErrDirLocked = errors.New("writer: directory in use by another writer")
+	// ErrCorrupt is wrapped by Cat and by the frame walker used by Repair when
+	// a segment holds bytes that are not a valid frame.
+	ErrCorrupt = errors.New("writer: corrupt segment")
+	// errTorn marks a frame cut short by the end of the file.
+	errTorn = errors.New("writer: torn frame")
+)

@@ -1,0 +1,123 @@
+package writer
+
+import (
+	"bytes"
+	"strconv"
+
+	"github.com/elastic/go-libaudit/v2/auparse"
+)
+
+// tableTypes is the size of the precomputed prefix table. Every type that
+// go-libaudit names is below 3000; types above the table are formatted as
+// UNKNOWN[n] on the fly, still without allocating.
+const tableTypes = 4096
+
+// formatter turns (type, payload) into one auditd log_format=RAW line. It
+// is read-only after newFormatter, so it may be shared.
+type formatter struct {
+	node     []byte   // "node=<name> " or empty
+	prefixes [][]byte // per type below tableTypes: node + "type=<NAME> msg="
+}
+
+// newFormatter precomputes the line prefix of every type below tableTypes
+// from go-libaudit's table (auparse.AuditMessageType.String, which gives
+// UNKNOWN[n] for types it does not name, as auditd does).
+func newFormatter(node string) *formatter {
+	f := &formatter{prefixes: make([][]byte, tableTypes)}
+	if node != "" {
+		f.node = []byte("node=" + node + " ")
+	}
+	for t := range f.prefixes {
+		name := auparse.AuditMessageType(uint16(t)).String()
+		p := make([]byte, 0, len(f.node)+len("type= msg=")+len(name))
+		p = append(p, f.node...)
+		p = append(p, "type="...)
+		p = append(p, name...)
+		p = append(p, " msg="...)
+		f.prefixes[t] = p
+	}
+	return f
+}
+
+// maxLen is an upper bound of the length appendLine adds for a payload of
+// n bytes.
+func (f *formatter) maxLen(typ uint16, n int) int {
+	if int(typ) < len(f.prefixes) {
+		return len(f.prefixes[typ]) + n + 2
+	}
+	return len(f.node) + len("type=UNKNOWN[65535] msg=") + n + 2
+}
+
+// appendLine appends the record's line, newline included, exactly as
+// auditd 3.0.9's format_raw + write_to_log produce it:
+//
+//	[node=<node> ]type=<NAME> msg=<payload>\n
+//
+// auditd prints the payload with %.*s (so it stops at the first NUL),
+// appends "\n" inside the buffer when a node name is configured, replaces
+// every '\n' in the buffer with ' ', drops one trailing ' ', and fprintf's
+// the result followed by "\n". A trailing '\n' or NUL from the kernel thus
+// disappears, and a record never spans two lines.
+func (f *formatter) appendLine(dst []byte, typ uint16, payload []byte) []byte {
+	if i := bytes.IndexByte(payload, 0); i >= 0 {
+		payload = payload[:i]
+	}
+	if int(typ) < len(f.prefixes) {
+		dst = append(dst, f.prefixes[typ]...)
+	} else {
+		dst = append(dst, f.node...)
+		dst = append(dst, "type=UNKNOWN["...)
+		dst = strconv.AppendUint(dst, uint64(typ), 10)
+		dst = append(dst, "] msg="...)
+	}
+	start := len(dst)
+	dst = append(dst, payload...)
+	if len(f.node) > 0 {
+		dst = append(dst, ' ') // auditd's in-buffer "\n", already turned into ' '
+	}
+	for p := dst[start:]; ; {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			break
+		}
+		p[i] = ' '
+		p = p[i+1:]
+	}
+	if dst[len(dst)-1] == ' ' {
+		dst = dst[:len(dst)-1]
+	}
+	return append(dst, '\n')
+}
+
+// auditMillis parses the kernel timestamp at the start of a payload,
+// "audit(SECONDS.MILLIS:SERIAL): ...", into Unix milliseconds. It returns
+// false when the payload does not start that way.
+func auditMillis(p []byte) (int64, bool) {
+	const prefix = "audit("
+	if len(p) < len(prefix) || string(p[:len(prefix)]) != prefix {
+		return 0, false
+	}
+	p = p[len(prefix):]
+	var sec, ms int64
+	i, digits := 0, 0
+	for ; i < len(p) && p[i] >= '0' && p[i] <= '9' && digits < 12; i, digits = i+1, digits+1 {
+		sec = sec*10 + int64(p[i]-'0')
+	}
+	if digits == 0 || i >= len(p) || p[i] != '.' {
+		return 0, false
+	}
+	i++
+	digits = 0
+	for ; i < len(p) && p[i] >= '0' && p[i] <= '9'; i, digits = i+1, digits+1 {
+		if digits < 3 {
+			ms = ms*10 + int64(p[i]-'0')
+		}
+	}
+	if digits == 0 || i >= len(p) || p[i] != ':' {
+		return 0, false
+	}
+	for ; digits < 3; digits++ {
+		ms *= 10
+	}
+	return sec*1000 + ms, true
+}

@@ -1,0 +1,295 @@
+package writer
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// Writer turns audit records into segment files.
+//
+// Concurrency contract: Append, Tick, Flush and Close must be called from
+// one goroutine (the drain loop), never concurrently. Rotate, Stats, Err
+// and LastRepair may be called from any goroutine at any time, also after
+// Close. Internally, Workers compressor goroutines and one appender
+// goroutine run between Open and Close; they share batches with the drain
+// goroutine only through channels.
+//
+// Backpressure: batches come from a fixed pool (2*Workers+2 of them, 4 for
+// Compression "none"). When every batch is being compressed or waits to be
+// written, Append blocks until the appender frees one; Tick and Flush never
+// block.
+type Writer struct {
+	s   settings
+	fmt *formatter
+
+	// Owned by the drain goroutine.
+	cur      *batch
+	nextSeq  uint64
+	closed   bool
+	closeErr error
+
+	free  chan *batch // free list
+	work  chan *batch // to compressors (zstd only)
+	order chan *batch // to the appender, in seal order
+	wake  chan struct{}
+
+	encoders []*zstd.Encoder
+	workers  sync.WaitGroup
+	app      *appender
+	appDone  chan struct{}
+
+	rotateReq atomic.Bool
+	err       atomic.Pointer[error]
+	c         counters
+	repair    RepairReport
+	lock      *os.File // flock on Dir
+}
+
+// Open repairs the torn tail of the highest-numbered existing segment in
+// cfg.Dir (see Repair), creates a new segment numbered after the highest
+// sequence number present (never reusing one) and starts the pipeline.
+// The Writer holds an exclusive flock on cfg.Dir until Close: a second Open
+// of the same directory fails with ErrDirLocked.
+func Open(cfg Config) (*Writer, error) {
+	s, err := cfg.resolve()
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureDir(s.Dir, s.LogGroup); err != nil {
+		return nil, err
+	}
+	lock, err := lockDir(s.Dir)
+	if err != nil {
+		return nil, err
+	}
+	w, err := open(s, lock)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+func open(s settings, lock *os.File) (*Writer, error) {
+	segs, maxSeq, found, err := scanDir(s.Dir)
+	if err != nil {
+		return nil, err
+	}
+	w := &Writer{
+		lock:    lock,
+		s:       s,
+		fmt:     newFormatter(s.Node),
+		free:    make(chan *batch, s.poolSize),
+		work:    make(chan *batch, s.poolSize),
+		order:   make(chan *batch, s.poolSize),
+		wake:    make(chan struct{}, 1),
+		appDone: make(chan struct{}),
+	}
+	if len(segs) > 0 {
+		last := filepath.Join(s.Dir, segs[len(segs)-1].name)
+		rep, err := Repair(last)
+		if err != nil {
+			return nil, fmt.Errorf("writer: open %q: %w", s.Dir, err)
+		}
+		w.repair = rep
+	}
+	next := uint64(1)
+	if found {
+		next = maxSeq + 1
+	}
+	for range s.Workers {
+		enc, err := newEncoder(s.level)
+		if err != nil {
+			w.closeEncoders()
+			return nil, err
+		}
+		w.encoders = append(w.encoders, enc)
+	}
+	var outCap int
+	if s.zstd {
+		outCap = w.encoders[0].MaxEncodedSize(s.BatchBytes)
+	}
+	for range s.poolSize {
+		w.free <- &batch{
+			text: make([]byte, 0, s.BatchBytes),
+			out:  make([]byte, 0, outCap),
+			done: make(chan struct{}, 1),
+		}
+	}
+	path := filepath.Join(s.Dir, segmentName(next, s.zstd))
+	f, size, err := createSegment(path, s.LogGroup, s.zstd, w.c.fsynced)
+	if err != nil {
+		w.closeEncoders()
+		return nil, err
+	}
+	w.c.segments.Add(1)
+	w.c.bytesOut.Add(uint64(size))
+	w.app = newAppender(w, f, path, next, size)
+	for _, enc := range w.encoders {
+		w.workers.Add(1)
+		go w.compressLoop(enc)
+	}
+	go w.app.run()
+	return w, nil
+}
+
+func (w *Writer) closeEncoders() {
+	for _, enc := range w.encoders {
+		enc.Close()
+	}
+	w.encoders = nil
+}
+
+// Append formats one record into the current batch; payload is only read
+// during the call. When the batch is full it is sealed and handed to the
+// compressors. Append makes no allocation, system call or lock per record;
+// it blocks only when every pooled batch is in flight (backpressure). It
+// returns the sticky write error, if any (the record is then dropped), or
+// ErrClosed after Close.
+func (w *Writer) Append(typ uint16, payload []byte) error {
+	if w.closed {
+		return ErrClosed
+	}
+	if p := w.err.Load(); p != nil {
+		return *p
+	}
+	for len(payload) > 0 && (payload[len(payload)-1] == '\n' || payload[len(payload)-1] == 0) {
+		payload = payload[:len(payload)-1]
+	}
+	need := w.fmt.maxLen(typ, len(payload))
+	b := w.cur
+	if b != nil && len(b.text)+need > w.s.BatchBytes {
+		w.seal()
+		b = nil
+	}
+	if b == nil {
+		b = <-w.free
+		w.cur = b
+	}
+	if len(b.text) == 0 {
+		b.firstAt = time.Now()
+		b.firstMs, b.hasTS = auditMillis(payload)
+	}
+	b.text = w.fmt.appendLine(b.text, typ, payload)
+	b.records++
+	if len(b.text) >= w.s.BatchBytes {
+		w.seal()
+	}
+	return nil
+}
+
+// seal hands the current (non-empty) batch to the pipeline. It never
+// blocks: the channels hold as many batches as the pool.
+func (w *Writer) seal() {
+	b := w.cur
+	w.cur = nil
+	b.seq = w.nextSeq
+	w.nextSeq++
+	w.order <- b
+	if w.s.zstd {
+		w.work <- b
+	} else {
+		b.done <- struct{}{}
+	}
+}
+
+// Tick seals the current batch if its first record was appended at least
+// FlushInterval before now. The drain loop must call it at least every
+// FlushInterval, also when no records arrive. It returns the sticky error.
+func (w *Writer) Tick(now time.Time) error {
+	if w.closed {
+		return ErrClosed
+	}
+	if w.cur != nil && now.Sub(w.cur.firstAt) >= w.s.FlushInterval {
+		w.seal()
+	}
+	return w.Err()
+}
+
+// Flush seals the current batch now, if it holds any record. It does not
+// wait for the frame to be written or synced. It returns the sticky error.
+func (w *Writer) Flush() error {
+	if w.closed {
+		return ErrClosed
+	}
+	if w.cur != nil {
+		w.seal()
+	}
+	return w.Err()
+}
+
+// Rotate asks the appender to start a new segment before the next frame
+// (immediately if idle). A segment that holds no frame yet is not rotated.
+// Safe from any goroutine; it does not wait.
+func (w *Writer) Rotate() error {
+	w.rotateReq.Store(true)
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Close seals the current batch, waits until every frame is compressed and
+// appended in order, fsyncs the segment and the directory and closes the
+// segment. It returns the sticky error if any write, fsync or rotation
+// failed. Idempotent: later calls return the same result.
+func (w *Writer) Close() error {
+	if w.closed {
+		return w.closeErr
+	}
+	w.closed = true
+	if w.cur != nil {
+		w.seal()
+	}
+	close(w.order)
+	close(w.work)
+	w.workers.Wait()
+	<-w.appDone
+	w.closeEncoders()
+	w.lock.Close()
+	w.closeErr = w.Err()
+	return w.closeErr
+}
+
+// Err returns the sticky error: the first write, fsync, compression or
+// rotation failure, which names the file. Once set, every later record is
+// dropped (counted in Stats.RecordsLost) and Append returns it.
+func (w *Writer) Err() error {
+	if p := w.err.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (w *Writer) setErr(err error) {
+	w.err.CompareAndSwap(nil, &err)
+}
+
+// LastRepair returns what Open's repair of the previous segment found
+// (the zero report if there was no previous segment).
+func (w *Writer) LastRepair() RepairReport { return w.repair }
+
+// Stats returns a snapshot of the counters. Safe from any goroutine.
+func (w *Writer) Stats() Stats {
+	return Stats{
+		Records:         w.c.records.Load(),
+		Batches:         w.c.batches.Load(),
+		BytesIn:         w.c.bytesIn.Load(),
+		BytesOut:        w.c.bytesOut.Load(),
+		RecordsLost:     w.c.lost.Load(),
+		Fsyncs:          w.c.fsyncs.Load(),
+		FsyncNanosTotal: w.c.fsyncNanos.Load(),
+		FsyncNanosMax:   w.c.fsyncMax.Load(),
+		Segments:        w.c.segments.Load(),
+		Latency:         w.c.latency.snapshot(),
+		FsyncLatency:    w.c.fsyncLatency.snapshot(),
+		Err:             w.Err(),
+	}
+}
