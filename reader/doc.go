@@ -1,0 +1,23 @@
+// Package reader owns the audit data socket: the NETLINK_AUDIT socket on
+// which the kernel delivers audit records, either by unicast to the
+// registered audit daemon (ModeUnicast, replacing auditd) or by the
+// best-effort multicast group AUDIT_NLGRP_READLOG (ModeMulticast, beside
+// auditd).
+//
+// Records are read in batches with one recvmmsg(2) per batch, through the
+// socket's syscall.RawConn so a reader with nothing to read parks on the Go
+// netpoller instead of holding a thread. Headers, iovecs and buffers are
+// allocated once in Open; reading a record allocates nothing.
+//
+// The reader is deliberately small: it registers, reads, classifies each
+// datagram (record, ack, AUDIT_REPLACE, error) and counts what it could not
+// deliver intact (truncated datagrams, socket overruns). Kernel control and
+// status (AUDIT_GET/AUDIT_SET, rules) happen on a separate socket, see
+// internal/auditctl: the kernel makes the sender of any request sleep while
+// its backlog is over the limit, which must never happen to the data path.
+//
+// Concurrency: a Reader's ReadBatch and Drain must be called from one
+// goroutine at a time. Stats, SetDeadline and Close may be called from any
+// goroutine; Close wakes a blocked ReadBatch, which then returns an error
+// satisfying errors.Is(err, os.ErrClosed).
+package reader
