@@ -1,0 +1,165 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Status is what the control endpoint's /status returns and what
+// `auditdrain status` prints.
+type Status struct {
+	PID           int     `json:"pid"`
+	Mode          string  `json:"mode"`
+	Discard       bool    `json:"discard"`
+	LogDir        string  `json:"log_dir"`
+	UptimeSeconds float64 `json:"uptime_seconds"`
+
+	RecordsRead uint64 `json:"records_read"`
+	BytesRead   uint64 `json:"bytes_read"`
+	Syscalls    uint64 `json:"recv_syscalls"`
+	Truncated   uint64 `json:"truncated"`
+	Overruns    uint64 `json:"overruns"`
+	Replaces    uint64 `json:"replace_requests"`
+
+	RingBytes     int `json:"ring_bytes"`
+	RingHighWater int `json:"ring_high_water"`
+	RingCapacity  int `json:"ring_capacity"`
+
+	RecordsDrained uint64  `json:"records_drained"`
+	EOESkipped     uint64  `json:"eoe_not_written"`
+	RecordsWritten uint64  `json:"records_written"`
+	Batches        uint64  `json:"batches"`
+	BytesIn        uint64  `json:"bytes_formatted"`
+	BytesWritten   uint64  `json:"bytes_written"`
+	Segments       uint64  `json:"segments"`
+	Fsyncs         uint64  `json:"fsyncs"`
+	FsyncMaxMs     float64 `json:"fsync_max_ms"`
+	FsyncAvgMs     float64 `json:"fsync_avg_ms"`
+	LatencyP50Ms   float64 `json:"latency_p50_ms"`
+	LatencyP99Ms   float64 `json:"latency_p99_ms"`
+	WriteError     string  `json:"write_error,omitempty"`
+}
+
+// Status returns the daemon's counters. Safe from any goroutine.
+func (d *Daemon) Status() Status {
+	rs := d.rd.Stats()
+	s := Status{
+		PID:            os.Getpid(),
+		Mode:           d.rd.Mode().String(),
+		Discard:        d.opts.Discard,
+		LogDir:         d.cfg.LogDir,
+		UptimeSeconds:  time.Since(d.started).Seconds(),
+		RecordsRead:    rs.Records,
+		BytesRead:      rs.Bytes,
+		Syscalls:       rs.Syscalls,
+		Truncated:      rs.Truncated,
+		Overruns:       rs.Overruns,
+		Replaces:       rs.Replaces,
+		RingBytes:      d.ring.Len(),
+		RingHighWater:  d.ring.HighWater(),
+		RingCapacity:   d.ring.Cap(),
+		RecordsDrained: d.drained.Load(),
+		EOESkipped:     d.eoe.Load(),
+	}
+	if d.w != nil {
+		ws := d.w.Stats()
+		s.RecordsWritten = ws.Records
+		s.Batches = ws.Batches
+		s.BytesIn = ws.BytesIn
+		s.BytesWritten = ws.BytesOut
+		s.Segments = ws.Segments
+		s.Fsyncs = ws.Fsyncs
+		s.FsyncMaxMs = float64(ws.FsyncNanosMax) / 1e6
+		if ws.Fsyncs > 0 {
+			s.FsyncAvgMs = float64(ws.FsyncNanosTotal) / float64(ws.Fsyncs) / 1e6
+		}
+		s.LatencyP50Ms = float64(ws.Latency.Quantile(0.5)) / float64(time.Millisecond)
+		s.LatencyP99Ms = float64(ws.Latency.Quantile(0.99)) / float64(time.Millisecond)
+		if err := d.w.Err(); err != nil {
+			s.WriteError = err.Error()
+		}
+	}
+	return s
+}
+
+// controlServer serves the daemon's status over HTTP on a root-only unix
+// socket.
+type controlServer struct {
+	path string
+	srv  *http.Server
+}
+
+func startControl(path string, d *Daemon) (*controlServer, error) {
+	if path == "" {
+		return nil, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("daemon: control socket directory: %w", err)
+	}
+	// A socket file left by a daemon that died is removed; a live one is
+	// another daemon, which the registration check has already refused
+	// (or a multicast daemon: then say so).
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("daemon: control socket %s is in use by another running auditdrain; pick another with control_socket = PATH", path)
+	}
+	os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: control socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("daemon: control socket: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(d.Status())
+	})
+	cs := &controlServer{path: path, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
+	go cs.srv.Serve(ln)
+	return cs, nil
+}
+
+func (c *controlServer) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	c.srv.Shutdown(ctx)
+	os.Remove(c.path)
+}
+
+// FetchStatus asks the daemon listening on path for its status.
+func FetchStatus(path string) (Status, error) {
+	var s Status
+	cl := &http.Client{
+		Timeout: 3 * time.Second,
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", path)
+		}},
+	}
+	resp, err := cl.Get("http://auditdrain/status")
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return s, fmt.Errorf("daemon: no daemon is running (no control socket at %s)", path)
+		}
+		return s, fmt.Errorf("daemon: asking %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return s, fmt.Errorf("daemon: %s: %s: %s", path, resp.Status, b)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		return s, fmt.Errorf("daemon: decoding status from %s: %w", path, err)
+	}
+	return s, nil
+}

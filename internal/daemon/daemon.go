@@ -1,0 +1,375 @@
+// Package daemon owns the running pipeline of `auditdrain run`: it checks
+// privileges, applies the kernel settings and rules on the control socket,
+// opens the writer, the ring and the reader in that order, moves records
+// reader -> ring -> writer on two goroutines, serves the control endpoint,
+// and on shutdown stops the producers before the consumers (unregister,
+// drain the socket, close the ring, drain it, close the writer with a final
+// fsync), logging how long each phase took.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/auditdrain/auditdrain/internal/auditctl"
+	"github.com/auditdrain/auditdrain/internal/config"
+	"github.com/auditdrain/auditdrain/internal/ring"
+	"github.com/auditdrain/auditdrain/reader"
+	"github.com/auditdrain/auditdrain/writer"
+	libaudit "github.com/elastic/go-libaudit/v2"
+)
+
+// typeEOE is AUDIT_EOE, the kernel's end-of-event marker record.
+const typeEOE = 1320
+
+// Options are the run-time choices that are not part of the config file.
+type Options struct {
+	// Discard replaces the writer by a counter: the floor any reader can
+	// reach, used by the bench.
+	Discard bool
+	// Log receives the daemon's log lines (stderr in production).
+	Log io.Writer
+}
+
+// Daemon is one running pipeline.
+type Daemon struct {
+	cfg  config.Config
+	opts Options
+
+	ctl  *auditctl.Conn
+	rd   *reader.Reader
+	ring *ring.Ring
+	w    *writer.Writer // nil in discard mode
+	ctrl *controlServer
+
+	started time.Time
+
+	// push is the reader's callback, stored once (no allocation per batch).
+	push func(typ uint16, p []byte) error
+	// sink is the drain loop's callback, stored once.
+	sink func(typ uint16, p []byte)
+
+	// discard-mode and drain-loop counters.
+	drained      atomic.Uint64
+	drainedBytes atomic.Uint64
+	eoe          atomic.Uint64 // EOE records not written (write_eoe = no)
+	writeErr     atomic.Pointer[error]
+
+	stopping atomic.Bool
+}
+
+func (d *Daemon) logf(format string, args ...any) {
+	fmt.Fprintf(d.opts.Log, "auditdrain: "+format+"\n", args...)
+}
+
+// Run runs the daemon until ctx is cancelled (SIGTERM/SIGINT), then shuts
+// down without losing what it has read. ready, if not nil, is called once the
+// daemon is registered, the rules are loaded and the writer is open.
+func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemon)) error {
+	if opts.Log == nil {
+		opts.Log = os.Stderr
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	mode, err := reader.ParseMode(cfg.Mode)
+	if err != nil {
+		return err
+	}
+	if err := checkPrivileges(mode); err != nil {
+		return err
+	}
+	d := &Daemon{cfg: cfg, opts: opts, started: time.Now()}
+	defer d.closeAll()
+
+	phase := time.Now()
+	// Rules are parsed before anything touches the kernel: a bad line stops
+	// the start with nothing half-done.
+	var rules []auditctl.Rule
+	if cfg.Rules != "" {
+		if rules, err = auditctl.ParseRulesFile(cfg.Rules); err != nil {
+			return err
+		}
+	}
+	if d.ctl, err = auditctl.Dial(); err != nil {
+		return err
+	}
+	st, err := d.ctl.Status()
+	if err != nil {
+		return fmt.Errorf("daemon: reading kernel audit status: %w", err)
+	}
+	if mode == reader.ModeUnicast && st.PID != 0 && st.PID != uint32(os.Getpid()) && processAlive(int(st.PID)) {
+		return registeredError(int(st.PID))
+	}
+
+	if !opts.Discard {
+		wc, err := writerConfig(cfg)
+		if err != nil {
+			return err
+		}
+		if d.w, err = writer.Open(wc); err != nil {
+			return err
+		}
+	}
+	if d.ring, err = ring.New(int(cfg.RingSize)); err != nil {
+		return err
+	}
+	d.rd, err = reader.Open(reader.Config{Mode: mode, RcvBuf: int(cfg.RcvBuf)})
+	if err != nil {
+		if errors.Is(err, reader.ErrAlreadyRegistered) {
+			if st, serr := d.ctl.Status(); serr == nil && st.PID != 0 {
+				return registeredError(int(st.PID))
+			}
+		}
+		return err
+	}
+	if err := d.applyKernel(rules); err != nil {
+		return err
+	}
+	if d.ctrl, err = startControl(cfg.ControlSocket, d); err != nil {
+		return err
+	}
+	dest := "log dir " + cfg.LogDir
+	if opts.Discard {
+		dest = "discard mode: nothing is written"
+	}
+	d.logf("started in %v: %s mode, pid %d, %d rules loaded, %s",
+		time.Since(phase).Round(time.Millisecond), mode, os.Getpid(), len(rules), dest)
+
+	d.push = d.ring.Push
+	d.sink = d.append
+	reading, draining := newLoop(d.readLoop), newLoop(d.drainLoop)
+	d.logf("ready")
+	if ready != nil {
+		ready(d)
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		d.logf("stopping: %v", context.Cause(ctx))
+	case <-reading.done:
+		runErr = fmt.Errorf("daemon: reader stopped: %w", reading.err)
+	case <-draining.done:
+		runErr = fmt.Errorf("daemon: writer stopped: %w", draining.err)
+	}
+	if err := d.shutdown(reading, draining); err != nil && runErr == nil {
+		runErr = err
+	}
+	return runErr
+}
+
+// loop is a goroutine whose end and error can be waited for more than once.
+type loop struct {
+	done chan struct{}
+	err  error
+}
+
+func newLoop(f func() error) *loop {
+	l := &loop{done: make(chan struct{})}
+	go func() { l.err = f(); close(l.done) }()
+	return l
+}
+
+func (l *loop) wait() error { <-l.done; return l.err }
+
+// applyKernel sets the kernel's audit settings and loads the rules. The
+// daemon is already registered, so every record these changes cause (the
+// CONFIG_CHANGE records) reaches the log.
+func (d *Daemon) applyKernel(rules []auditctl.Rule) error {
+	c := d.cfg
+	if c.Failure >= 0 {
+		if err := d.ctl.SetFailure(uint32(c.Failure), c.AllowPanic); err != nil {
+			return fmt.Errorf("daemon: setting failure mode %d: %w", c.Failure, err)
+		}
+	}
+	var s libaudit.AuditStatus
+	if c.BacklogLimit >= 0 {
+		s.Mask |= libaudit.AuditStatusBacklogLimit
+		s.BacklogLimit = uint32(c.BacklogLimit)
+	}
+	if c.BacklogWaitTime >= 0 {
+		s.Mask |= libaudit.AuditStatusBacklogWaitTime
+		s.BacklogWaitTime = uint32(c.BacklogWaitTime)
+	}
+	if c.RateLimit >= 0 {
+		s.Mask |= libaudit.AuditStatusRateLimit
+		s.RateLimit = uint32(c.RateLimit)
+	}
+	if s.Mask != 0 {
+		if err := d.ctl.Set(s); err != nil {
+			return fmt.Errorf("daemon: applying kernel settings (backlog_limit %d, backlog_wait_time %d, rate_limit %d): %w",
+				c.BacklogLimit, c.BacklogWaitTime, c.RateLimit, err)
+		}
+	}
+	if len(rules) > 0 {
+		if err := d.ctl.AddRules(rules); err != nil {
+			return err
+		}
+	}
+	if c.Enabled >= 0 {
+		if err := d.ctl.SetEnabled(uint32(c.Enabled)); err != nil {
+			return fmt.Errorf("daemon: setting enabled %d: %w", c.Enabled, err)
+		}
+	}
+	return nil
+}
+
+// readLoop moves records from the socket into the ring until shutdown.
+func (d *Daemon) readLoop() error {
+	for {
+		_, err := d.rd.ReadBatch(d.push)
+		if err == nil {
+			continue
+		}
+		if d.stopping.Load() {
+			return nil
+		}
+		return err
+	}
+}
+
+// drainLoop moves records from the ring into the writer until the ring is
+// closed and empty.
+func (d *Daemon) drainLoop() error {
+	wait := d.cfg.FlushInterval
+	for {
+		ok := d.ring.Wait(wait)
+		if ok {
+			for d.ring.Drain(4<<20, d.sink) > 0 {
+			}
+		}
+		if ep := d.writeErr.Load(); ep != nil {
+			return *ep
+		}
+		if d.w != nil {
+			if err := d.w.Tick(time.Now()); err != nil {
+				return err
+			}
+		}
+		if !ok && d.ring.Closed() && d.ring.Len() == 0 {
+			return nil
+		}
+	}
+}
+
+// append is the drain loop's per-record callback.
+func (d *Daemon) append(typ uint16, p []byte) {
+	d.drained.Add(1)
+	d.drainedBytes.Add(uint64(len(p)))
+	if d.w == nil {
+		return
+	}
+	if typ == typeEOE && !d.cfg.WriteEOE {
+		// auditd writes no EOE records either: they carry nothing but the
+		// event's serial, which its other records already hold.
+		d.eoe.Add(1)
+		return
+	}
+	if err := d.w.Append(typ, p); err != nil && d.writeErr.Load() == nil {
+		d.writeErr.Store(&err)
+	}
+}
+
+// shutdown stops the producers before the consumers: unregister so the
+// kernel sends nothing more, drain what is already in the socket, close the
+// ring, let the drain loop empty it, close the writer (final fsync).
+func (d *Daemon) shutdown(reading, draining *loop) error {
+	t0 := time.Now()
+	d.stopping.Store(true)
+	var errs []error
+	if d.rd.Mode() == reader.ModeUnicast {
+		if err := d.ctl.Unregister(); err != nil {
+			errs = append(errs, fmt.Errorf("daemon: unregistering: %w", err))
+		}
+	}
+	// Wake the reader, wait for it to leave its loop, then empty the socket
+	// (twice, a moment apart: kauditd may be mid-send when we unregister).
+	d.rd.SetDeadline(time.Now())
+	select {
+	case <-draining.done:
+		// The writer is gone: nothing will empty the ring, so a reader
+		// blocked on a full ring must be released. What it held is lost and
+		// the error says why.
+		d.ring.Close()
+	default:
+	}
+	if err := reading.wait(); err != nil {
+		errs = append(errs, err)
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := d.rd.Drain(d.push); err != nil {
+			errs = append(errs, err)
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	rs := d.rd.Stats()
+	d.logf("reader stopped in %v: %d records read", time.Since(t0).Round(time.Millisecond), rs.Records)
+
+	t1 := time.Now()
+	d.ring.Close()
+	if err := draining.wait(); err != nil {
+		errs = append(errs, err)
+	}
+	if d.w != nil {
+		if err := d.w.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		ws := d.w.Stats()
+		d.logf("writer closed in %v: %d records, %d bytes on disk, %d fsyncs", time.Since(t1).Round(time.Millisecond), ws.Records, ws.BytesOut, ws.Fsyncs)
+	} else {
+		d.logf("discarded %d records", d.drained.Load())
+	}
+	return errors.Join(errs...)
+}
+
+// closeAll releases whatever was opened; safe after a partial start.
+func (d *Daemon) closeAll() {
+	if d.ctrl != nil {
+		d.ctrl.Close()
+	}
+	if d.rd != nil {
+		if d.rd.Mode() == reader.ModeUnicast && !d.stopping.Load() && d.ctl != nil {
+			d.ctl.Unregister()
+		}
+		d.rd.Close()
+	}
+	if d.ring != nil {
+		d.ring.Close()
+	}
+	if d.w != nil {
+		d.w.Close()
+	}
+	if d.ctl != nil {
+		d.ctl.Close()
+	}
+}
+
+func writerConfig(c config.Config) (writer.Config, error) {
+	node, err := c.Node()
+	if err != nil {
+		return writer.Config{}, err
+	}
+	gid, err := lookupGroup(c.LogGroup)
+	if err != nil {
+		return writer.Config{}, err
+	}
+	return writer.Config{
+		Dir:             c.LogDir,
+		Compression:     c.Compression,
+		Level:           c.CompressionLevel,
+		BatchBytes:      int(c.BatchBytes),
+		FlushInterval:   c.FlushInterval,
+		FsyncInterval:   c.FsyncInterval,
+		MaxSegmentBytes: c.MaxLogFile << 20,
+		Workers:         c.Writers,
+		LogGroup:        gid,
+		Node:            node,
+	}, nil
+}
