@@ -53,30 +53,45 @@ type Config struct {
 	AllowPanic      bool   // allow_panic
 	Rules           string // rules: a file of auditctl rules loaded at start ("" = none)
 
-	// The daemon's control endpoint.
-	ControlSocket string // control_socket: root-only unix socket for `status`
+	// Backpressure and loss accounting.
+	OverflowAction        string // overflow_action: block | drop (when the ring is full)
+	HighWater             int64  // high_water: percent of the ring above which only keep records enter (drop mode)
+	KeepTypes             string // keep_types: record type names never dropped by the daemon
+	KeepKeys              string // keep_keys: rule keys whose events are never dropped by the daemon
+	KernelBackpressure    string // kernel_backpressure: wait | drop | leave
+	RestoreKernelSettings bool   // restore_kernel_settings: put back backlog_limit, backlog_wait_time, rate_limit on exit
+	RateLimits            string // ratelimit: "key=K rate=R burst=B; ..." per rule key, events/s
+	RateLimitDefault      string // ratelimit_default: "rate=R burst=B" for events whose key has no rule
+
+	// The daemon's control endpoint and metrics.
+	ControlSocket string // control_socket: root-only unix socket for `status` and /metrics
+	MetricsListen string // metrics_listen: optional TCP address for Prometheus /metrics ("" = off)
 }
 
 // Default returns the built-in configuration.
 func Default() Config {
 	return Config{
-		LogDir:           "/var/log/auditdrain",
-		Compression:      "zstd",
-		CompressionLevel: "fastest",
-		MaxLogFile:       64,
-		BatchBytes:       1 << 20,
-		FlushInterval:    100 * time.Millisecond,
-		FsyncInterval:    time.Second,
-		NameFormat:       "none",
-		Mode:             "unicast",
-		RingSize:         32 << 20,
-		RcvBuf:           8 << 20,
-		Enabled:          1,
-		BacklogLimit:     8192,
-		BacklogWaitTime:  -1,
-		RateLimit:        -1,
-		Failure:          1,
-		ControlSocket:    "/run/auditdrain/control.sock",
+		LogDir:             "/var/log/auditdrain",
+		Compression:        "zstd",
+		CompressionLevel:   "fastest",
+		MaxLogFile:         64,
+		BatchBytes:         1 << 20,
+		FlushInterval:      100 * time.Millisecond,
+		FsyncInterval:      time.Second,
+		NameFormat:         "none",
+		Mode:               "unicast",
+		RingSize:           32 << 20,
+		RcvBuf:             8 << 20,
+		Enabled:            1,
+		BacklogLimit:       8192,
+		BacklogWaitTime:    -1,
+		RateLimit:          -1,
+		Failure:            1,
+		ControlSocket:      "/run/auditdrain/control.sock",
+		OverflowAction:     "block",
+		HighWater:          75,
+		KeepTypes:          "CONFIG_CHANGE,USER_AUTH,USER_LOGIN,LOGIN,USER_ACCT,ADD_USER,DEL_USER,ADD_GROUP,DEL_GROUP,USER_ROLE_CHANGE,DAEMON_START,DAEMON_END,DAEMON_ERR",
+		KernelBackpressure: "leave",
 	}
 }
 

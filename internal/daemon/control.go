@@ -11,6 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Status is what the control endpoint's /status returns and what
@@ -46,6 +49,20 @@ type Status struct {
 	LatencyP50Ms   float64 `json:"latency_p50_ms"`
 	LatencyP99Ms   float64 `json:"latency_p99_ms"`
 	WriteError     string  `json:"write_error,omitempty"`
+
+	SelfRecords uint64 `json:"self_records"`
+
+	// Loss accounting, cumulative since start. lost_total excludes serial
+	// gaps, which are a heuristic.
+	Lost               map[string]uint64 `json:"lost_by_cause"`
+	LostTotal          uint64            `json:"lost_total"`
+	DroppedByType      map[string]uint64 `json:"dropped_by_type,omitempty"`
+	DroppedByKey       map[string]uint64 `json:"dropped_events_by_key,omitempty"`
+	RateLimitedByKey   map[string]uint64 `json:"ratelimited_by_key,omitempty"`
+	LateSerials        uint64            `json:"late_serial_records"`
+	KernelBacklog      uint64            `json:"kernel_backlog"`
+	KernelBacklogPeak  uint64            `json:"kernel_backlog_peak"`
+	KernelStallJiffies uint64            `json:"kernel_stall_jiffies"`
 }
 
 // Status returns the daemon's counters. Safe from any goroutine.
@@ -69,6 +86,26 @@ func (d *Daemon) Status() Status {
 		RecordsDrained: d.drained.Load(),
 		EOESkipped:     d.eoe.Load(),
 	}
+	s.SelfRecords = d.selfRecords.Load()
+	l := d.currentLosses()
+	s.Lost = make(map[string]uint64, len(lossCauses))
+	for i, c := range lossCauses {
+		s.Lost[c] = l[i]
+	}
+	s.LostTotal = sumLosses(l)
+	s.DroppedByType, s.DroppedByKey = d.over.dropSummary()
+	if d.limiter != nil {
+		s.RateLimitedByKey = map[string]uint64{}
+		for _, k := range d.limiter.Stats() {
+			if k.Suppressed > 0 {
+				s.RateLimitedByKey[k.Key] = k.Suppressed
+			}
+		}
+	}
+	s.LateSerials = d.gaps.late.Load()
+	s.KernelBacklog = d.kpoll.backlog.Load()
+	s.KernelBacklogPeak = d.kpoll.backlogPeak.Load()
+	s.KernelStallJiffies = d.kpoll.stallJiffies.Load()
 	if d.w != nil {
 		ws := d.w.Stats()
 		s.RecordsWritten = ws.Records
@@ -93,8 +130,9 @@ func (d *Daemon) Status() Status {
 // controlServer serves the daemon's status over HTTP on a root-only unix
 // socket.
 type controlServer struct {
-	path string
-	srv  *http.Server
+	path    string
+	srv     *http.Server
+	metrics *http.Server // optional TCP listener for /metrics only
 }
 
 func startControl(path string, d *Daemon) (*controlServer, error) {
@@ -120,12 +158,30 @@ func startControl(path string, d *Daemon) (*controlServer, error) {
 		ln.Close()
 		return nil, fmt.Errorf("daemon: control socket: %w", err)
 	}
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(newCollector(d)); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("daemon: metrics: %w", err)
+	}
+	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(d.Status())
 	})
+	mux.Handle("GET /metrics", metrics)
 	cs := &controlServer{path: path, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
+	if addr := d.cfg.MetricsListen; addr != "" {
+		tln, err := net.Listen("tcp", addr)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("daemon: metrics_listen %q: %w", addr, err)
+		}
+		mmux := http.NewServeMux()
+		mmux.Handle("GET /metrics", metrics)
+		cs.metrics = &http.Server{Handler: mmux, ReadHeaderTimeout: 5 * time.Second}
+		go cs.metrics.Serve(tln)
+	}
 	go cs.srv.Serve(ln)
 	return cs, nil
 }
@@ -134,6 +190,9 @@ func (c *controlServer) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	c.srv.Shutdown(ctx)
+	if c.metrics != nil {
+		c.metrics.Shutdown(ctx)
+	}
 	os.Remove(c.path)
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/auditdrain/auditdrain/internal/auditctl"
 	"github.com/auditdrain/auditdrain/internal/config"
 	"github.com/auditdrain/auditdrain/internal/ring"
+	"github.com/auditdrain/auditdrain/ratelimit"
 	"github.com/auditdrain/auditdrain/reader"
 	"github.com/auditdrain/auditdrain/writer"
 	libaudit "github.com/elastic/go-libaudit/v2"
@@ -34,6 +35,9 @@ type Options struct {
 	Discard bool
 	// Log receives the daemon's log lines (stderr in production).
 	Log io.Writer
+	// BeforeAppend, if set, runs on the drain goroutine before each record
+	// is written: tests use it to stall the writer.
+	BeforeAppend func()
 }
 
 // Daemon is one running pipeline.
@@ -54,10 +58,27 @@ type Daemon struct {
 	// sink is the drain loop's callback, stored once.
 	sink func(typ uint16, p []byte)
 
+	over    *overflow
+	kpoll   *kernelPoller
+	gaps    gapTracker // drain goroutine only (counters atomic)
+	limiter *ratelimit.Limiter
+	status0 libaudit.AuditStatus // kernel status at start, for restore_kernel_settings
+
+	// Accounting, drain goroutine only: the last loss snapshot written into
+	// the log, and a reusable buffer for the records auditdrain writes.
+	lastLoss    losses
+	lastStall   uint64
+	lastAccount time.Time
+	lossActive  bool
+	lossStarted time.Time
+	selfBuf     []byte
+	stopPolling context.CancelFunc
+
 	// discard-mode and drain-loop counters.
 	drained      atomic.Uint64
 	drainedBytes atomic.Uint64
 	eoe          atomic.Uint64 // EOE records not written (write_eoe = no)
+	selfRecords  atomic.Uint64 // records auditdrain wrote itself (start, end, accounting)
 	writeErr     atomic.Pointer[error]
 
 	stopping atomic.Bool
@@ -103,6 +124,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	if err != nil {
 		return fmt.Errorf("daemon: reading kernel audit status: %w", err)
 	}
+	d.status0 = st
 	if mode == reader.ModeUnicast && st.PID != 0 && st.PID != uint32(os.Getpid()) && processAlive(int(st.PID)) {
 		return registeredError(int(st.PID))
 	}
@@ -119,6 +141,12 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	if d.ring, err = ring.New(int(cfg.RingSize)); err != nil {
 		return err
 	}
+	if d.over, err = newOverflow(d.ring, cfg.OverflowAction, cfg.HighWater, cfg.KeepTypes, cfg.KeepKeys); err != nil {
+		return err
+	}
+	if d.limiter, err = newLimiter(cfg); err != nil {
+		return err
+	}
 	d.rd, err = reader.Open(reader.Config{Mode: mode, RcvBuf: int(cfg.RcvBuf)})
 	if err != nil {
 		if errors.Is(err, reader.ErrAlreadyRegistered) {
@@ -131,6 +159,13 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	if err := d.applyKernel(rules); err != nil {
 		return err
 	}
+	if st, err = d.ctl.Status(); err != nil {
+		return fmt.Errorf("daemon: reading kernel audit status: %w", err)
+	}
+	d.kpoll = newKernelPoller(d.ctl, st.Lost, st.BacklogWaitTimeActual)
+	pollCtx, stopPolling := context.WithCancel(context.Background())
+	d.stopPolling = stopPolling
+	go d.kpoll.run(pollCtx, time.Second)
 	if d.ctrl, err = startControl(cfg.ControlSocket, d); err != nil {
 		return err
 	}
@@ -141,8 +176,10 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	d.logf("started in %v: %s mode, pid %d, %d rules loaded, %s",
 		time.Since(phase).Round(time.Millisecond), mode, os.Getpid(), len(rules), dest)
 
-	d.push = d.ring.Push
+	d.push = d.over.push
 	d.sink = d.append
+	d.lastAccount = time.Now()
+	d.writeSelf(typeDaemonStart, d.startRecord(mode))
 	reading, draining := newLoop(d.readLoop), newLoop(d.drainLoop)
 	d.logf("ready")
 	if ready != nil {
@@ -178,6 +215,9 @@ func newLoop(f func() error) *loop {
 
 func (l *loop) wait() error { <-l.done; return l.err }
 
+// defaultBacklogWaitTime is the kernel's own default (60 s at HZ=250).
+const defaultBacklogWaitTime = 15000
+
 // applyKernel sets the kernel's audit settings and loads the rules. The
 // daemon is already registered, so every record these changes cause (the
 // CONFIG_CHANGE records) reaches the log.
@@ -193,9 +233,21 @@ func (d *Daemon) applyKernel(rules []auditctl.Rule) error {
 		s.Mask |= libaudit.AuditStatusBacklogLimit
 		s.BacklogLimit = uint32(c.BacklogLimit)
 	}
-	if c.BacklogWaitTime >= 0 {
+	switch wait := c.BacklogWaitTime; c.KernelBackpressure {
+	case "drop":
 		s.Mask |= libaudit.AuditStatusBacklogWaitTime
-		s.BacklogWaitTime = uint32(c.BacklogWaitTime)
+		s.BacklogWaitTime = 0
+	case "wait":
+		if wait <= 0 {
+			wait = defaultBacklogWaitTime
+		}
+		s.Mask |= libaudit.AuditStatusBacklogWaitTime
+		s.BacklogWaitTime = uint32(wait)
+	default:
+		if wait >= 0 {
+			s.Mask |= libaudit.AuditStatusBacklogWaitTime
+			s.BacklogWaitTime = uint32(wait)
+		}
 	}
 	if c.RateLimit >= 0 {
 		s.Mask |= libaudit.AuditStatusRateLimit
@@ -247,8 +299,12 @@ func (d *Daemon) drainLoop() error {
 		if ep := d.writeErr.Load(); ep != nil {
 			return *ep
 		}
+		now := time.Now()
+		if now.Sub(d.lastAccount) >= time.Second {
+			d.account(now)
+		}
 		if d.w != nil {
-			if err := d.w.Tick(time.Now()); err != nil {
+			if err := d.w.Tick(now); err != nil {
 				return err
 			}
 		}
@@ -265,11 +321,18 @@ func (d *Daemon) append(typ uint16, p []byte) {
 	if d.w == nil {
 		return
 	}
+	d.gaps.observeRecord(p)
+	if d.limiter != nil && !d.limiter.Allow(time.Now(), typ, p) {
+		return
+	}
 	if typ == typeEOE && !d.cfg.WriteEOE {
 		// auditd writes no EOE records either: they carry nothing but the
 		// event's serial, which its other records already hold.
 		d.eoe.Add(1)
 		return
+	}
+	if d.opts.BeforeAppend != nil {
+		d.opts.BeforeAppend()
 	}
 	if err := d.w.Append(typ, p); err != nil && d.writeErr.Load() == nil {
 		d.writeErr.Store(&err)
@@ -317,6 +380,16 @@ func (d *Daemon) shutdown(reading, draining *loop) error {
 	if err := draining.wait(); err != nil {
 		errs = append(errs, err)
 	}
+	// The drain loop is gone: this goroutine now owns the writer.
+	d.stopPolling()
+	d.kpoll.poll()
+	d.account(time.Now())
+	d.writeSelf(typeDaemonEnd, d.endRecord())
+	if d.cfg.RestoreKernelSettings {
+		if err := d.restoreKernel(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if d.w != nil {
 		if err := d.w.Close(); err != nil {
 			errs = append(errs, err)
@@ -331,6 +404,9 @@ func (d *Daemon) shutdown(reading, draining *loop) error {
 
 // closeAll releases whatever was opened; safe after a partial start.
 func (d *Daemon) closeAll() {
+	if d.stopPolling != nil {
+		d.stopPolling()
+	}
 	if d.ctrl != nil {
 		d.ctrl.Close()
 	}

@@ -1,0 +1,374 @@
+package daemon
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/auditdrain/auditdrain/internal/audittest"
+	"github.com/auditdrain/auditdrain/internal/config"
+	"github.com/auditdrain/auditdrain/writer"
+	libaudit "github.com/elastic/go-libaudit/v2"
+)
+
+// Load comes from children (the registered daemon's own syscalls are never
+// audited): this test binary re-executed with loadEnv = "SYSCALL:N:RATE",
+// making N calls of getppid or getgid, paced at RATE calls/s (0 = flat out).
+// (Not getpid: the Go runtime calls it itself, to signal its threads.)
+const loadEnv = "DAEMON_TEST_LOAD"
+
+func TestMain(m *testing.M) {
+	if v := os.Getenv(loadEnv); v != "" {
+		os.Exit(runLoad(v))
+	}
+	os.Exit(m.Run())
+}
+
+func runLoad(spec string) int {
+	for _, part := range strings.Split(spec, ",") {
+		f := strings.Split(part, ":")
+		n, _ := strconv.Atoi(f[1])
+		rate, _ := strconv.ParseFloat(f[2], 64)
+		call := syscall.Getppid
+		if f[0] == "getgid" {
+			call = syscall.Getgid
+		}
+		start := time.Now()
+		for i := 0; i < n; i++ {
+			if rate > 0 && i%64 == 0 {
+				due := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+				if d := time.Until(due); d > 0 {
+					time.Sleep(d)
+				}
+			}
+			call()
+		}
+	}
+	return 0
+}
+
+// load runs the children's syscalls and waits for them.
+func load(t *testing.T, spec string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), loadEnv+"="+spec)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("load %s: %v\n%s", spec, err, out)
+	}
+}
+
+type running struct {
+	d      *Daemon
+	cancel context.CancelFunc
+	done   chan error
+	log    *bytes.Buffer
+	cfg    config.Config
+}
+
+// start runs the daemon in this process (it registers as the audit daemon)
+// with a temporary log dir and control socket.
+func start(t *testing.T, k *audittest.K, cfg config.Config, opts Options) *running {
+	t.Helper()
+	dir := t.TempDir()
+	cfg.LogDir = filepath.Join(dir, "log")
+	cfg.ControlSocket = filepath.Join(dir, "c.sock")
+	cfg.BacklogWaitTime = 0
+	var logBuf bytes.Buffer
+	opts.Log = &syncWriter{w: &logBuf}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{cancel: cancel, done: make(chan error, 1), log: &logBuf, cfg: cfg}
+	ready := make(chan *Daemon, 1)
+	go func() { r.done <- Run(ctx, cfg, opts, func(d *Daemon) { ready <- d }) }()
+	select {
+	case r.d = <-ready:
+	case err := <-r.done:
+		t.Fatalf("daemon did not start: %v\n%s", err, logBuf.String())
+	case <-time.After(15 * time.Second):
+		t.Fatal("daemon not ready after 15s")
+	}
+	t.Cleanup(func() {
+		cancel()
+		<-r.done
+		k.Conn().Unregister()
+	})
+	return r
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// stop shuts the daemon down cleanly and returns its final status.
+func (r *running) stop(t *testing.T) Status {
+	t.Helper()
+	time.Sleep(300 * time.Millisecond) // let the last records arrive
+	r.cancel()
+	if err := <-r.done; err != nil {
+		t.Fatalf("daemon: %v\n%s", err, r.log.String())
+	}
+	r.done <- nil
+	return r.d.Status()
+}
+
+func (r *running) logText(t *testing.T) string {
+	t.Helper()
+	segs, err := writer.Segments(r.cfg.LogDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := writer.Cat(&b, segs...); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func count(log, prefix, contains string) int {
+	n := 0
+	sc := bufio.NewScanner(strings.NewReader(log))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), prefix) && strings.Contains(sc.Text(), contains) {
+			n++
+		}
+	}
+	return n
+}
+
+var lostFieldRe = regexp.MustCompile(`op=lost .*`)
+
+// sumField adds up field=N over the op=lost accounting records of a log.
+func sumField(log, field string) uint64 {
+	var n uint64
+	re := regexp.MustCompile(`\b` + field + `=(\d+)`)
+	for _, line := range lostFieldRe.FindAllString(log, -1) {
+		if m := re.FindStringSubmatch(line); m != nil {
+			v, _ := strconv.ParseUint(m[1], 10, 64)
+			n += v
+		}
+	}
+	return n
+}
+
+func kernelFor(t *testing.T, backlog uint32) *audittest.K {
+	k := audittest.Kernel(t)
+	k.StopAuditd()
+	k.SetStatus(libaudit.AuditStatus{
+		Mask:         libaudit.AuditStatusEnabled | libaudit.AuditStatusBacklogLimit | libaudit.AuditStatusBacklogWaitTime,
+		Enabled:      1,
+		BacklogLimit: backlog,
+	})
+	return k
+}
+
+func rule(k *audittest.K, call, key string) {
+	k.AddRule(fmt.Sprintf("-a always,exit -F arch=b64 -S %s -F ppid=%d -k %s", call, os.Getpid(), key))
+}
+
+func lostNow(t *testing.T, k *audittest.K) uint32 {
+	s, err := k.Conn().Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Lost
+}
+
+// A slow writer with overflow_action = block: the ring fills, the reader
+// waits, the kernel backlog absorbs the burst, and nothing is lost.
+func TestBlockSlowWriterLosesNothing(t *testing.T) {
+	k := kernelFor(t, 8192)
+	key := k.Key("block")
+	rule(k, "getppid", key)
+	cfg := config.Default()
+	cfg.RingSize = 64 << 10
+	cfg.BacklogLimit = 8192
+	n := 0
+	r := start(t, k, cfg, Options{BeforeAppend: func() {
+		if n++; n%16 == 0 {
+			time.Sleep(100 * time.Microsecond)
+		}
+	}})
+	lost0 := lostNow(t, k)
+	const events = 2000
+	load(t, fmt.Sprintf("getppid:%d:0", events))
+	st := r.stop(t)
+	if l := lostNow(t, k); l != lost0 {
+		t.Errorf("kernel lost %d -> %d with overflow_action = block", lost0, l)
+	}
+	if st.RingHighWater < st.RingCapacity/2 {
+		t.Errorf("ring high water %d of %d: the slow writer did not fill the ring", st.RingHighWater, st.RingCapacity)
+	}
+	if got := count(r.logText(t), "type=SYSCALL ", `key="`+key+`"`); got != events {
+		t.Fatalf("%d SYSCALL records on disk, want %d; status %+v", got, events, st)
+	}
+	if st.LostTotal != 0 {
+		t.Fatalf("lost %v", st.Lost)
+	}
+}
+
+// overflow_action = drop with a stalled writer: the reader never waits,
+// keep records all reach the disk, and every other record is on disk or
+// counted as dropped.
+func TestDropCountsEveryRecordAndKeepsKeep(t *testing.T) {
+	k := kernelFor(t, 8192)
+	noisy, keep := k.Key("noisy"), k.Key("keep")
+	rule(k, "getppid", noisy)
+	rule(k, "getgid", keep)
+	cfg := config.Default()
+	cfg.RingSize = 64 << 10
+	cfg.OverflowAction = "drop"
+	cfg.KeepKeys = keep
+	n := 0
+	r := start(t, k, cfg, Options{BeforeAppend: func() {
+		if n++; n%8 == 0 {
+			time.Sleep(100 * time.Microsecond)
+		}
+	}})
+	lost0 := lostNow(t, k)
+	const noisyEvents, keepEvents = 20000, 500
+	load(t, fmt.Sprintf("getppid:%d:0,getgid:%d:0,getppid:%d:0", noisyEvents/2, keepEvents, noisyEvents/2))
+	st := r.stop(t)
+	log := r.logText(t)
+	if l := lostNow(t, k); l != lost0 {
+		t.Errorf("kernel lost %d -> %d: the reader must not fall behind with overflow_action = drop", lost0, l)
+	}
+	if got := count(log, "type=SYSCALL ", `key="`+keep+`"`); got != keepEvents {
+		t.Errorf("keep events on disk: %d, want all %d", got, keepEvents)
+	}
+	written := count(log, "type=SYSCALL ", `key="`+noisy+`"`)
+	dropped := int(st.DroppedByKey[noisy])
+	if written+dropped != noisyEvents || dropped == 0 {
+		t.Fatalf("noisy events: %d on disk + %d counted dropped = %d, want %d (and some dropped)", written, dropped, written+dropped, noisyEvents)
+	}
+	if got := sumField(log, "dropped"); got != st.Lost[causeDropped] || got == 0 {
+		t.Fatalf("op=lost records in the log say dropped=%d, status says %d", got, st.Lost[causeDropped])
+	}
+	t.Logf("noisy: %d written, %d dropped; %d records dropped in all; ring high water %d", written, dropped, st.Lost[causeDropped], st.RingHighWater)
+}
+
+// Kernel loss (a tiny backlog, no wait, a slow reader) is reported exactly
+// as the kernel counts it, and written into the log.
+func TestKernelLostReported(t *testing.T) {
+	k := kernelFor(t, 64)
+	key := k.Key("klost")
+	rule(k, "getppid", key)
+	cfg := config.Default()
+	cfg.RingSize = 64 << 10
+	cfg.BacklogLimit = 64
+	n := 0
+	r := start(t, k, cfg, Options{BeforeAppend: func() {
+		if n++; n%4 == 0 {
+			time.Sleep(100 * time.Microsecond)
+		}
+	}})
+	lost0 := lostNow(t, k)
+	load(t, "getppid:20000:0")
+	time.Sleep(1200 * time.Millisecond) // one more kernel poll
+	st := r.stop(t)
+	lost1 := lostNow(t, k)
+	if lost1 == lost0 {
+		t.Skip("skipping: the kernel lost nothing; the reader kept up even when slowed")
+	}
+	if st.Lost[causeKernel] != uint64(lost1-lost0) {
+		t.Fatalf("daemon reports kernel lost %d, kernel's own delta is %d", st.Lost[causeKernel], lost1-lost0)
+	}
+	if got := sumField(r.logText(t), "kernel"); got != uint64(lost1-lost0) {
+		t.Fatalf("op=lost records in the log add up to kernel=%d, kernel's delta is %d", got, lost1-lost0)
+	}
+}
+
+// Multicast with a tiny receive buffer: overruns are counted and the
+// socket recovers.
+func TestMulticastOverrunRecovers(t *testing.T) {
+	k := kernelFor(t, 8192)
+	key, after := k.Key("mc"), k.Key("after")
+	rule(k, "getppid", key)
+	rule(k, "getgid", after)
+	cfg := config.Default()
+	cfg.Mode = "multicast"
+	cfg.RcvBuf = 64 << 10
+	cfg.RingSize = 64 << 10
+	cfg.Enabled = -1
+	slow := true
+	n := 0
+	r := start(t, k, cfg, Options{BeforeAppend: func() {
+		if n++; slow && n%4 == 0 {
+			time.Sleep(200 * time.Microsecond)
+		}
+	}})
+	load(t, "getppid:20000:0")
+	time.Sleep(time.Second)
+	slow = false
+	time.Sleep(time.Second)
+	load(t, "getgid:100:0")
+	st := r.stop(t)
+	if st.Overruns == 0 {
+		t.Skip("skipping: no overrun happened with a 64 KiB receive buffer")
+	}
+	if got := count(r.logText(t), "type=SYSCALL ", `key="`+after+`"`); got != 100 {
+		t.Fatalf("after %d overruns, %d of the 100 later events arrived: the socket did not recover", st.Overruns, got)
+	}
+	t.Logf("%d overruns counted", st.Overruns)
+}
+
+// A noisy key at 50,000 events/s limited to 1,000/s: exact counts, one
+// summary a second in the log, the other key untouched.
+func TestRateLimitNoisyKey(t *testing.T) {
+	k := kernelFor(t, 8192)
+	noisy, other := k.Key("rl"), k.Key("other")
+	rule(k, "getppid", noisy)
+	rule(k, "getgid", other)
+	cfg := config.Default()
+	cfg.RateLimits = fmt.Sprintf("key=%s rate=1000 burst=1000", noisy)
+	r := start(t, k, cfg, Options{})
+	lost0 := lostNow(t, k)
+	const events = 100000 // 2 s at 50,000/s
+	load(t, fmt.Sprintf("getppid:%d:50000,getgid:300:0", events))
+	time.Sleep(1100 * time.Millisecond)
+	st := r.stop(t)
+	if l := lostNow(t, k); l != lost0 {
+		t.Fatalf("kernel lost %d records at 50,000 events/s", l-lost0)
+	}
+	log := r.logText(t)
+	written := count(log, "type=SYSCALL ", `key="`+noisy+`"`)
+	if got := count(log, "type=SYSCALL ", `key="`+other+`"`); got != 300 {
+		t.Errorf("other key: %d on disk, want 300", got)
+	}
+	// Each allowed event writes SYSCALL + PROCTITLE (EOE is not written);
+	// suppressed counts records of all three types.
+	suppressed := st.RateLimitedByKey[noisy]
+	if uint64(events-written)*3 != suppressed {
+		t.Fatalf("%d events written, %d records suppressed; want (%d - %d) * 3", written, suppressed, events, written)
+	}
+	if written < 2000 || written > 4200 {
+		t.Fatalf("%d events let through in ~2-3 s at 1000/s with burst 1000", written)
+	}
+	re := regexp.MustCompile(`op=ratelimit key="` + noisy + `" suppressed=(\d+)`)
+	var sum uint64
+	for _, m := range re.FindAllStringSubmatch(log, -1) {
+		v, _ := strconv.ParseUint(m[1], 10, 64)
+		sum += v
+	}
+	if sum != suppressed {
+		t.Fatalf("summary records add up to %d suppressed, status says %d", sum, suppressed)
+	}
+	t.Logf("%d of %d events written, %d records suppressed", written, events, suppressed)
+}
