@@ -1,0 +1,175 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults of the bench command's flags.
+const (
+	DefaultRates      = "20000,40000,60000,80000,100000,120000,150000"
+	DefaultAuditd     = "/usr/sbin/auditd"
+	DefaultAuditdConf = "/etc/audit/auditd.conf"
+)
+
+// stringList collects a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// Command runs `auditdrain bench` with the arguments after "bench": it
+// parses its flags, runs the sweep with a progress line on stderr, and
+// writes the table (or JSON) to stdout and the plot to its file. On -h it
+// prints the flags and returns flag.ErrHelp.
+func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: auditdrain bench [flags]\n\n"+
+			"Measures, against the real kernel, how much audit load each reader takes\n"+
+			"before records are lost or audited programs stall. Needs root; holds the\n"+
+			"machine-wide audit lock and restores the kernel's settings and rules after.\n\n")
+		fs.PrintDefaults()
+	}
+	readers := fs.String("readers", strings.Join(AllReaders(), ","), "readers to compare, comma-separated")
+	load := fs.String("load", LoadSyscall, "load: syscall, exec, file or user")
+	rates := fs.String("rates", DefaultRates, "offered rates in events/s, low to high (k and M suffixes; 0 or max = flat out)")
+	duration := fs.Duration("duration", 5*time.Second, "load duration per step")
+	threads := fs.Int("threads", runtime.NumCPU(), "load threads")
+	backlogLimit := fs.Uint("backlog-limit", 8192, "kernel backlog_limit for every step")
+	waitTime := fs.Uint("backlog-wait-time", 0, "kernel backlog_wait_time in jiffies (0 = drop, never stall)")
+	rateLimit := fs.Uint("rate-limit", 0, "kernel rate_limit in records/s (0 = none)")
+	stall := fs.Bool("stall", false, fmt.Sprintf("stall mode: backlog_wait_time %d (the kernel default) unless --backlog-wait-time is given; the figure of merit is the stall time", KernelDefaultBacklogWaitTime))
+	asJSON := fs.Bool("json", false, "write the result as JSON instead of a table")
+	plotPath := fs.String("plot", "", "write an SVG chart of delivered rate and loss against offered rate to this file")
+	var sets stringList
+	fs.Var(&sets, "set", "config key=value passed to auditdrain run (repeatable)")
+	bin := fs.String("bin", "", "auditdrain binary to benchmark (default: this executable)")
+	workDir := fs.String("work-dir", os.TempDir(), "directory for the readers' temporary logs")
+	auditd := fs.String("auditd", DefaultAuditd, "auditd binary")
+	auditdConf := fs.String("auditd-conf", DefaultAuditdConf, "auditd's shipped configuration, the base of the auditd readers' configurations")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", ErrOptions, fs.Args())
+	}
+	waitGiven := false
+	fs.Visit(func(f *flag.Flag) { waitGiven = waitGiven || f.Name == "backlog-wait-time" })
+
+	o := Options{
+		Readers:    splitList(*readers),
+		Load:       *load,
+		Duration:   *duration,
+		Threads:    *threads,
+		Stall:      *stall,
+		Sets:       sets,
+		Bin:        *bin,
+		Auditd:     *auditd,
+		AuditdConf: *auditdConf,
+		WorkDir:    *workDir,
+	}
+	var err error
+	if o.Rates, err = parseRates(*rates); err != nil {
+		return err
+	}
+	for _, v := range []struct {
+		name string
+		v    uint
+	}{{"backlog-limit", *backlogLimit}, {"backlog-wait-time", *waitTime}, {"rate-limit", *rateLimit}} {
+		if v.v > 1<<31-1 {
+			return fmt.Errorf("%w: --%s %d too large", ErrOptions, v.name, v.v)
+		}
+	}
+	o.Settings = Settings{BacklogLimit: uint32(*backlogLimit), BacklogWaitTime: uint32(*waitTime), RateLimit: uint32(*rateLimit)}
+	if *stall && !waitGiven {
+		o.Settings.BacklogWaitTime = KernelDefaultBacklogWaitTime
+	}
+	if o.Bin == "" {
+		if o.Bin, err = os.Executable(); err != nil {
+			return fmt.Errorf("bench: cannot find this executable (give --bin): %w", err)
+		}
+	}
+	o.Progress = newProgressLine(stderr).update
+	o.Log = stderr
+
+	res, runErr := Run(ctx, o)
+	if res == nil {
+		return runErr
+	}
+	var errs []error
+	if *asJSON {
+		errs = append(errs, WriteJSON(stdout, res))
+	} else {
+		errs = append(errs, WriteTable(stdout, res))
+	}
+	if *plotPath != "" {
+		errs = append(errs, writePlotFile(*plotPath, res))
+	}
+	return errors.Join(append(errs, runErr)...)
+}
+
+// writePlotFile writes the SVG plot to path.
+func writePlotFile(path string, res *Result) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("bench: cannot create plot %q: %w", path, err)
+	}
+	err = WritePlot(f, res)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("bench: cannot write plot %q: %w", path, err)
+	}
+	return nil
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// parseRates parses a comma-separated list of rates in events/s: plain
+// numbers, with a k or M suffix, or 0 / max for flat out.
+func parseRates(s string) ([]float64, error) {
+	var out []float64
+	for _, f := range splitList(s) {
+		if strings.EqualFold(f, "max") {
+			out = append(out, 0)
+			continue
+		}
+		mult := 1.0
+		switch {
+		case strings.HasSuffix(f, "k"), strings.HasSuffix(f, "K"):
+			mult, f = 1e3, f[:len(f)-1]
+		case strings.HasSuffix(f, "M"):
+			mult, f = 1e6, f[:len(f)-1]
+		}
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+			return nil, fmt.Errorf("%w: rate %q is not a non-negative number of events/s", ErrOptions, f)
+		}
+		out = append(out, v*mult)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: no rates in %q", ErrOptions, s)
+	}
+	return out, nil
+}

@@ -1,0 +1,74 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestParseRates(t *testing.T) {
+	f := func(in string, want []float64, wantErr bool) {
+		t.Helper()
+		got, err := parseRates(in)
+		if (err != nil) != wantErr || !slices.Equal(got, want) {
+			t.Errorf("parseRates(%q) = %v, %v; want %v (error %v)", in, got, err, want, wantErr)
+		}
+		if err != nil && !errors.Is(err, ErrOptions) {
+			t.Errorf("parseRates(%q) error %v does not wrap ErrOptions", in, err)
+		}
+	}
+	f("20000,40000", []float64{20000, 40000}, false)
+	f(" 20k, 1.5M ,max,0,,", []float64{20000, 1.5e6, 0, 0}, false)
+	f("2.5K", []float64{2500}, false)
+	f("", nil, true)
+	f(",", nil, true)
+	f("-5", nil, true)
+	f("fast", nil, true)
+	f("1e400", nil, true)
+	f("NaN", nil, true)
+}
+
+func TestCommandRejectsBadFlagsBeforeTouchingTheKernel(t *testing.T) {
+	f := func(args ...string) error {
+		t.Helper()
+		var out, errw bytes.Buffer
+		err := Command(context.Background(), args, &out, &errw)
+		if out.Len() != 0 {
+			t.Errorf("Command(%q) wrote %q to stdout", args, out.String())
+		}
+		return err
+	}
+	if err := f("-h"); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: %v, want flag.ErrHelp", err)
+	}
+	for _, args := range [][]string{
+		{"--rates", "x"},
+		{"--readers", "auditdrain,journald"},
+		{"--readers", ""},
+		{"--load", "disk"},
+		{"--duration", "0s"},
+		{"--threads", "0"},
+		{"--backlog-limit", "4294967296"},
+		{"extra"},
+		{"--bin", "/nonexistent/auditdrain", "--readers", "auditdrain"},
+	} {
+		err := f(args...)
+		if err == nil {
+			t.Errorf("Command(%q): no error", args)
+			continue
+		}
+		if !errors.Is(err, ErrOptions) && !errors.Is(err, ErrUnknownLoad) && !strings.Contains(err.Error(), "flag") {
+			t.Errorf("Command(%q) = %v: not an options error", args, err)
+		}
+	}
+}
+
+func TestSplitList(t *testing.T) {
+	if got := splitList(" a, b,,c "); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Fatalf("splitList = %q", got)
+	}
+}

@@ -1,0 +1,456 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/auditdrain/auditdrain/internal/auditctl"
+)
+
+// KernelDefaultBacklogWaitTime is the kernel's default backlog_wait_time
+// (60 s in jiffies at HZ 250), the one --stall runs under.
+const KernelDefaultBacklogWaitTime = 15000
+
+const (
+	// backlogPollInterval is how often the backlog poller samples.
+	backlogPollInterval = 10 * time.Millisecond
+	// settleWindow is how long the backlog must stay empty and the
+	// reader's progress unchanged for a step's records to count as drained.
+	settleWindow = 300 * time.Millisecond
+	// drainTimeout bounds the wait for a reader to drain after the load.
+	drainTimeout = 60 * time.Second
+)
+
+// Options configure a bench run.
+type Options struct {
+	// Readers under test, in the order of the first rate (the order
+	// alternates from one rate to the next).
+	Readers []string
+	// Load is the load's name (LoadSyscall, ...).
+	Load string
+	// Rates are the offered rates in events/s, swept low to high; 0 = flat out.
+	Rates []float64
+	// Duration is how long each step's load runs.
+	Duration time.Duration
+	// Threads is the number of load threads.
+	Threads int
+	// Settings are the kernel settings every step runs under.
+	Settings Settings
+	// Stall marks a --stall run (a backlog_wait_time where programs wait
+	// rather than records being dropped); reported only.
+	Stall bool
+	// Sets are --set key=value options passed to auditdrain.
+	Sets []string
+	// Bin is the auditdrain binary (run, cat, status).
+	Bin string
+	// Auditd is the auditd binary; auditd readers are skipped, with a
+	// note, when it is missing.
+	Auditd string
+	// AuditdConf is auditd's shipped configuration, the base of both
+	// auditd readers' configurations.
+	AuditdConf string
+	// WorkDir is where each step's temporary directory is made.
+	WorkDir string
+	// Log, when set, receives notes while the run waits (for the
+	// machine-wide lock).
+	Log io.Writer
+	// Progress, when set, is called before each step with the number of
+	// steps done and a description of the next, and once at the end with
+	// an empty description (done < total when interrupted), from the
+	// goroutine that called Run.
+	Progress func(done, total int, current string)
+}
+
+// Result is a whole bench run: what it ran on, with what, and what it found.
+type Result struct {
+	Machine  Machine   `json:"machine"`
+	Started  time.Time `json:"started"`
+	Load     string    `json:"load"`
+	Threads  int       `json:"threads"`
+	Duration float64   `json:"duration_seconds"`
+	Settings Settings  `json:"settings"`
+	Stall    bool      `json:"stall"`
+	Sets     []string  `json:"set,omitempty"`
+	Readers  []string  `json:"readers"`
+	Steps    []Step    `json:"steps"`
+	Knees    []Knee    `json:"knees"`
+	Ratios   []Ratio   `json:"ratios,omitempty"`
+	Notes    []string  `json:"notes,omitempty"`
+}
+
+// ErrOptions is wrapped by the errors for invalid Options.
+var ErrOptions = errors.New("bench: invalid options")
+
+// validate checks o, and drops the auditd readers when auditd is missing,
+// returning a note saying so.
+func (o *Options) validate() (notes []string, err error) {
+	if len(o.Readers) == 0 {
+		return nil, fmt.Errorf("%w: no readers", ErrOptions)
+	}
+	for i, r := range o.Readers {
+		if !slices.Contains(AllReaders(), r) {
+			return nil, fmt.Errorf("%w: %w %q (want some of %v)", ErrOptions, ErrUnknownReader, r, AllReaders())
+		}
+		if slices.Contains(o.Readers[:i], r) {
+			return nil, fmt.Errorf("%w: reader %q given twice", ErrOptions, r)
+		}
+	}
+	if len(o.Rates) == 0 {
+		return nil, fmt.Errorf("%w: no rates", ErrOptions)
+	}
+	for _, r := range o.Rates {
+		if r < 0 {
+			return nil, fmt.Errorf("%w: negative rate %v", ErrOptions, r)
+		}
+	}
+	if o.Duration <= 0 {
+		return nil, fmt.Errorf("%w: duration %v", ErrOptions, o.Duration)
+	}
+	if o.Threads < 1 {
+		return nil, fmt.Errorf("%w: %d threads", ErrOptions, o.Threads)
+	}
+	if slices.Contains(o.Readers, ReaderAuditdrain) || slices.Contains(o.Readers, ReaderDiscard) {
+		if _, err := os.Stat(o.Bin); err != nil {
+			return nil, fmt.Errorf("%w: auditdrain binary: %w", ErrOptions, err)
+		}
+	}
+	if slices.Contains(o.Readers, ReaderAuditd) || slices.Contains(o.Readers, ReaderAuditdRaw) {
+		_, err1 := os.Stat(o.Auditd)
+		_, err2 := os.Stat(o.AuditdConf)
+		if err := errors.Join(err1, err2); err != nil {
+			o.Readers = slices.DeleteFunc(slices.Clone(o.Readers), func(r string) bool { return r == ReaderAuditd || r == ReaderAuditdRaw })
+			notes = append(notes, fmt.Sprintf("auditd readers skipped: auditd is not installed (%v)", err))
+			if len(o.Readers) == 0 {
+				return notes, fmt.Errorf("%w: no reader left to run (%v)", ErrOptions, err)
+			}
+		}
+	}
+	return notes, nil
+}
+
+// plannedStep is one step of a sweep before it runs.
+type plannedStep struct {
+	rate   float64
+	reader string
+}
+
+// plan lists the steps of a sweep: rates in the order given; within each
+// rate every reader, in the given order for even rate indexes and reversed
+// for odd ones, so that no reader always runs first or last (a machine
+// warming up or filling its page cache favours no one).
+func plan(readers []string, rates []float64) []plannedStep {
+	var out []plannedStep
+	for i, rate := range rates {
+		order := slices.Clone(readers)
+		if i%2 == 1 {
+			slices.Reverse(order)
+		}
+		for _, r := range order {
+			out = append(out, plannedStep{rate: rate, reader: r})
+		}
+	}
+	return out
+}
+
+// Run runs the sweep against the kernel. It holds the machine-wide audit
+// lock throughout, and restores the kernel's settings and removes its rules
+// before returning, also when ctx is cancelled (then the steps measured so
+// far are returned with ctx's error). Readers are started fresh for every
+// step.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	return run(ctx, o, auditctl.LockMachine)
+}
+
+// run is Run with the machine lock taken by lock; a test that already holds
+// it (flock does not nest within a process) passes one that does nothing.
+func run(ctx context.Context, o Options, lock func() (func(), error)) (_ *Result, err error) {
+	notes, err := o.validate()
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{
+		Machine:  readMachine(),
+		Started:  time.Now(),
+		Load:     o.Load,
+		Threads:  o.Threads,
+		Duration: o.Duration.Seconds(),
+		Settings: o.Settings,
+		Stall:    o.Stall,
+		Sets:     o.Sets,
+		Readers:  o.Readers,
+		Notes:    notes,
+	}
+	if res.Machine.HZAssumed {
+		res.Notes = append(res.Notes, fmt.Sprintf("kernel HZ unknown; stall times assume HZ %d", res.Machine.HZ))
+	}
+
+	scratch, err := os.MkdirTemp(o.WorkDir, "auditdrain-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("bench: cannot create work directory in %q: %w", o.WorkDir, err)
+	}
+	defer os.RemoveAll(scratch)
+	load, err := NewLoad(o.Load, scratch)
+	if err != nil {
+		return nil, err
+	}
+
+	waiting := time.AfterFunc(time.Second, func() {
+		if o.Log != nil {
+			fmt.Fprintf(o.Log, "bench: waiting for the machine-wide audit lock (%s): another test or benchmark is using the kernel\n", auditctl.LockPath)
+		}
+	})
+	unlock, err := lock()
+	waiting.Stop()
+	if err != nil {
+		return nil, fmt.Errorf("bench: cannot take the machine-wide audit lock: %w", err)
+	}
+	defer unlock()
+	k, err := openKernel()
+	if err != nil {
+		return nil, err
+	}
+	defer k.close()
+	defer func() { err = errors.Join(err, k.restore()) }()
+
+	env := &readerEnv{
+		bin:        o.Bin,
+		sets:       o.Sets,
+		settings:   o.Settings,
+		auditd:     o.Auditd,
+		auditdConf: o.AuditdConf,
+		kernel:     k,
+	}
+	s := &sweeper{o: o, env: env, k: k, load: load, hz: res.Machine.HZ}
+	steps := plan(o.Readers, o.Rates)
+	for i, p := range steps {
+		if ctx.Err() != nil {
+			break
+		}
+		if o.Progress != nil {
+			o.Progress(i, len(steps), fmt.Sprintf("%s at %s", p.reader, rateLabel(p.rate)))
+		}
+		res.Steps = append(res.Steps, s.step(ctx, i, p))
+	}
+	if o.Progress != nil {
+		o.Progress(len(res.Steps), len(steps), "")
+	}
+	res.Knees = Knees(res.Steps)
+	res.Ratios = Ratios(res.Knees, ReaderAuditdrain)
+	return res, ctx.Err()
+}
+
+// sweeper runs the steps of one Run. It is used by Run's goroutine only.
+type sweeper struct {
+	o    Options
+	env  *readerEnv
+	k    *kernel
+	load Load
+	hz   int
+}
+
+// step runs one step: a fresh reader, the kernel settings, the load's
+// rules, the load, a drain, the reader's figures, and the count of what
+// reached its output. Whatever fails is recorded in the Step's Error; the
+// reader is stopped and the rules deleted in every case.
+func (s *sweeper) step(ctx context.Context, idx int, p plannedStep) Step {
+	m := measure{reader: p.reader, load: s.load.Name(), offered: p.rate, hz: s.hz}
+	if err := s.measure(ctx, idx, p, &m); err != nil {
+		m.err = err
+	}
+	return newStep(m)
+}
+
+func (s *sweeper) measure(ctx context.Context, idx int, p plannedStep, m *measure) (err error) {
+	// Cleanup must run to completion even when ctx is cancelled.
+	cctx := context.WithoutCancel(ctx)
+	dir, err := os.MkdirTemp(s.o.WorkDir, "auditdrain-bench-"+p.reader+"-")
+	if err != nil {
+		return fmt.Errorf("bench: cannot create step directory in %q: %w", s.o.WorkDir, err)
+	}
+	defer os.RemoveAll(dir)
+
+	r, err := startReader(ctx, s.env, p.reader, dir)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, r.stop()) }()
+	if err := s.k.apply(s.o.Settings); err != nil {
+		return err
+	}
+	if err := s.settle(ctx, r); err != nil {
+		return err
+	}
+	before, err := s.k.status()
+	if err != nil {
+		return err
+	}
+	cpuBefore, _, err := r.usage()
+	if err != nil {
+		return err
+	}
+	m.perEvent = s.load.RecordsPerEvent()
+
+	key := fmt.Sprintf("adbench_%d_%d", os.Getpid(), idx)
+	rules := s.load.Rules(key)
+	// The discard reader's count of records read is all there is to go
+	// by: measure how many records adding the rules made (a CONFIG_CHANGE
+	// and the records of the syscall that sent it); deleting them makes
+	// about as many.
+	var recRules, recStart, overhead int64
+	if r.name == ReaderDiscard {
+		if recRules, err = r.progress(ctx); err != nil {
+			return err
+		}
+	}
+	if err := s.k.addRules(rules); err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, s.k.deleteRules()) }()
+	if r.name == ReaderDiscard {
+		// Only the kernel is watched here: the status command run by
+		// progress would itself be audited by the exec load's rule.
+		if err := s.settleKernel(ctx); err != nil {
+			return err
+		}
+		if recStart, err = r.progress(ctx); err != nil {
+			return err
+		}
+		overhead = recStart - recRules
+	}
+
+	poller, err := startBacklogPoller(backlogPollInterval)
+	if err != nil {
+		return err
+	}
+	m.out, err = s.load.Run(ctx, LoadSpec{Rate: p.rate, Threads: s.o.Threads, Duration: s.o.Duration, Key: key})
+	if err == nil && ctx.Err() != nil {
+		err = fmt.Errorf("bench: step interrupted: %w", ctx.Err())
+	}
+	// Deleting the rules logs records, which also makes the kernel retry
+	// any record waiting in its retry queue.
+	err = errors.Join(err, s.k.deleteRules())
+	err = errors.Join(err, s.settle(cctx, r))
+	peak, perr := poller.Stop()
+	m.backlogPeak = peak
+	if err = errors.Join(err, perr); err != nil {
+		return err
+	}
+	after, err := s.k.status()
+	if err != nil {
+		return err
+	}
+	m.lostBefore, m.lostAfter = before.Lost, after.Lost
+	m.waitBefore, m.waitAfter = before.BacklogWaitTimeActual, after.BacklogWaitTimeActual
+	if !r.alive() {
+		return fmt.Errorf("bench: reader %s died during the step (output: %s)", r.name, r.output.String())
+	}
+
+	if r.isDaemon() {
+		st, err := r.daemonStatus(cctx)
+		if err != nil {
+			return err
+		}
+		m.p50, m.p99 = positive(st, "latency_p50_ms"), positive(st, "latency_p99_ms")
+		if r.name == ReaderDiscard {
+			n, ok := statusNumber(st, "records_read")
+			if !ok {
+				return fmt.Errorf("bench: discard reader's status has no records_read")
+			}
+			m.counted, m.estimated = true, true
+			m.records = int64(n) - recStart
+			m.onDisk = estimateEvents(m.records, overhead, m.perEvent, m.out.Events)
+		}
+	}
+	cpuAfter, rss, err := r.usage()
+	if err != nil {
+		return err
+	}
+	m.cpuSeconds, m.peakRSS = cpuAfter-cpuBefore, rss
+	if err := r.stop(); err != nil {
+		return err
+	}
+	switch r.name {
+	case ReaderAuditdrain, ReaderAuditd, ReaderAuditdRaw:
+		c, size, err := r.count(cctx, s.load.Matcher(key))
+		if err != nil {
+			return err
+		}
+		m.counted, m.onDisk, m.records, m.bytes = true, c.Matched, c.Records, size
+	}
+	return nil
+}
+
+// settle waits until the kernel backlog is empty and the reader's progress
+// has not changed for settleWindow.
+func (s *sweeper) settle(ctx context.Context, r *runningReader) error {
+	deadline := time.Now().Add(drainTimeout)
+	last, since := int64(-1), time.Now()
+	for {
+		st, err := s.k.status()
+		if err != nil {
+			return err
+		}
+		p, err := r.progress(ctx)
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		if p != last || st.Backlog != 0 {
+			last, since = p, now
+		} else if now.Sub(since) >= settleWindow {
+			return nil
+		}
+		if now.After(deadline) {
+			return fmt.Errorf("bench: reader %s not drained after %v (backlog %d)", r.name, drainTimeout, st.Backlog)
+		}
+		if !r.alive() {
+			return fmt.Errorf("bench: reader %s exited (output: %s)", r.name, r.output.String())
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// settleKernel waits until the kernel backlog has stayed empty for
+// settleWindow.
+func (s *sweeper) settleKernel(ctx context.Context) error {
+	deadline := time.Now().Add(drainTimeout)
+	since := time.Now()
+	for {
+		st, err := s.k.status()
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		if st.Backlog != 0 {
+			since = now
+		} else if now.Sub(since) >= settleWindow {
+			return nil
+		}
+		if now.After(deadline) {
+			return fmt.Errorf("bench: kernel backlog still %d after %v", st.Backlog, drainTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// positive returns a pointer to the daemon status number key when it is
+// present and above zero (a reader that does not measure it reports 0).
+func positive(st map[string]any, key string) *float64 {
+	if n, ok := statusNumber(st, key); ok && n > 0 {
+		return &n
+	}
+	return nil
+}

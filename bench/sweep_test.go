@@ -1,0 +1,80 @@
+package bench
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPlanAlternatesReaders(t *testing.T) {
+	got := plan([]string{"a", "b", "c"}, []float64{10, 20, 30})
+	var s []string
+	for _, p := range got {
+		s = append(s, p.reader+"@"+fmtRate(p.rate))
+	}
+	want := []string{"a@10", "b@10", "c@10", "c@20", "b@20", "a@20", "a@30", "b@30", "c@30"}
+	if !slices.Equal(s, want) {
+		t.Fatalf("plan = %v, want %v", s, want)
+	}
+	if p := plan([]string{"a"}, nil); len(p) != 0 {
+		t.Fatalf("plan without rates = %v", p)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "auditdrain")
+	conf := filepath.Join(dir, "auditd.conf")
+	os.WriteFile(bin, nil, 0o700)
+	os.WriteFile(conf, nil, 0o600)
+	good := func() Options {
+		return Options{
+			Readers: []string{ReaderAuditdrain, ReaderAuditd, ReaderNone}, Load: LoadSyscall,
+			Rates: []float64{1000, 0}, Duration: time.Second, Threads: 1,
+			Bin: bin, Auditd: bin, AuditdConf: conf,
+		}
+	}
+	f := func(name string, edit func(*Options), wantErr bool, wantReaders []string, wantNote string) {
+		t.Helper()
+		o := good()
+		edit(&o)
+		notes, err := o.validate()
+		if (err != nil) != wantErr {
+			t.Fatalf("%s: validate error = %v, want error %v", name, err, wantErr)
+		}
+		if err != nil {
+			if !errors.Is(err, ErrOptions) {
+				t.Errorf("%s: error %v does not wrap ErrOptions", name, err)
+			}
+			return
+		}
+		if !slices.Equal(o.Readers, wantReaders) {
+			t.Errorf("%s: readers = %v, want %v", name, o.Readers, wantReaders)
+		}
+		if got := strings.Join(notes, "; "); !strings.Contains(got, wantNote) || (wantNote == "") != (got == "") {
+			t.Errorf("%s: notes = %q, want %q", name, got, wantNote)
+		}
+	}
+	all := []string{ReaderAuditdrain, ReaderAuditd, ReaderNone}
+	f("good", func(*Options) {}, false, all, "")
+	f("unknown reader", func(o *Options) { o.Readers = append(o.Readers, "journald") }, true, nil, "")
+	f("twice", func(o *Options) { o.Readers = append(o.Readers, ReaderNone) }, true, nil, "")
+	f("no readers", func(o *Options) { o.Readers = nil }, true, nil, "")
+	f("no rates", func(o *Options) { o.Rates = nil }, true, nil, "")
+	f("negative rate", func(o *Options) { o.Rates = []float64{-1} }, true, nil, "")
+	f("no duration", func(o *Options) { o.Duration = 0 }, true, nil, "")
+	f("no threads", func(o *Options) { o.Threads = 0 }, true, nil, "")
+	f("missing binary", func(o *Options) { o.Bin = filepath.Join(dir, "nope") }, true, nil, "")
+	f("missing binary, no daemon reader", func(o *Options) {
+		o.Bin, o.Readers = filepath.Join(dir, "nope"), []string{ReaderNone}
+	}, false, []string{ReaderNone}, "")
+	f("auditd missing", func(o *Options) { o.Auditd = filepath.Join(dir, "no-auditd") }, false,
+		[]string{ReaderAuditdrain, ReaderNone}, "auditd readers skipped")
+	f("only auditd, missing", func(o *Options) {
+		o.Auditd, o.Readers = filepath.Join(dir, "no-auditd"), []string{ReaderAuditdRaw}
+	}, true, nil, "")
+}

@@ -1,0 +1,208 @@
+// Command auditdrain drains the kernel's audit queue into compressed,
+// durable log segments. It owns only the command line: each subcommand
+// parses its flags and calls the package that does the work
+// (internal/daemon for run and status, writer for cat, bench for bench).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/auditdrain/auditdrain/bench"
+	"github.com/auditdrain/auditdrain/internal/auditctl"
+	"github.com/auditdrain/auditdrain/internal/config"
+	"github.com/auditdrain/auditdrain/internal/daemon"
+	"github.com/auditdrain/auditdrain/writer"
+)
+
+const usage = `auditdrain drains the kernel audit queue into compressed, durable logs.
+
+Usage:
+  auditdrain run    [--config FILE] [--log-dir DIR] [--rules FILE] [--mode unicast|multicast]
+                    [--control-socket PATH] [--set key=value ...] [--discard]
+  auditdrain cat    [DIR | SEGMENT ...]      print the log (default dir: /var/log/auditdrain)
+  auditdrain status [--json] [--control-socket PATH]
+  auditdrain bench  [flags]                  measure drain rate, loss and stall (see auditdrain bench -h)
+  auditdrain config                          list the config keys and their defaults
+
+Run "auditdrain COMMAND -h" for the flags of a command.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	args := os.Args[2:]
+	var err error
+	switch os.Args[1] {
+	case "run":
+		err = cmdRun(ctx, args)
+	case "cat":
+		err = cmdCat(args, os.Stdout)
+	case "status":
+		err = cmdStatus(args, os.Stdout)
+	case "bench":
+		err = bench.Command(ctx, args, os.Stdout, os.Stderr)
+	case "config":
+		err = cmdConfig(os.Stdout)
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "auditdrain: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
+		}
+		fmt.Fprintf(os.Stderr, "auditdrain %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}
+
+// setFlags collects repeated --set key=value flags.
+type setFlags []string
+
+func (s *setFlags) String() string     { return strings.Join(*s, ",") }
+func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
+
+func cmdRun(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	cfgPath := fs.String("config", config.DefaultPath, "config file (auditd.conf syntax); optional at the default path")
+	logDir := fs.String("log-dir", "", "directory for the log segments (config: log_dir)")
+	rules := fs.String("rules", "", "file of auditctl rules to load (config: rules)")
+	mode := fs.String("mode", "", "unicast (replace auditd) or multicast (beside it) (config: mode)")
+	ctlSock := fs.String("control-socket", "", "control socket path (config: control_socket)")
+	discard := fs.Bool("discard", false, "count records instead of writing them (benchmark floor)")
+	var sets setFlags
+	fs.Var(&sets, "set", "override one config key: --set key=value (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	explicit := false
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "config" })
+	cfg, err := config.Load(*cfgPath, !explicit)
+	if err != nil {
+		return err
+	}
+	for _, kv := range sets {
+		if err := cfg.SetPair(kv); err != nil {
+			return err
+		}
+	}
+	for k, v := range map[string]string{"log_dir": *logDir, "rules": *rules, "mode": *mode, "control_socket": *ctlSock} {
+		if v != "" {
+			if err := cfg.Set(k, v); err != nil {
+				return err
+			}
+		}
+	}
+	return daemon.Run(ctx, cfg, daemon.Options{Discard: *discard, Log: os.Stderr}, nil)
+}
+
+func cmdCat(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("cat", flag.ContinueOnError)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	paths := fs.Args()
+	if len(paths) == 0 {
+		paths = []string{config.Default().LogDir}
+	}
+	var files []string
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		if !fi.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		segs, err := writer.Segments(p)
+		if err != nil {
+			return err
+		}
+		files = append(files, segs...)
+	}
+	return writer.Cat(out, files...)
+}
+
+func cmdStatus(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	ctlSock := fs.String("control-socket", config.Default().ControlSocket, "the daemon's control socket")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctl, err := auditctl.Dial()
+	if err != nil {
+		return err
+	}
+	defer ctl.Close()
+	ks, err := ctl.Status()
+	if err != nil {
+		return err
+	}
+	ds, derr := daemon.FetchStatus(*ctlSock)
+	if *asJSON {
+		v := map[string]any{"kernel": map[string]any{
+			"enabled": ks.Enabled, "failure": ks.Failure, "pid": ks.PID, "rate_limit": ks.RateLimit,
+			"backlog_limit": ks.BacklogLimit, "lost": ks.Lost, "backlog": ks.Backlog,
+			"backlog_wait_time": ks.BacklogWaitTime, "backlog_wait_time_actual": ks.BacklogWaitTimeActual,
+		}}
+		if derr == nil {
+			v["daemon"] = ds
+		} else {
+			v["daemon_error"] = derr.Error()
+		}
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	auditctl.FormatStatus(out, ks)
+	if derr != nil {
+		fmt.Fprintf(out, "daemon: %v\n", derr)
+		return nil
+	}
+	b, _ := json.MarshalIndent(ds, "", "  ")
+	fmt.Fprintf(out, "daemon:\n")
+	printFields(out, b)
+	return nil
+}
+
+// printFields prints a JSON object as `key value` lines, in the struct's order.
+func printFields(out io.Writer, obj []byte) {
+	dec := json.NewDecoder(strings.NewReader(string(obj)))
+	dec.UseNumber()
+	dec.Token() // {
+	for dec.More() {
+		k, _ := dec.Token()
+		var v any
+		dec.Decode(&v)
+		fmt.Fprintf(out, "  %s %v\n", k, v)
+	}
+}
+
+func cmdConfig(out io.Writer) error {
+	fmt.Fprintf(out, "# auditdrain config keys (file: %s, or --config FILE; --set key=value overrides)\n", config.DefaultPath)
+	for _, k := range config.Keys() {
+		fmt.Fprintf(out, "%-18s %s\n", k, config.Doc(k))
+	}
+	return nil
+}
