@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 
@@ -111,6 +112,9 @@ func cmdRun(ctx context.Context, args []string) error {
 				return err
 			}
 		}
+	}
+	if cfg.MaxProcs > 0 {
+		runtime.GOMAXPROCS(cfg.MaxProcs)
 	}
 	return daemon.Run(ctx, cfg, daemon.Options{Discard: *discard, Log: os.Stderr}, nil)
 }

@@ -40,6 +40,7 @@ type Config struct {
 	Name             string        // name: the node name when name_format = user
 
 	// How records are read.
+	MaxProcs int    // max_procs: OS threads running Go code at once (GOMAXPROCS)
 	Mode     string // mode: unicast | multicast
 	RingSize int64  // ring_size: bytes between the reader and the writer
 	RcvBuf   int64  // rcvbuf: socket receive buffer bytes

@@ -29,6 +29,7 @@ var keyTable = map[string]key{
 	"write_eoe":               {"yes to also write EOE (end of event) records; auditd does not write them", boolean(func(c *Config) *bool { return &c.WriteEOE })},
 	"name_format":             {"none | hostname | user", oneOf(func(c *Config) *string { return &c.NameFormat }, "none", "hostname", "user")},
 	"name":                    {"node name when name_format = user", str(func(c *Config) *string { return &c.Name })},
+	"max_procs":               {"OS threads running Go code at once (GOMAXPROCS; 0 = one per CPU). 1 is cheapest per record: the work is mostly the kernel's copy, and cross-thread wake-ups cost more than they save; raise it for compression_level = better on a busy host", intp(func(c *Config) *int { return &c.MaxProcs }, 0, 1024)},
 	"mode":                    {"unicast (replace auditd) | multicast (beside it)", oneOf(func(c *Config) *string { return &c.Mode }, "unicast", "multicast")},
 	"ring_size":               {"bytes buffered between reader and writer (K, M, G suffixes)", size(func(c *Config) *int64 { return &c.RingSize }, 64<<10, 4<<30)},
 	"rcvbuf":                  {"socket receive buffer bytes (K, M suffixes)", size(func(c *Config) *int64 { return &c.RcvBuf }, 64<<10, 1<<30)},

@@ -141,6 +141,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	if d.ring, err = ring.New(int(cfg.RingSize)); err != nil {
 		return err
 	}
+	d.ring.DeferWakeups()
 	if d.over, err = newOverflow(d.ring, cfg.OverflowAction, cfg.HighWater, cfg.KeepTypes, cfg.KeepKeys); err != nil {
 		return err
 	}
@@ -276,6 +277,7 @@ func (d *Daemon) applyKernel(rules []auditctl.Rule) error {
 func (d *Daemon) readLoop() error {
 	for {
 		_, err := d.rd.ReadBatch(d.push)
+		d.ring.Wake() // one consumer wake-up per batch, not per record
 		if err == nil {
 			continue
 		}

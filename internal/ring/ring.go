@@ -73,7 +73,10 @@ type Ring struct {
 
 	// Producer-private state.
 	cachedHead uint64
-	_          [cacheLine - 8]byte
+	// deferWake: publications do not wake a parked consumer; the producer
+	// calls Wake once per batch instead (see DeferWakeups).
+	deferWake bool
+	_         [cacheLine - 16]byte
 
 	// Consumer-private state.
 	timer *time.Timer // reused by Wait; stopped when not in use
@@ -147,11 +150,8 @@ func (r *Ring) TryPush(typ uint16, p []byte) (bool, error) {
 	newTail := tail + total
 	r.tail.Store(newTail) // publish
 
-	if r.consParked.Load() != 0 {
-		select {
-		case r.consWake <- struct{}{}:
-		default:
-		}
+	if !r.deferWake {
+		r.Wake()
 	}
 	if used := newTail - r.cachedHead; used > r.highWater.Load() {
 		// cachedHead may be stale (overestimating use); confirm.
@@ -173,6 +173,9 @@ func (r *Ring) Push(typ uint16, p []byte) error {
 		if ok || err != nil {
 			return err
 		}
+		// The consumer may be parked with deferred wake-ups pending: wake
+		// it before waiting for it to free space.
+		r.Wake()
 		r.prodParked.Store(1)
 		if r.closed.Load() || r.fits(need) {
 			r.prodParked.Store(0)
@@ -183,6 +186,25 @@ func (r *Ring) Push(typ uint16, p []byte) error {
 		case <-r.done:
 		}
 		r.prodParked.Store(0)
+	}
+}
+
+// DeferWakeups makes publications stop waking a parked consumer one record
+// at a time: the producer calls Wake after each batch of pushes instead (Push
+// still wakes the consumer before it parks on a full ring). A producer that
+// receives records in batches (one recvmmsg) saves a consumer wake-up, and
+// with it a thread switch, per record. Call it before the first push.
+// Producer only.
+func (r *Ring) DeferWakeups() { r.deferWake = true }
+
+// Wake wakes the consumer if it is parked in Wait. Cheap when it is not (one
+// atomic load). Producer only.
+func (r *Ring) Wake() {
+	if r.consParked.Load() != 0 {
+		select {
+		case r.consWake <- struct{}{}:
+		default:
+		}
 	}
 }
 

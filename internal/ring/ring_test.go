@@ -671,3 +671,64 @@ func TestZeroAllocs(t *testing.T) {
 	f("Wait timeout", 5, func() { r.Wait(time.Microsecond) })
 	_ = sink
 }
+
+// With DeferWakeups, a push does not wake a parked consumer; Wake does, and
+// a Push that finds the ring full wakes it before parking.
+func TestDeferWakeups(t *testing.T) {
+	r, err := New(MinSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.DeferWakeups()
+	woke := make(chan bool, 1)
+	go func() { woke <- r.Wait(0) }()
+	for r.consParked.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := r.Push(1, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-woke:
+		t.Fatal("a deferred push woke the consumer")
+	case <-time.After(50 * time.Millisecond):
+	}
+	r.Wake()
+	select {
+	case ok := <-woke:
+		if !ok {
+			t.Fatal("Wait returned false with a record available")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Wake did not wake the consumer")
+	}
+	r.Drain(0, func(uint16, []byte) {})
+
+	// Fill the ring with deferred pushes while the consumer is parked: the
+	// producer's Push on the full ring must wake it, or both would wait
+	// forever.
+	done := make(chan int)
+	go func() {
+		n := 0
+		for r.Wait(0) {
+			n += r.Drain(0, func(uint16, []byte) {})
+		}
+		done <- n
+	}()
+	payload := make([]byte, 1000)
+	const count = 1000 // about 16 ring's worth
+	for i := 0; i < count; i++ {
+		if err := r.Push(1, payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.Close()
+	select {
+	case n := <-done:
+		if n != count {
+			t.Fatalf("drained %d, want %d", n, count)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("producer and consumer deadlocked with deferred wake-ups")
+	}
+}
