@@ -1,0 +1,202 @@
+package config
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// ImportAuditdConf reads auditd's own config file (auditd.conf, auditd
+// 3.0.9's keys) over the defaults. Keys with the same meaning in auditdrain
+// are honoured; keys auditdrain does not implement are returned in ignored
+// (in file order, "key" or "key=VALUE" when only that value is not
+// implemented), for one warning; they are not errors. A line that is not
+// `key = value` or names a key auditd does not know is an error naming the
+// file and line, as are values auditdrain cannot accept for a key it
+// honours. A key given twice takes the last value, as in auditd.
+//
+// The mapping:
+//
+//	log_file              log_dir = the directory of log_file: auditdrain writes its
+//	                      segments (audit-NNNNNNNNNN.log.zst) beside auditd's audit.log*
+//	log_group             log_group
+//	name_format           name_format (none, hostname, user; fqd and numeric are ignored)
+//	name                  name
+//	max_log_file          max_log_file (MiB per log file or segment in both)
+//	flush                 sync or data: fsync_interval = 0 (fsync after every batch);
+//	                      none, incremental, incremental_async: ignored (group commit)
+//	local_events          yes: honoured (always so); no: error, auditdrain reads local events
+//	write_logs            yes: honoured (always so); no: error, auditdrain only writes logs
+//	log_format            raw: honoured; enriched: ignored (auditdrain writes raw records);
+//	                      nolog: error, as write_logs = no
+//	max_log_file_action   keep_logs: honoured (auditdrain keeps every segment); others ignored
+//	all other keys        ignored: freq, num_logs, priority_boost, the disk space and
+//	                      disk error actions, e-mail, the network (tcp_*, transport,
+//	                      krb5_*, use_libwrap, distribute_network), the plugin dispatcher
+//	                      (q_depth, overflow_action, max_restarts, plugin_dir, dispatcher,
+//	                      disp_qos) and end_of_event_timeout. auditd's overflow_action is
+//	                      its dispatcher queue's; auditdrain's overflow_action is unrelated.
+//
+// Values of ignored keys are not checked.
+func ImportAuditdConf(path string) (Config, []string, error) {
+	c := Default()
+	f, err := os.Open(path)
+	if err != nil {
+		return c, nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	var (
+		ignoredAt = map[string]int{}    // key -> the (last) line where it was ignored
+		ignoredAs = map[string]string{} // key -> what to list
+		line      int
+	)
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line++
+		s := strings.TrimSpace(sc.Text())
+		if s == "" || s[0] == '#' {
+			continue
+		}
+		k, v, ok := strings.Cut(s, "=")
+		if !ok {
+			return c, nil, fmt.Errorf("config: %s:%d: %q: expected `key = value`", path, line, s)
+		}
+		k, v = strings.ToLower(strings.TrimSpace(k)), strings.TrimSpace(v)
+		handle, known := auditdKeys[k]
+		if !known {
+			return c, nil, fmt.Errorf("config: %s:%d: %w %q: not an auditd.conf key", path, line, ErrUnknownKey, k)
+		}
+		ign, err := handle(&c, v)
+		if err != nil {
+			return c, nil, fmt.Errorf("config: %s:%d: auditd.conf key %q = %q: %w", path, line, k, v, err)
+		}
+		delete(ignoredAt, k) // the last value counts
+		if ign != "" {
+			ignoredAt[k], ignoredAs[k] = line, ign
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return c, nil, fmt.Errorf("config: reading %s: %w", path, err)
+	}
+	keys := slices.SortedFunc(maps.Keys(ignoredAt), func(a, b string) int { return ignoredAt[a] - ignoredAt[b] })
+	ignored := make([]string, len(keys))
+	for i, k := range keys {
+		ignored[i] = ignoredAs[k]
+	}
+	return c, ignored, nil
+}
+
+// auditdKey applies one auditd.conf key to c. It returns "" when the key
+// was honoured, or what to list as ignored.
+type auditdKey func(c *Config, v string) (ignored string, err error)
+
+// ignore is the auditdKey of a key auditdrain does not implement.
+func ignore(key string) auditdKey {
+	return func(*Config, string) (string, error) { return key, nil }
+}
+
+// as applies the value to the auditdrain key of the same meaning.
+func as(key string) auditdKey {
+	return func(c *Config, v string) (string, error) { return "", c.Set(key, v) }
+}
+
+// only honours the listed values (case-insensitively) and ignores the others.
+func only(key string, values ...string) auditdKey {
+	return func(_ *Config, v string) (string, error) {
+		for _, a := range values {
+			if strings.EqualFold(v, a) {
+				return "", nil
+			}
+		}
+		return key + "=" + v, nil
+	}
+}
+
+// auditdKeys lists every key of auditd 3.0.9's auditd.conf (src/auditd-config.c).
+var auditdKeys = map[string]auditdKey{
+	"local_events": func(_ *Config, v string) (string, error) {
+		return "", yesOnly(v, "auditdrain always reads the kernel's local events")
+	},
+	"write_logs": func(_ *Config, v string) (string, error) {
+		return "", yesOnly(v, "auditdrain's job is writing the log")
+	},
+	"log_file": func(c *Config, v string) (string, error) {
+		if !filepath.IsAbs(v) {
+			return "", errors.New("not an absolute path")
+		}
+		return "", c.Set("log_dir", filepath.Dir(filepath.Clean(v)))
+	},
+	"log_format": func(_ *Config, v string) (string, error) {
+		switch strings.ToLower(v) {
+		case "raw":
+			return "", nil
+		case "nolog":
+			return "", errors.New("nolog (write no log) is not something auditdrain can do")
+		}
+		return "log_format=" + v, nil
+	},
+	"log_group": as("log_group"),
+	"flush": func(c *Config, v string) (string, error) {
+		switch strings.ToLower(v) {
+		case "sync", "data":
+			c.FsyncInterval = 0
+			return "", nil
+		}
+		return "flush=" + v, nil
+	},
+	"freq":     ignore("freq"),
+	"num_logs": ignore("num_logs"),
+	"name_format": func(c *Config, v string) (string, error) {
+		switch strings.ToLower(v) {
+		case "fqd", "numeric":
+			return "name_format=" + v, nil
+		}
+		return "", c.Set("name_format", v)
+	},
+	"name":                    as("name"),
+	"max_log_file":            as("max_log_file"),
+	"max_log_file_action":     only("max_log_file_action", "keep_logs"),
+	"dispatcher":              ignore("dispatcher"),
+	"disp_qos":                ignore("disp_qos"),
+	"space_left":              ignore("space_left"),
+	"space_left_action":       ignore("space_left_action"),
+	"action_mail_acct":        ignore("action_mail_acct"),
+	"verify_email":            ignore("verify_email"),
+	"admin_space_left":        ignore("admin_space_left"),
+	"admin_space_left_action": ignore("admin_space_left_action"),
+	"disk_full_action":        ignore("disk_full_action"),
+	"disk_error_action":       ignore("disk_error_action"),
+	"priority_boost":          ignore("priority_boost"),
+	"tcp_listen_port":         ignore("tcp_listen_port"),
+	"tcp_listen_queue":        ignore("tcp_listen_queue"),
+	"tcp_max_per_addr":        ignore("tcp_max_per_addr"),
+	"use_libwrap":             ignore("use_libwrap"),
+	"tcp_client_ports":        ignore("tcp_client_ports"),
+	"tcp_client_max_idle":     ignore("tcp_client_max_idle"),
+	"transport":               ignore("transport"),
+	"enable_krb5":             ignore("enable_krb5"),
+	"krb5_principal":          ignore("krb5_principal"),
+	"krb5_key_file":           ignore("krb5_key_file"),
+	"distribute_network":      ignore("distribute_network"),
+	"q_depth":                 ignore("q_depth"),
+	"overflow_action":         ignore("overflow_action"),
+	"max_restarts":            ignore("max_restarts"),
+	"plugin_dir":              ignore("plugin_dir"),
+	"end_of_event_timeout":    ignore("end_of_event_timeout"),
+}
+
+// yesOnly accepts "yes" and rejects "no" with why.
+func yesOnly(v, why string) error {
+	switch strings.ToLower(v) {
+	case "yes":
+		return nil
+	case "no":
+		return fmt.Errorf("no is not supported: %s", why)
+	}
+	return errors.New("want yes or no")
+}

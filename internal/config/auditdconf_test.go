@@ -1,0 +1,163 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// debianAuditdConf is Debian's /etc/audit/auditd.conf (auditd 1:3.0.9-1).
+const debianAuditdConf = `#
+# This file controls the configuration of the audit daemon
+#
+
+local_events = yes
+write_logs = yes
+log_file = /var/log/audit/audit.log
+log_group = adm
+log_format = ENRICHED
+flush = INCREMENTAL_ASYNC
+freq = 50
+max_log_file = 8
+num_logs = 5
+priority_boost = 4
+name_format = NONE
+##name = mydomain
+max_log_file_action = ROTATE
+space_left = 75
+space_left_action = SYSLOG
+verify_email = yes
+action_mail_acct = root
+admin_space_left = 50
+admin_space_left_action = SUSPEND
+disk_full_action = SUSPEND
+disk_error_action = SUSPEND
+use_libwrap = yes
+##tcp_listen_port = 60
+tcp_listen_queue = 5
+tcp_max_per_addr = 1
+##tcp_client_ports = 1024-65535
+tcp_client_max_idle = 0
+transport = TCP
+krb5_principal = auditd
+##krb5_key_file = /etc/audit/audit.key
+distribute_network = no
+q_depth = 2000
+overflow_action = SYSLOG
+max_restarts = 10
+plugin_dir = /etc/audit/plugins.d
+end_of_event_timeout = 2
+`
+
+// debianIgnored is the warning list for Debian's auditd.conf.
+var debianIgnored = []string{
+	"log_format=ENRICHED", "flush=INCREMENTAL_ASYNC", "freq", "num_logs", "priority_boost",
+	"max_log_file_action=ROTATE", "space_left", "space_left_action", "verify_email", "action_mail_acct",
+	"admin_space_left", "admin_space_left_action", "disk_full_action", "disk_error_action", "use_libwrap",
+	"tcp_listen_queue", "tcp_max_per_addr", "tcp_client_max_idle", "transport", "krb5_principal",
+	"distribute_network", "q_depth", "overflow_action", "max_restarts", "plugin_dir", "end_of_event_timeout",
+}
+
+func writeConf(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "auditd.conf")
+	if err := os.WriteFile(p, []byte(text), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func checkDebian(t *testing.T, path string) {
+	t.Helper()
+	c, ignored, err := ImportAuditdConf(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(ignored, debianIgnored) {
+		t.Errorf("ignored:\n got %q\nwant %q", ignored, debianIgnored)
+	}
+	want := Default()
+	want.LogDir, want.LogGroup, want.NameFormat, want.MaxLogFile = "/var/log/audit", "adm", "none", 8
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("config:\n got %+v\nwant %+v", c, want)
+	}
+	if err := c.Validate(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestImportDebianAuditdConf(t *testing.T) {
+	checkDebian(t, writeConf(t, debianAuditdConf))
+}
+
+// TestImportInstalledAuditdConf reads the machine's own auditd.conf when it
+// is Debian's, unchanged.
+func TestImportInstalledAuditdConf(t *testing.T) {
+	const path = "/etc/audit/auditd.conf"
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+	if string(data) != debianAuditdConf {
+		t.Skipf("skipping: %s is not Debian's auditd 3.0.9 file as shipped", path)
+	}
+	checkDebian(t, path)
+}
+
+func TestImportAuditdConfMapping(t *testing.T) {
+	c, ignored, err := ImportAuditdConf(writeConf(t, `log_file = /srv/audit/x/audit.log
+flush = SYNC
+name_format = user
+name = node7
+NAME = node8
+log_format=raw
+max_log_file_action = KEEP_LOGS
+freq = 20
+num_logs = 9
+freq = 30
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LogDir != "/srv/audit/x" || c.FsyncInterval != 0 || c.NameFormat != "user" || c.Name != "node8" {
+		t.Errorf("config %+v", c)
+	}
+	if got := strings.Join(ignored, " "); got != "num_logs freq" {
+		t.Errorf("ignored %q, want num_logs freq (a repeated key counts once, where it was last given)", got)
+	}
+	_, ignored, err = ImportAuditdConf(writeConf(t, "name_format = fqd\n"))
+	if err != nil || strings.Join(ignored, " ") != "name_format=fqd" {
+		t.Errorf("name_format = fqd: %q, %v", ignored, err)
+	}
+}
+
+func TestImportAuditdConfErrors(t *testing.T) {
+	f := func(text, want string) {
+		t.Helper()
+		p := writeConf(t, text)
+		_, _, err := ImportAuditdConf(p)
+		if err == nil || !strings.Contains(err.Error(), p+":"+want) {
+			t.Errorf("ImportAuditdConf(%q) = %v, want an error containing %q", text, err, p+":"+want)
+		}
+	}
+	f("# ok\nlocal_events = yes\nthis is garbage\n", `3: "this is garbage": expected`)
+	f("bogus_key = 1\n", `1: config: unknown key "bogus_key": not an auditd.conf key`)
+	f("log_dir = /var/log\n", `1: config: unknown key "log_dir"`) // an auditdrain key, not an auditd one
+	f("local_events = no\n", `1: auditd.conf key "local_events" = "no": no is not supported`)
+	f("write_logs = no\n", `1: auditd.conf key "write_logs"`)
+	f("log_format = NOLOG\n", `1: auditd.conf key "log_format"`)
+	f("\n\nmax_log_file = lots\n", `3: auditd.conf key "max_log_file" = "lots"`)
+	f("log_file = audit.log\n", `1: auditd.conf key "log_file" = "audit.log": not an absolute path`)
+	f("name_format = sometimes\n", `1: auditd.conf key "name_format"`)
+	_, _, err := ImportAuditdConf(filepath.Join(t.TempDir(), "missing.conf"))
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+	p := writeConf(t, "bogus = 1\n")
+	if _, _, err := ImportAuditdConf(p); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("unknown key error does not wrap ErrUnknownKey: %v", err)
+	}
+}
