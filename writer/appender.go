@@ -3,34 +3,119 @@ package writer
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sys/unix"
 )
 
-// appender is the single goroutine that owns the segment file: it takes
-// batches in seal order, waits for each one's frame, writes it with one
-// write(2), fsyncs on the group-commit timer, and rotates segments.
+// appender is the single goroutine that owns the segment files: it takes
+// batches in seal order, waits for each one's frame and writes it with one
+// write(2); it decides when to fsync (inline, or through its syncer
+// goroutine), rotates segments and applies retention, checks disk space
+// every CheckInterval and applies the configured actions. Every field is
+// owned by the appender goroutine; the syncer only receives a file and
+// returns a result.
 type appender struct {
-	w      *Writer
-	f      *os.File // nil after a failed rotation
+	w *Writer
+	s *settings
+
+	f       *os.File // nil when no segment is open (creation failed, or abandoned after an error)
+	path    string   // the current (or last) segment
+	seq     uint64   // sequence number of path
+	size    int64    // bytes in the current segment
+	created time.Time
+	idx     segIndex // what the current segment holds
+	overMax bool     // max_log_file syslog/suspend already reported for this segment
+
+	// Durability. Frames (data frames and notices) are numbered over the
+	// Writer's life; an fsync covers every frame written before it began,
+	// and closing a segment fsyncs it, so "synced up to frame n" holds
+	// across segments.
+	frame    uint64    // frames written
+	reqUpto  uint64    // frames covered by the last fsync started
+	oldest   time.Time // append time of the oldest record written since reqUpto; zero if none
+	recs     uint64    // records written since reqUpto
+	inflight bool      // the syncer is running fl
+	want     bool      // start another fsync when fl completes
+	fl       syncSnap
+	held     []*batch // Flush data/sync: written batches awaiting their fsync, in frame order
+	syncErr  error    // an fsync failure not yet acted upon
+	rotateAt bool     // start a new segment before the next frame (after an fsync or truncate failure)
+	syncReq  chan syncSnap
+	syncRes  chan syncResult
+	syncDone chan struct{}
+	timer    *time.Timer
+	armed    bool
+	ticker   *time.Ticker
+
+	// Conditions.
+	suspended    bool
+	suspendCause Cause
+	failing      [NumCauses]bool // the action for this write-error cause was applied and no write has succeeded since
+	spaceHit     bool            // free space is below SpaceLeft (its action ran)
+	adminHit     bool            // free space is below AdminSpaceLeft (its action ran)
+	gap          notice          // records not written since the last notice
+	noticeText   []byte
+	noticeOut    []byte
+	noticeMs     int64         // the time in the notice built last
+	joined       []byte        // a notice and a frame, written together
+	enc          *zstd.Encoder // compresses notices; made on first use
+	stfs         unix.Statfs_t
+	stat         unix.Stat_t
+	closeErr     error
+}
+
+// syncSnap is one fsync: the file and what it covers.
+type syncSnap struct {
+	f      *os.File
 	path   string
-	seq    uint64 // sequence number of the current segment
-	size   int64  // bytes in the current segment
-	frames int    // frames written to the current segment
-	dirty  bool   // written since the last fsync
-	timer  *time.Timer
-	armed  bool
+	full   bool // fsync rather than fdatasync
+	upto   uint64
+	oldest time.Time
+	recs   uint64
+}
+
+type syncResult struct {
+	nanos int64
+	err   error
+}
+
+// notice accumulates the records not written since the last notice line.
+type notice struct {
+	pending bool // a notice is due: records were dropped, or writing was suspended
+	records uint64
+	cause   Cause // of the first records dropped, or of the suspension
+	stamps  stampRange
+}
+
+func (n *notice) add(records int, st stampRange, cause Cause) {
+	if !n.pending {
+		n.cause = cause
+	}
+	n.pending = true
+	n.records += uint64(records)
+	n.stamps.merge(st)
 }
 
 func newAppender(w *Writer, f *os.File, path string, seq uint64, size int64) *appender {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
-	return &appender{w: w, f: f, path: path, seq: seq, size: size, timer: t}
+	return &appender{
+		w: w, s: &w.s, f: f, path: path, seq: seq, size: size, created: time.Now(),
+		held:     make([]*batch, 0, w.s.poolSize),
+		syncReq:  make(chan syncSnap, 1),
+		syncRes:  make(chan syncResult, 1),
+		syncDone: make(chan struct{}),
+		timer:    t,
+		ticker:   time.NewTicker(w.s.CheckInterval),
+	}
 }
 
 func (a *appender) run() {
 	w := a.w
 	defer close(w.appDone)
+	go a.syncLoop()
 	for {
 		select {
 		case b, ok := <-w.order:
@@ -39,134 +124,472 @@ func (a *appender) run() {
 				return
 			}
 			<-b.done
-			a.write(b)
-			b.reset()
-			w.free <- b
-			if w.rotateReq.Load() {
-				a.requestedRotation()
+			a.handle(b)
+		case r := <-a.syncRes:
+			a.inflight = false
+			a.finishSync(a.fl, r)
+			a.fl = syncSnap{}
+			if a.want {
+				a.want = false
+				a.requestSync()
 			}
 		case <-a.timer.C:
 			a.armed = false
-			a.sync()
+			if a.s.flush == flushIncremental {
+				a.syncNow()
+			} else {
+				a.requestSync()
+			}
+		case now := <-a.ticker.C:
+			a.check(now)
 		case <-w.wake:
-			a.requestedRotation()
+		}
+		a.control()
+	}
+}
+
+// control acts on requests from other goroutines and on a deferred fsync
+// failure.
+func (a *appender) control() {
+	w := a.w
+	if a.syncErr != nil {
+		err := a.syncErr
+		a.syncErr = nil
+		a.fail(CauseDiskError, err)
+	}
+	if w.resumeReq.Load() && w.resumeReq.Swap(false) {
+		a.resume(true)
+	}
+	if w.rotateReq.Load() && w.rotateReq.Swap(false) && a.f != nil && a.idx.frames > 0 {
+		a.rotate()
+	}
+}
+
+// handle writes a batch's frame, or drops it (counted) when writing is
+// suspended or fails.
+func (a *appender) handle(b *batch) {
+	if b.err != nil {
+		err := fmt.Errorf("writer: batch %d for %q: %w", b.seq, a.path, b.err)
+		a.fail(CauseDiskError, err)
+		a.drop(b, CauseDiskError)
+		return
+	}
+	if a.suspended {
+		a.drop(b, a.suspendCause)
+		return
+	}
+	data := b.text
+	if a.s.zstd {
+		data = b.out
+	}
+	for attempt := 0; ; attempt++ {
+		err := a.ready()
+		var pre []byte
+		if err == nil && a.gap.pending {
+			// The notice of the records not written goes with the first
+			// frame written after them, in the same write(2): both or
+			// neither, so that it is written once per gap.
+			pre, err = a.buildNotice()
+		}
+		if err == nil {
+			buf := data
+			if pre != nil {
+				a.joined = append(append(a.joined[:0], pre...), data...)
+				buf = a.joined
+			}
+			err = a.writeFrame(buf, pre != nil)
+		}
+		if err == nil {
+			if pre != nil {
+				a.noticed()
+			}
+			a.written(b)
+			return
+		}
+		cause := classify(err)
+		retry := a.fail(cause, err)
+		if !retry || attempt > 0 || a.suspended {
+			a.drop(b, cause)
+			return
 		}
 	}
 }
 
-func (a *appender) failed() bool { return a.w.err.Load() != nil || a.f == nil }
+// ready makes sure a segment is open.
+func (a *appender) ready() error {
+	if a.rotateAt && a.f != nil && a.idx.frames > 0 {
+		a.closeSegment()
+	}
+	if a.f == nil {
+		return a.openSegment()
+	}
+	return nil
+}
 
-// write appends b's frame (or plain text) to the segment.
-func (a *appender) write(b *batch) {
-	w := a.w
-	if b.err != nil {
-		w.setErr(fmt.Errorf("writer: batch %d for %q: %w", b.seq, a.path, b.err))
-	}
-	if a.failed() {
-		w.c.lost.Add(uint64(b.records))
-		return
-	}
-	data := b.text
-	if w.s.zstd {
-		data = b.out
-	}
+// writeFrame appends one frame (two when it starts with a notice) to the
+// segment with one write(2). A partial write is cut off so that the
+// segment stays a sequence of whole frames; if that fails, the segment is
+// abandoned at the next frame.
+func (a *appender) writeFrame(data []byte, withNotice bool) error {
 	n, err := a.f.Write(data)
 	if err != nil {
-		// err is an *os.PathError: it names the file.
-		w.setErr(fmt.Errorf("writer: write frame of %d bytes (batch %d) at offset %d: %w",
-			len(data), b.seq, a.size, err))
-		w.c.lost.Add(uint64(b.records))
 		if n > 0 {
-			// Best effort: drop the partial frame so that the segment
-			// stays a sequence of whole frames.
-			_ = a.f.Truncate(a.size)
+			if terr := a.f.Truncate(a.size); terr != nil {
+				a.rotateAt = true
+			}
 		}
-		return
+		// err is an *os.PathError: it names the file.
+		return fmt.Errorf("writer: write frame of %d bytes at offset %d: %w", len(data), a.size, err)
 	}
 	a.size += int64(n)
-	a.frames++
-	a.dirty = true
+	a.w.c.bytesOut.Add(uint64(n))
+	if withNotice {
+		a.frame++
+		a.trace(traceWrite, a.frame, 0)
+	}
+	a.frame++
+	a.trace(traceWrite, a.frame, 0)
+	return nil
+}
+
+// written accounts for a batch whose frame was just written.
+func (a *appender) written(b *batch) {
+	w := a.w
+	b.frame = a.frame
+	a.cleared()
+	a.idx.records += uint64(b.records)
+	a.idx.frames++
+	a.idx.stamps.merge(b.stamps)
 	w.c.records.Add(uint64(b.records))
 	w.c.batches.Add(1)
 	w.c.bytesIn.Add(uint64(len(b.text)))
-	w.c.bytesOut.Add(uint64(n))
 	if b.hasTS {
 		ms := time.Now().UnixMilli() - b.firstMs
 		w.c.latency.observe(time.Duration(ms) * time.Millisecond)
 	}
-	switch {
-	case w.s.FsyncInterval == 0:
-		a.sync()
-	case !a.armed:
-		a.timer.Reset(w.s.FsyncInterval)
+	a.unsynced(b.firstAt, uint64(b.records))
+	if a.holds() {
+		a.held = append(a.held, b)
+	} else {
+		a.release(b)
+	}
+	a.afterFrame()
+}
+
+// unsynced notes records written and not yet covered by an fsync.
+func (a *appender) unsynced(at time.Time, records uint64) {
+	if a.oldest.IsZero() || at.Before(a.oldest) {
+		a.oldest = at
+	}
+	a.recs += records
+}
+
+func (a *appender) holds() bool { return a.s.flush == flushData || a.s.flush == flushSync }
+
+func (a *appender) release(b *batch) {
+	a.trace(traceRelease, b.frame, b.records)
+	b.reset()
+	a.w.free <- b
+}
+
+// drop discards a batch that could not be written, counting its records.
+func (a *appender) drop(b *batch, cause Cause) {
+	a.w.c.notWritten[cause].Add(uint64(b.records))
+	a.gap.add(b.records, b.stamps, cause)
+	a.trace(traceDrop, 0, b.records)
+	b.reset()
+	a.w.free <- b
+}
+
+// afterFrame applies the flush policy and max_log_file_action.
+func (a *appender) afterFrame() {
+	a.flushPolicy()
+	a.sizeCheck()
+}
+
+// flushPolicy starts the fsync the flush mode asks for after a write.
+func (a *appender) flushPolicy() {
+	s := a.s
+	switch s.flush {
+	case flushData, flushSync:
+		a.requestSync()
+	case flushIncremental:
+		if a.recs >= uint64(s.Freq) {
+			a.syncNow()
+		}
+	case flushIncrementalAsync:
+		if a.recs >= uint64(s.Freq) {
+			a.requestSync()
+		}
+	}
+	timed := s.flush == flushInterval ||
+		(s.flush == flushIncremental || s.flush == flushIncrementalAsync) && s.FsyncInterval > 0
+	if timed && !a.armed && a.frame > a.reqUpto {
+		a.timer.Reset(s.FsyncInterval)
 		a.armed = true
 	}
-	if a.size > w.s.MaxSegmentBytes {
-		a.rotate()
-	}
 }
 
-// sync fsyncs the segment if it was written since the last fsync.
-func (a *appender) sync() {
-	if !a.dirty || a.f == nil {
+// sizeCheck applies max_log_file_action once the segment is too large.
+func (a *appender) sizeCheck() {
+	s := a.s
+	if a.size <= s.MaxSegmentBytes || a.f == nil {
 		return
 	}
-	a.dirty = false
-	nanos, err := fdatasync(a.f)
-	a.w.c.fsynced(nanos)
-	if err != nil {
-		a.w.setErr(fmt.Errorf("writer: fsync %q: %w", a.path, err))
-	}
-}
-
-func (a *appender) requestedRotation() {
-	if a.w.rotateReq.Swap(false) && a.frames > 0 && !a.failed() {
+	switch act := s.MaxLogFileAction; act.Kind {
+	case ActionRotate, ActionKeepLogs:
 		a.rotate()
+	case ActionSyslog, ActionSuspend:
+		if a.overMax {
+			return
+		}
+		a.overMax = true
+		a.notify(Event{Kind: EventCondition, Cause: CauseMaxLogFile, Action: act, Path: a.path, FreeBytes: -1})
+		if act.Kind == ActionSuspend {
+			a.suspend(CauseMaxLogFile)
+		}
 	}
 }
 
-// rotate fsyncs and closes the current segment and creates the next one.
-func (a *appender) rotate() {
+// requestSync hands an fsync of everything written so far to the syncer,
+// or, if one is running, asks for another when it completes.
+func (a *appender) requestSync() {
+	if a.f == nil || a.frame == a.reqUpto {
+		return
+	}
+	if a.inflight {
+		a.want = true
+		return
+	}
+	a.inflight = true
+	a.fl = a.snapshot()
+	a.trace(traceSyncStart, a.fl.upto, 0)
+	a.syncReq <- a.fl // capacity 1 and nothing in flight: never blocks
+}
+
+// syncNow fsyncs everything written so far on this goroutine.
+func (a *appender) syncNow() {
+	a.waitIdle()
+	if a.f == nil || a.frame == a.reqUpto {
+		return
+	}
+	snap := a.snapshot()
+	a.trace(traceSyncStart, snap.upto, 0)
+	nanos, err := syncFile(snap.f, snap.full)
+	a.finishSync(snap, syncResult{nanos, err})
+}
+
+// waitIdle waits for the in-flight fsync, if any, and accounts for it.
+func (a *appender) waitIdle() {
+	if !a.inflight {
+		return
+	}
+	r := <-a.syncRes
+	a.inflight = false
+	a.finishSync(a.fl, r)
+	a.fl = syncSnap{}
+}
+
+// snapshot starts a new fsync window: it covers what was written so far.
+func (a *appender) snapshot() syncSnap {
+	snap := syncSnap{f: a.f, path: a.path, full: a.s.flush == flushSync, upto: a.frame, oldest: a.oldest, recs: a.recs}
+	a.reqUpto, a.oldest, a.recs = a.frame, time.Time{}, 0
+	a.want = false
+	return snap
+}
+
+// finishSync accounts for a completed fsync and acknowledges the batches
+// it covered.
+func (a *appender) finishSync(snap syncSnap, r syncResult) {
 	w := a.w
-	a.closeSegment()
-	if w.err.Load() != nil {
-		return
-	}
-	a.seq++
-	path := filepath.Join(w.s.Dir, segmentName(a.seq, w.s.zstd))
-	f, size, err := createSegment(path, w.s.LogGroup, w.s.zstd, w.c.fsynced)
-	if err != nil {
+	w.c.fsynced(r.nanos)
+	a.trace(traceSyncDone, snap.upto, 0)
+	if r.err != nil {
+		// The kernel may have dropped the unsynced pages: nothing in this
+		// segment can be trusted to be durable. Act on it outside the
+		// current operation, and continue in a new segment.
+		err := fmt.Errorf("writer: fsync %q (covering frames up to %d, %d records): %w", snap.path, snap.upto, snap.recs, r.err)
+		if a.syncErr == nil {
+			a.syncErr = err
+		}
 		w.setErr(err)
-		return
+		a.rotateAt = true
+	} else {
+		w.c.recordsSynced.Add(snap.recs)
+		if !snap.oldest.IsZero() {
+			w.c.window.observe(time.Since(snap.oldest))
+		}
 	}
-	w.c.segments.Add(1)
-	w.c.bytesOut.Add(uint64(size))
-	a.f, a.path, a.size, a.frames = f, path, size, 0
+	n := 0
+	for n < len(a.held) && a.held[n].frame <= snap.upto {
+		a.release(a.held[n])
+		n++
+	}
+	if n > 0 {
+		k := copy(a.held, a.held[n:])
+		clear(a.held[k:])
+		a.held = a.held[:k]
+	}
 }
 
-// closeSegment fsyncs (always: also covers data written before a failed
-// fsync was reported) and closes the current segment.
+// syncLoop is the syncer goroutine: it runs one fsync at a time for the
+// appender, so that writes go on meanwhile.
+func (a *appender) syncLoop() {
+	defer close(a.syncDone)
+	for snap := range a.syncReq {
+		nanos, err := syncFile(snap.f, snap.full)
+		a.syncRes <- syncResult{nanos, err}
+	}
+}
+
+// rotate closes the current segment and starts the next one, then applies
+// retention.
+func (a *appender) rotate() {
+	a.closeSegment()
+	if err := a.openSegment(); err != nil {
+		a.fail(classify(err), err)
+	}
+	if a.s.MaxLogFileAction.Kind == ActionRotate {
+		a.retention()
+	}
+}
+
+// closeSegment writes the index trailer (zstd), fsyncs the segment
+// (always: this also covers data written before a failed fsync) and
+// closes it.
 func (a *appender) closeSegment() {
 	if a.f == nil {
 		return
 	}
 	a.timer.Stop()
 	a.armed = false
-	a.dirty = true
-	a.sync()
+	a.waitIdle()
+	if a.s.zstd {
+		a.noticeOut = a.idx.appendTrailer(a.noticeOut[:0], a.size)
+		if n, err := a.f.Write(a.noticeOut); err != nil {
+			// Best effort: the segment is valid without its index.
+			if n > 0 {
+				_ = a.f.Truncate(a.size)
+			}
+			a.w.setErr(fmt.Errorf("writer: write the index trailer of %q: %w", a.path, err))
+		} else {
+			a.size += int64(n)
+			a.w.c.bytesOut.Add(uint64(n))
+		}
+	}
+	snap := a.snapshot()
+	nanos, err := syncFile(snap.f, snap.full)
+	a.finishSync(snap, syncResult{nanos, err})
+	if err != nil {
+		a.closeErr = err
+	}
 	if err := a.f.Close(); err != nil {
 		a.w.setErr(fmt.Errorf("writer: close %q: %w", a.path, err))
+		a.closeErr = err
 	}
 	a.f = nil
+	a.rotateAt = false
+}
+
+// abandon closes the current segment without writing to it (it was
+// removed, or its tail could not be cut). Its records are not durable; the
+// batches awaiting an fsync are acknowledged all the same.
+func (a *appender) abandon() {
+	if a.f == nil {
+		return
+	}
+	a.timer.Stop()
+	a.armed = false
+	a.waitIdle()
+	a.reqUpto, a.oldest, a.recs, a.want = a.frame, time.Time{}, 0, false
+	for _, b := range a.held {
+		a.release(b)
+	}
+	clear(a.held)
+	a.held = a.held[:0]
+	a.f.Close()
+	a.f = nil
+	a.rotateAt = false
+}
+
+// openSegment creates the next segment. A log directory that was removed
+// is made again (and locked again).
+func (a *appender) openSegment() error {
+	w := a.w
+	if _, err := os.Stat(w.s.Dir); os.IsNotExist(err) {
+		if err := ensureDir(w.s.Dir, w.s.LogGroup); err != nil {
+			return err
+		}
+		lock, err := lockDir(w.s.Dir)
+		if err != nil {
+			return err
+		}
+		w.lock.Close()
+		w.lock = lock
+	}
+	a.seq++
+	path := segmentPath(w.s.Dir, a.seq, w.s.zstd)
+	f, size, err := createSegment(path, w.s.LogGroup, w.s.zstd, w.c.fsynced)
+	if err != nil {
+		return err
+	}
+	w.c.segments.Add(1)
+	w.c.bytesOut.Add(uint64(size))
+	a.f, a.path, a.size, a.created = f, path, size, time.Now()
+	a.idx, a.overMax, a.rotateAt = segIndex{}, false, false
+	return nil
 }
 
 // finish runs when Close has closed the order channel and every batch has
-// been written: final fsync of the file and of the directory.
+// been handled: last notice, final fsync of the segment and the directory.
 func (a *appender) finish() {
+	if !a.suspended && a.gap.pending {
+		if err := a.writeNotice(); err != nil {
+			a.w.setErr(err)
+		}
+	}
 	a.closeSegment()
 	nanos, err := syncDir(a.w.s.Dir)
 	a.w.c.fsynced(nanos)
 	if err != nil {
 		a.w.setErr(err)
+		if a.closeErr == nil {
+			a.closeErr = err
+		}
 	}
+	close(a.syncReq)
+	<-a.syncDone
+	a.ticker.Stop()
+	a.timer.Stop()
+	if a.enc != nil {
+		a.enc.Close()
+	}
+	if a.closeErr != nil {
+		a.w.finalErr = fmt.Errorf("writer: closing %q: %w", a.path, a.closeErr)
+	}
+}
+
+// trace reports to the test hook, if any.
+func (a *appender) trace(k traceKind, frame uint64, records int) {
+	if a.s.trace != nil {
+		a.s.trace(traceEvent{kind: k, frame: frame, records: records, full: a.s.flush == flushSync})
+	}
+}
+
+// traceKind and traceEvent describe the appender's steps to tests.
+type traceKind uint8
+
+const (
+	traceWrite     traceKind = iota // frame written
+	traceSyncStart                  // fsync covering frames <= frame starts
+	traceSyncDone                   // fsync covering frames <= frame completed
+	traceRelease                    // the batch of frame was acknowledged (returned to the pool)
+	traceDrop                       // a batch of records was dropped
+)
+
+type traceEvent struct {
+	kind    traceKind
+	frame   uint64
+	records int
+	full    bool
 }

@@ -2,7 +2,9 @@ package writer
 
 import (
 	"fmt"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,7 +17,32 @@ const (
 	DefaultFlushInterval   = 100 * time.Millisecond
 	DefaultFsyncInterval   = time.Second // not applied to a zero FsyncInterval: see Config
 	DefaultMaxSegmentBytes = 64 << 20
+	DefaultFreq            = 50 // auditd's freq in its shipped auditd.conf
+	DefaultMinLogs         = 2
+	DefaultCheckInterval   = time.Second
 	maxDefaultWorkers      = 4
+	defaultInit            = "/sbin/init"
+)
+
+// Flush modes (Config.Flush), as auditd.conf's flush.
+const (
+	FlushNone             = "none"
+	FlushInterval         = "interval"
+	FlushIncremental      = "incremental"
+	FlushIncrementalAsync = "incremental_async"
+	FlushData             = "data"
+	FlushSync             = "sync"
+)
+
+type flushMode uint8
+
+const (
+	flushNone flushMode = iota
+	flushInterval
+	flushIncremental
+	flushIncrementalAsync
+	flushData
+	flushSync
 )
 
 // Config says where and how a Writer stores records. Every field is
@@ -41,15 +68,97 @@ type Config struct {
 	// first record (default 100ms). Enforced by Tick, so the caller must
 	// call Tick at least that often.
 	FlushInterval time.Duration
-	// FsyncInterval is the group-commit period: the segment is fsynced at
-	// most this long after a frame was written to it. ZERO MEANS FSYNC
-	// AFTER EVERY FRAME (batching still applies); use DefaultFsyncInterval
-	// (1s) for the daemon's default. Negative is invalid.
+	// Flush is when written frames are made durable (auditd's flush):
+	//
+	//   - "none": never, except when a segment is closed (rotation, Close);
+	//   - "interval" (default when empty): fdatasync at most FsyncInterval
+	//     after a frame is written, on the syncer goroutine (writes go on);
+	//     FsyncInterval 0 means "data";
+	//   - "incremental": fdatasync on the appender goroutine (writing
+	//     pauses) once Freq records have been written since the last one;
+	//   - "incremental_async": the same, on the syncer goroutine;
+	//   - "data": fdatasync as soon as a frame is written, and a batch is
+	//     acknowledged (its buffer reused, hence Append unblocked when the
+	//     pool is empty) only once an fdatasync covering its frame has
+	//     completed; frames written while one runs are covered by the next
+	//     (group commit). Tick seals any open batch, ignoring
+	//     FlushInterval;
+	//   - "sync": as "data" with fsync (metadata too).
+	//
+	// In the incremental modes a positive FsyncInterval also bounds how
+	// long written records stay unsynced. Every fsync covers every frame
+	// written before it started: never one per record.
+	Flush string
+	// Freq is the number of records between fsyncs in the incremental
+	// modes (default 50, as auditd).
+	Freq int
+	// FsyncInterval is the group-commit period of Flush "interval": the
+	// segment is fsynced at most this long after a frame was written to
+	// it. ZERO MEANS FLUSH "data"; use DefaultFsyncInterval (1s) for the
+	// daemon's default. Negative is invalid.
 	FsyncInterval time.Duration
-	// MaxSegmentBytes: after a frame makes the segment larger than this
-	// many bytes on disk, the segment is fsynced, closed and a new one is
-	// started (default 64 MiB).
+	// MaxSegmentBytes: when a frame makes the segment larger than this
+	// many bytes on disk, MaxLogFileAction applies (default 64 MiB).
 	MaxSegmentBytes int64
+	// MaxLogFileAction is what happens when a segment exceeds
+	// MaxSegmentBytes (auditd's max_log_file_action): ActionRotate
+	// (default: close it, start the next, then delete the oldest segments
+	// beyond NumLogs and MaxTotalBytes), ActionKeepLogs (rotate, delete
+	// nothing), ActionIgnore (keep writing to it), ActionSyslog (report it
+	// once, keep writing), ActionSuspend (stop writing until Resume, which
+	// rotates first).
+	MaxLogFileAction Action
+	// RotateInterval also rotates a segment that holds records once it
+	// is this old (0: never by age). Retention applies as for size.
+	RotateInterval time.Duration
+	// NumLogs is the number of segments kept, the current one included,
+	// when MaxLogFileAction is ActionRotate (0: no limit).
+	NumLogs int
+	// MaxTotalBytes caps the size of all segments together when
+	// MaxLogFileAction is ActionRotate: after a rotation the oldest are
+	// deleted until the rest fit (0: no cap). The current segment is never
+	// deleted.
+	MaxTotalBytes int64
+	// MinLogs is the retention floor of the disk-space ActionRotate: it
+	// never deletes the newest MinLogs segments, the current one included
+	// (default 2).
+	MinLogs int
+
+	// SpaceLeft and AdminSpaceLeft are free-space thresholds (zero: no
+	// check) checked every CheckInterval with fstatfs (space available to
+	// unprivileged users, as auditd). When free space falls below one,
+	// its action runs once; it runs again only after free space has been
+	// above the threshold. A suspension they cause ends by itself when
+	// free space is above the threshold again, or on Resume.
+	SpaceLeft            Threshold
+	SpaceLeftAction      Action // default ActionSyslog; any kind but ActionKeepLogs
+	AdminSpaceLeft       Threshold
+	AdminSpaceLeftAction Action // default ActionSuspend; any kind but ActionKeepLogs
+	// DiskFullAction applies when a write fails with ENOSPC (default
+	// ActionSuspend; any kind but ActionKeepLogs). With
+	// ActionRotate the frame is retried once after deleting segments. A
+	// disk-full suspension ends by itself once free space is at least
+	// max(SpaceLeft, AdminSpaceLeft, 4*BatchBytes), or on Resume.
+	DiskFullAction Action
+	// DiskErrorAction applies when any other write, fsync or segment
+	// creation fails, or the open segment was removed (default
+	// ActionSyslog; ActionIgnore, ActionSyslog, ActionSuspend, ActionExec,
+	// ActionSingle or ActionHalt). A disk-error suspension ends on Resume.
+	DiskErrorAction Action
+	// AllowSystemActions permits ActionSingle and ActionHalt; without it
+	// Open refuses them.
+	AllowSystemActions bool
+	// CheckInterval is the period of the appender's checks: free space,
+	// the open segment's link count, RotateInterval (default 1s).
+	CheckInterval time.Duration
+	// Notify, when not nil, receives every Event. It is called on the
+	// appender goroutine: it must return quickly and must not call
+	// Append, Tick, Flush or Close. Actions "syslog" expect it to log
+	// the event to syslog.
+	Notify func(Event)
+	// initPath is the program run by ActionSingle and ActionHalt
+	// (/sbin/init); tests point it elsewhere.
+	initPath string
 	// Workers is the number of parallel compressors (default
 	// min(GOMAXPROCS, 4)). Ignored for Compression "none".
 	Workers int
@@ -69,6 +178,10 @@ type settings struct {
 	zstd     bool
 	level    zstd.EncoderLevel
 	poolSize int
+	flush    flushMode
+	// trace, when not nil, is told about every write, fsync and batch
+	// release (tests only).
+	trace func(traceEvent)
 }
 
 func (c Config) resolve() (settings, error) {
@@ -109,6 +222,9 @@ func (c Config) resolve() (settings, error) {
 	if s.Workers == 0 {
 		s.Workers = min(runtime.GOMAXPROCS(0), maxDefaultWorkers)
 	}
+	if err := s.resolveDurability(); err != nil {
+		return s, err
+	}
 	if strings.ContainsFunc(s.Node, func(r rune) bool { return r <= ' ' || r == '=' || r == 0x7f }) {
 		return s, fmt.Errorf("%w: Node %q contains white space, '=' or a control character", ErrConfig, s.Node)
 	}
@@ -120,4 +236,77 @@ func (c Config) resolve() (settings, error) {
 		s.poolSize = 4
 	}
 	return s, nil
+}
+
+// resolveDurability validates and defaults the flush, rotation and
+// disk-space fields.
+func (s *settings) resolveDurability() error {
+	switch strings.ToLower(s.Flush) {
+	case "", FlushInterval:
+		s.Flush, s.flush = FlushInterval, flushInterval
+		if s.FsyncInterval == 0 {
+			s.flush = flushData
+		}
+	case FlushNone:
+		s.Flush, s.flush = FlushNone, flushNone
+	case FlushIncremental:
+		s.Flush, s.flush = FlushIncremental, flushIncremental
+	case FlushIncrementalAsync:
+		s.Flush, s.flush = FlushIncrementalAsync, flushIncrementalAsync
+	case FlushData:
+		s.Flush, s.flush = FlushData, flushData
+	case FlushSync:
+		s.Flush, s.flush = FlushSync, flushSync
+	default:
+		return fmt.Errorf("%w: Flush %q (want none, interval, incremental, incremental_async, data or sync)", ErrConfig, s.Flush)
+	}
+	if s.Freq < 0 || s.RotateInterval < 0 || s.NumLogs < 0 || s.MaxTotalBytes < 0 || s.MinLogs < 0 || s.CheckInterval < 0 {
+		return fmt.Errorf("%w: negative value in Freq=%d RotateInterval=%v NumLogs=%d MaxTotalBytes=%d MinLogs=%d CheckInterval=%v",
+			ErrConfig, s.Freq, s.RotateInterval, s.NumLogs, s.MaxTotalBytes, s.MinLogs, s.CheckInterval)
+	}
+	if s.Freq == 0 {
+		s.Freq = DefaultFreq
+	}
+	if s.MinLogs == 0 {
+		s.MinLogs = DefaultMinLogs
+	}
+	if s.CheckInterval == 0 {
+		s.CheckInterval = DefaultCheckInterval
+	}
+	if s.initPath == "" {
+		s.initPath = defaultInit
+	}
+	for _, th := range []Threshold{s.SpaceLeft, s.AdminSpaceLeft} {
+		if th.Bytes < 0 || th.Percent < 0 || th.Percent > 100 {
+			return fmt.Errorf("%w: space threshold %+v", ErrConfig, th)
+		}
+	}
+	spaceKinds := []ActionKind{ActionIgnore, ActionSyslog, ActionRotate, ActionSuspend, ActionExec, ActionSingle, ActionHalt}
+	for _, f := range []struct {
+		name  string
+		a     *Action
+		def   ActionKind
+		kinds []ActionKind
+	}{
+		{"MaxLogFileAction", &s.MaxLogFileAction, ActionRotate, []ActionKind{ActionRotate, ActionKeepLogs, ActionIgnore, ActionSyslog, ActionSuspend}},
+		{"SpaceLeftAction", &s.SpaceLeftAction, ActionSyslog, spaceKinds},
+		{"AdminSpaceLeftAction", &s.AdminSpaceLeftAction, ActionSuspend, spaceKinds},
+		{"DiskFullAction", &s.DiskFullAction, ActionSuspend, spaceKinds},
+		{"DiskErrorAction", &s.DiskErrorAction, ActionSyslog, []ActionKind{ActionIgnore, ActionSyslog, ActionSuspend, ActionExec, ActionSingle, ActionHalt}},
+	} {
+		if f.a.Kind == ActionDefault {
+			f.a.Kind = f.def
+		}
+		if !slices.Contains(f.kinds, f.a.Kind) {
+			return fmt.Errorf("%w: %s %q is not one of %v", ErrConfig, f.name, f.a, f.kinds)
+		}
+		if f.a.Kind == ActionExec && !filepath.IsAbs(f.a.Path) {
+			return fmt.Errorf("%w: %s %q: exec needs an absolute program path", ErrConfig, f.name, f.a)
+		}
+		if (f.a.Kind == ActionSingle || f.a.Kind == ActionHalt) && !s.AllowSystemActions {
+			return fmt.Errorf("%w: %s %q refused: it changes the system's run level; set AllowSystemActions (allow_system_actions = yes) to permit it",
+				ErrConfig, f.name, f.a)
+		}
+	}
+	return nil
 }

@@ -1,8 +1,11 @@
 // Package writer owns the audit log on disk: it formats audit records as
 // auditd's log_format = RAW lines, batches them, compresses each batch into
 // one zstd frame on a pool of compressor goroutines, and appends the frames
-// in order to segment files with group-committed fsyncs. It also reads the
-// segments back (Segments, Cat) and repairs a torn tail (Repair).
+// in order to segment files with group-committed fsyncs under the flush
+// policies of auditd.conf, rotates and retires segments, acts on full or
+// failing disks as auditd's *_action settings say, indexes each segment
+// with a trailer, reads the segments back (Segments, Cat, CatFiltered) and
+// repairs a torn tail (Repair).
 //
 // # Line format
 //
@@ -26,41 +29,109 @@
 // Compression "none"), NNNNNNNNNN being a zero-padded decimal sequence
 // number. Write order is sequence order. Each Open starts a new segment
 // numbered after the highest number present in Dir, counting .broken
-// copies, so a number is never reused. A segment is rotated when it grows
-// past MaxSegmentBytes, or on Rotate. Files have mode 0600, or 0640 and the
-// group LogGroup when LogGroup > 0; they are created with O_EXCL|O_APPEND
-// and the directory is fsynced after each creation.
+// copies, so a number is never reused. Files have mode 0600, or 0640 and
+// the group LogGroup when LogGroup > 0; they are created with
+// O_EXCL|O_APPEND, the header is fsynced and then the directory.
 //
 // A zstd segment is a sequence of standard zstd frames (RFC 8878), so that
-// `zstd -dc audit-*.log.zst` prints the log:
+// `zstd -dc audit-*.log.zst` prints the log and `zstd -t` accepts it:
 //
 //   - first, a skippable frame (magic 0x184D2A50) holding the text
 //     "auditdrain segment v1\n", which decoders ignore; it keeps a segment
 //     without records a valid zstd file;
 //   - then one frame per batch, in seal order, each with the content size
 //     and a content checksum, each holding a whole number of lines (at most
-//     BatchBytes of text, or one longer record).
+//     BatchBytes of text, or one longer record); a DAEMON_RESUME notice
+//     (see Disk conditions) is a frame of its own;
+//   - last, when the segment was closed cleanly (rotation, Close) or
+//     repaired by a later Open, the index trailer: a skippable frame with
+//     magic 0x184D2A51 and a 108-byte payload (layout in index.go): "ADIX",
+//     version 1, the record count, the count of records with an
+//     audit(SECONDS.MILLIS:SERIAL) header and, over those, the first, last,
+//     smallest and largest serial and timestamp, the data frame count, the
+//     segment's size before the trailer, and a CRC-32C of the payload.
+//     ReadIndex reads it with one read of the last 116 bytes; CatFiltered
+//     uses it to skip segments without decompressing them. A segment
+//     without it (its writer crashed) is scanned instead (ScanIndex).
 //
-// A plain segment is the text itself: `ausearch -if FILE` reads it.
+// A plain segment is the text itself (no index): `ausearch -if FILE` reads
+// it.
+//
+// # Rotation and retention
+//
+// When a frame makes the segment larger than MaxSegmentBytes,
+// MaxLogFileAction applies: rotate (the default) or keep_logs close it
+// (index trailer, fsync) and create the next (header, fsync, directory
+// fsync); ignore and syslog keep writing to it; suspend stops writing until
+// Resume, which rotates. A segment holding records is also rotated when it
+// is RotateInterval old, and on Rotate. After a rotation with rotate, the
+// oldest segments beyond NumLogs, then beyond MaxTotalBytes, are deleted
+// (never the current one). Rotation and deletion run on the appender
+// goroutine: they never block Append beyond the usual backpressure.
 //
 // # Durability
 //
 // A record is in a batch after Append; the batch is sealed when full, on
-// Flush, or by Tick at most FlushInterval after its first record; its frame
-// is then written with one write(2) and fsynced at most FsyncInterval later
-// (after every frame when FsyncInterval is 0). Rotation and Close fsync the
-// segment, and the directory after creating or closing one. So:
+// Flush, or by Tick at most FlushInterval after its first record (at the
+// next Tick with Flush "data"/"sync"); its frame is then written with one
+// write(2), and fsynced according to Flush:
 //
-//   - after Close returns nil, every appended record is on stable storage;
+//   - none: only when the segment is closed;
+//   - interval (default): at most FsyncInterval after the write, on the
+//     syncer goroutine (FsyncInterval 0 means data);
+//   - incremental: inline on the appender once Freq records were written
+//     since the last fsync (and at most FsyncInterval late if > 0);
+//   - incremental_async: the same, on the syncer goroutine;
+//   - data / sync: fdatasync / fsync as soon as possible after each write,
+//     on the syncer goroutine; frames written meanwhile are covered by the
+//     next one (group commit); a batch is acknowledged (its buffer reused)
+//     only after an fsync covering it completed, so at most the pool's
+//     batches are ever unsynced and Append blocks beyond that.
+//
+// An fsync covers every frame written before it started, never one
+// record. Every fsync is timed (Stats.FsyncLatency); at each one the age
+// of the oldest record it made durable, from its batch's first Append, is
+// observed (Stats.DurabilityWindow). Rotation and Close fsync the segment,
+// and the directory after creating or deleting one. So:
+//
+//   - after Close returns nil, every record counted in Stats.Records is on
+//     stable storage;
 //   - after a crash, everything up to the last fsync is on disk: records
-//     appended within about FlushInterval + FsyncInterval (plus compression
-//     and write time) before the crash may be lost; frames written but not
-//     yet fsynced may or may not survive, and the last one may be torn.
+//     appended within about the durability window before the crash may be
+//     lost; frames written but not yet fsynced may or may not survive, and
+//     the last one may be torn. After a kill -9 (no machine crash) only
+//     what was not yet written is lost: the open batch and those in the
+//     pipeline.
 //
-// A write, fsync or rotation failure is sticky (Writer.Err): the partial
-// frame is cut off (best effort), nothing more is written, later records
-// are counted as lost, and Append and Close return the error, which names
-// the file.
+// # Disk conditions
+//
+// Errors never stop the Writer nor fail Append. A write failing with
+// ENOSPC raises disk_full, any other write, fsync or segment
+// creation failure, or the open segment losing its last link (it or Dir
+// was removed), raises disk_error; free space (fstatfs, every
+// CheckInterval) below SpaceLeft or AdminSpaceLeft raises space_left or
+// admin_space_left. Each condition applies its action once per occurrence
+// and delivers an Event to Config.Notify: ignore, syslog (the caller logs
+// the Event), rotate (delete the oldest segments, keeping MinLogs, until
+// free space is back above the threshold; for disk_full the frame is then
+// retried once), suspend (drop every batch from now on, counting its
+// records), exec (start a program), single/halt (start init with 1/0 and
+// suspend; refused unless AllowSystemActions). A frame that fails is cut
+// off the segment (truncate) and its records are counted as not written
+// (Stats.RecordsNotWritten, by cause). A suspension ends on Resume, or by
+// itself for the space conditions when free space is back above the
+// threshold (for disk_full: at least max(SpaceLeft, AdminSpaceLeft,
+// 4*BatchBytes)). A removed Dir is made again at the next segment.
+//
+// The log itself says what it is missing: the first frame written after
+// records were not written (or after a suspension) is preceded, in the same
+// write(2), by one line
+//
+//	type=DAEMON_RESUME msg=audit(SEC.MS:0): op=resume cause=<cause> records_not_written=N first_serial=A last_serial=B
+//
+// (type 1206, AUDIT_DAEMON_RESUME; ausearch -m DAEMON_RESUME finds it), A
+// and B being the smallest and largest serial among those N records.
+// Records + RecordsLost equals the records appended once Close returns.
 //
 // # Torn tails
 //
@@ -69,6 +140,8 @@
 // block headers) and decode with a valid checksum, copies the rest to
 // <segment>.broken, and truncates the segment there (a zstd segment left
 // with no valid frame is removed); both are fsynced. A plain segment is cut
-// after its last newline before any NUL byte. Earlier segments were fsynced
-// and closed before the next was created, so only the last one can be torn.
+// after its last newline before any NUL byte. Open then appends the index
+// trailer the crashed writer did not write (RepairReport.Indexed).
+// Earlier segments were fsynced and closed before the next was created, so
+// only the last one can be torn.
 package writer

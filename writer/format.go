@@ -93,18 +93,43 @@ func (f *formatter) appendLine(dst []byte, typ uint16, payload []byte) []byte {
 // "audit(SECONDS.MILLIS:SERIAL): ...", into Unix milliseconds. It returns
 // false when the payload does not start that way.
 func auditMillis(p []byte) (int64, bool) {
+	ms, _, ok := parseMillis(p)
+	return ms, ok
+}
+
+// auditStamp parses the whole header at the start of a payload or of the
+// text after "msg=": "audit(SECONDS.MILLIS:SERIAL)". It returns false when
+// p does not start that way.
+func auditStamp(p []byte) (ms int64, serial uint64, ok bool) {
+	ms, i, ok := parseMillis(p)
+	if !ok {
+		return 0, 0, false
+	}
+	digits := 0
+	for i++; i < len(p) && p[i] >= '0' && p[i] <= '9' && digits < 19; i, digits = i+1, digits+1 {
+		serial = serial*10 + uint64(p[i]-'0')
+	}
+	if digits == 0 || i >= len(p) || p[i] != ')' {
+		return 0, 0, false
+	}
+	return ms, serial, true
+}
+
+// parseMillis parses "audit(SECONDS.MILLIS:" and returns the time in Unix
+// milliseconds and the index of the ':'.
+func parseMillis(p []byte) (int64, int, bool) {
 	const prefix = "audit("
 	if len(p) < len(prefix) || string(p[:len(prefix)]) != prefix {
-		return 0, false
+		return 0, 0, false
 	}
-	p = p[len(prefix):]
+	i := len(prefix)
 	var sec, ms int64
-	i, digits := 0, 0
+	digits := 0
 	for ; i < len(p) && p[i] >= '0' && p[i] <= '9' && digits < 12; i, digits = i+1, digits+1 {
 		sec = sec*10 + int64(p[i]-'0')
 	}
 	if digits == 0 || i >= len(p) || p[i] != '.' {
-		return 0, false
+		return 0, 0, false
 	}
 	i++
 	digits = 0
@@ -114,10 +139,20 @@ func auditMillis(p []byte) (int64, bool) {
 		}
 	}
 	if digits == 0 || i >= len(p) || p[i] != ':' {
-		return 0, false
+		return 0, 0, false
 	}
 	for ; digits < 3; digits++ {
 		ms *= 10
 	}
-	return sec*1000 + ms, true
+	return sec*1000 + ms, i, true
+}
+
+// lineStamp finds the header of a formatted line ("[node=N ]type=T
+// msg=audit(...)...") and parses it.
+func lineStamp(line []byte) (ms int64, serial uint64, ok bool) {
+	i := bytes.Index(line, []byte(" msg=audit("))
+	if i < 0 {
+		return 0, 0, false
+	}
+	return auditStamp(line[i+len(" msg="):])
 }

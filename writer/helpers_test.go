@@ -6,7 +6,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -164,4 +166,200 @@ func firstDiff(a, b string) string {
 		}
 	}
 	return fmt.Sprintf("lengths %d vs %d", len(a), len(b))
+}
+
+// tracer records the appender's trace events (see traceEvent).
+type tracer struct {
+	mu  sync.Mutex
+	evs []traceEvent
+}
+
+func (tr *tracer) add(ev traceEvent) {
+	tr.mu.Lock()
+	tr.evs = append(tr.evs, ev)
+	tr.mu.Unlock()
+}
+
+func (tr *tracer) events() []traceEvent {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return append([]traceEvent(nil), tr.evs...)
+}
+
+func (tr *tracer) count(k traceKind) int {
+	n := 0
+	for _, ev := range tr.events() {
+		if ev.kind == k {
+			n++
+		}
+	}
+	return n
+}
+
+// openTraced opens a Writer whose appender reports every step to a tracer.
+func openTraced(t testing.TB, cfg Config) (*Writer, *tracer) {
+	t.Helper()
+	s, err := cfg.resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &tracer{}
+	s.trace = tr.add
+	w, err := openSettings(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, tr
+}
+
+// events collects the Events a Writer delivers to Config.Notify.
+type events struct {
+	mu  sync.Mutex
+	evs []Event
+}
+
+func (e *events) notify(ev Event) {
+	e.mu.Lock()
+	e.evs = append(e.evs, ev)
+	e.mu.Unlock()
+}
+
+func (e *events) all() []Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]Event(nil), e.evs...)
+}
+
+// find returns the events of a kind and cause.
+func (e *events) find(k EventKind, c Cause) []Event {
+	var out []Event
+	for _, ev := range e.all() {
+		if ev.Kind == k && ev.Cause == c {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// serialRecs returns n PROCTITLE records with serials first, first+1, ...
+// and a timestamp advancing 1 ms per record from ms, whose payloads are
+// hexBytes of random hex (compressing about 2:1).
+func serialRecs(n int, first uint64, ms int64, hexBytes int, seed uint64) []rec {
+	r := rand.New(rand.NewPCG(seed, 3))
+	out := make([]rec, n)
+	for i := range out {
+		t := ms + int64(i)
+		p := fmt.Appendf(nil, "audit(%d.%03d:%d): proctitle=", t/1000, t%1000, first+uint64(i))
+		for range hexBytes / 16 {
+			p = fmt.Appendf(p, "%016X", r.Uint64())
+		}
+		out[i] = rec{1327, p}
+	}
+	return out
+}
+
+// waitProcessed waits until the appender has written or dropped n records.
+func waitProcessed(t testing.TB, w *Writer, n uint64) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d records written or dropped", n), func() bool {
+		st := w.Stats()
+		return st.Records+st.RecordsLost >= n
+	})
+}
+
+// checkSegments runs zstd -t on every zstd segment of dir.
+func checkSegments(t testing.TB, dir string) []string {
+	t.Helper()
+	paths, err := Segments(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zst []string
+	for _, p := range paths {
+		if strings.HasSuffix(p, extZstd) {
+			zst = append(zst, p)
+		}
+	}
+	if len(zst) > 0 {
+		zstdCmd(t, dir, append([]string{"-q", "-t"}, zst...)...)
+	}
+	return paths
+}
+
+var noticeRe = regexp.MustCompile(`^type=DAEMON_RESUME msg=audit\(\d+\.\d{3}:0\): op=resume cause=(\w+) records_not_written=(\d+) first_serial=(\d+) last_serial=(\d+)$`)
+
+// gapReport is what checkGaps found.
+type gapReport struct {
+	written, notices, noticed, trailing int
+	skipped                             int // records before the first line found (deleted segments)
+}
+
+// checkGaps verifies that log is recs in order, except runs of records
+// that were not written, each followed (where writing went on) by a
+// DAEMON_RESUME notice giving exactly their number and serial range, and
+// except records before the first line found when allowSkip (segments
+// deleted on purpose). Records missing at the end, with no notice after
+// them, are counted in trailing.
+func checkGaps(t testing.TB, log string, recs []rec, allowSkip bool) gapReport {
+	t.Helper()
+	var g gapReport
+	lines := strings.SplitAfter(log, "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	want := make([]string, len(recs))
+	for i, r := range recs {
+		want[i] = wantText(recs[i:i+1], "")
+		_ = r
+	}
+	serial := func(r rec) uint64 {
+		_, s, _ := auditStamp(r.payload)
+		return s
+	}
+	i := 0
+	if allowSkip && len(lines) > 0 {
+		if m := noticeRe.FindStringSubmatch(strings.TrimSuffix(lines[0], "\n")); m != nil {
+			var first uint64
+			fmt.Sscan(m[3], &first)
+			for i < len(recs) && serial(recs[i]) != first {
+				i++
+			}
+		} else {
+			for i < len(want) && want[i] != lines[0] {
+				i++
+			}
+		}
+		g.skipped = i
+	}
+	for n, line := range lines {
+		if m := noticeRe.FindStringSubmatch(strings.TrimSuffix(line, "\n")); m != nil {
+			var cnt, first, last int
+			fmt.Sscan(m[2], &cnt)
+			fmt.Sscan(m[3], &first)
+			fmt.Sscan(m[4], &last)
+			g.notices++
+			g.noticed += cnt
+			if cnt > 0 {
+				if i+cnt > len(recs) {
+					t.Fatalf("line %d: notice of %d records not written, only %d records left", n, cnt, len(recs)-i)
+				}
+				if a, b := serial(recs[i]), serial(recs[i+cnt-1]); uint64(first) != a || uint64(last) != b {
+					t.Errorf("line %d: notice says serials %d..%d, the records not written are %d..%d", n, first, last, a, b)
+				}
+			}
+			i += cnt
+			continue
+		}
+		if i >= len(want) || line != want[i] {
+			w := ""
+			if i < len(want) {
+				w = want[i]
+			}
+			t.Fatalf("line %d: %.120q, want record %d %.120q", n, line, i, w)
+		}
+		i++
+		g.written++
+	}
+	g.trailing = len(recs) - i
+	return g
 }

@@ -21,6 +21,16 @@ type RepairReport struct {
 	Frames     int    // frames kept (zstd data and skippable frames), or lines kept for a plain segment
 	BrokenPath string // where the cut bytes were saved; "" if nothing was cut
 	Removed    bool   // the zstd segment had no valid frame and was removed
+	// Indexed is set by Open (never by Repair) when it appended the index
+	// trailer that the segment's writer did not write (it crashed).
+	Indexed bool
+}
+
+// repairIndex is what repair learns about a zstd segment's valid prefix.
+type repairIndex struct {
+	zstd    bool
+	idx     segIndex // its records
+	trailer bool     // it ends with a valid index trailer
 }
 
 // maxRepairFrame bounds the memory one decoded frame may take while
@@ -43,56 +53,70 @@ const maxRepairFrame = 1 << 30
 // nothing valid is removed instead (an empty file is not valid zstd), so
 // only the .broken copy remains. Afterwards `zstd -t` accepts the segment.
 func Repair(path string) (RepairReport, error) {
-	rep := RepairReport{Path: path}
+	rep, _, err := repair(path)
+	return rep, err
+}
+
+// repair is Repair, also returning what it learnt about the records.
+func repair(path string) (rep RepairReport, ri repairIndex, err error) {
+	rep = RepairReport{Path: path}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
-		return rep, fmt.Errorf("writer: repair %q: %w", path, err)
+		return rep, ri, fmt.Errorf("writer: repair %q: %w", path, err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return rep, fmt.Errorf("writer: repair %q: %w", path, err)
+		return rep, ri, fmt.Errorf("writer: repair %q: %w", path, err)
 	}
 	size := fi.Size()
 	compressed := strings.HasSuffix(path, ".zst")
 	if compressed {
-		rep.ValidBytes, rep.Frames, err = validZstd(f, size)
+		ri.zstd = true
+		rep.ValidBytes, rep.Frames, err = validZstd(f, size, &ri)
 	} else {
 		rep.ValidBytes, rep.Frames, err = validPlain(f)
 	}
 	if err != nil {
-		return rep, fmt.Errorf("writer: repair %q: %w", path, err)
+		return rep, ri, fmt.Errorf("writer: repair %q: %w", path, err)
 	}
 	if rep.ValidBytes >= size {
 		rep.ValidBytes = size
-		return rep, nil
+		return rep, ri, nil
 	}
+	return rep, ri, cutTail(f, fi, &rep, compressed)
+}
+
+// cutTail saves the bytes after rep.ValidBytes to the .broken file and
+// truncates the segment there (or removes it when nothing is valid).
+func cutTail(f *os.File, fi os.FileInfo, rep *RepairReport, compressed bool) error {
+	path, size := rep.Path, fi.Size()
 	rep.CutBytes = size - rep.ValidBytes
 	rep.BrokenPath = path + brokenSuffix
 	if err := saveTail(f, rep.ValidBytes, rep.BrokenPath, fi.Mode().Perm()); err != nil {
-		return rep, err
+		return err
 	}
 	dir := filepath.Dir(path)
 	if compressed && rep.ValidBytes == 0 {
 		if err := os.Remove(path); err != nil {
-			return rep, fmt.Errorf("writer: repair: remove %q: %w", path, err)
+			return fmt.Errorf("writer: repair: remove %q: %w", path, err)
 		}
 		rep.Removed = true
 		_, err := syncDir(dir)
-		return rep, err
+		return err
 	}
 	if err := f.Truncate(rep.ValidBytes); err != nil {
-		return rep, fmt.Errorf("writer: repair: truncate %q to %d bytes: %w", path, rep.ValidBytes, err)
+		return fmt.Errorf("writer: repair: truncate %q to %d bytes: %w", path, rep.ValidBytes, err)
 	}
 	if err := f.Sync(); err != nil {
-		return rep, fmt.Errorf("writer: repair: fsync %q: %w", path, err)
+		return fmt.Errorf("writer: repair: fsync %q: %w", path, err)
 	}
-	return rep, nil
+	return nil
 }
 
 // validZstd returns the length of the longest prefix of whole, verified
-// frames and how many frames it holds.
-func validZstd(f *os.File, size int64) (int64, int, error) {
+// frames and how many frames it holds, and summarizes its records in ri.
+func validZstd(f *os.File, size int64, ri *repairIndex) (int64, int, error) {
 	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxRepairFrame))
 	if err != nil {
 		return 0, 0, fmt.Errorf("create zstd decoder: %w", err)
@@ -117,6 +141,12 @@ func validZstd(f *os.File, size int64) (int64, int, error) {
 			if err != nil || (len(text) > 0 && text[len(text)-1] != '\n') {
 				return valid, frames, nil
 			}
+			ri.idx.addText(text)
+			ri.idx.frames++
+			ri.trailer = false
+		} else {
+			_, data, ok := parseTrailer(fr.buf)
+			ri.trailer = ok && data == valid
 		}
 		valid += int64(len(fr.buf))
 		frames++
@@ -171,4 +201,22 @@ func saveTail(f *os.File, off int64, path string, mode os.FileMode) error {
 	}
 	_, err = syncDir(filepath.Dir(path))
 	return err
+}
+
+// appendTrailer appends the index trailer for the segment's first
+// dataBytes bytes and fsyncs it.
+func appendTrailer(path string, idx *segIndex, dataBytes int64) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return fmt.Errorf("writer: index %q: %w", path, err)
+	}
+	defer f.Close()
+	if _, err := f.Write(idx.appendTrailer(nil, dataBytes)); err != nil {
+		_ = f.Truncate(dataBytes)
+		return fmt.Errorf("writer: index %q: %w", path, err)
+	}
+	if _, err := fdatasync(f); err != nil {
+		return fmt.Errorf("writer: index %q: %w", path, err)
+	}
+	return nil
 }

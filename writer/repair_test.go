@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -35,6 +36,14 @@ func segmentWithFrames(t *testing.T, compression string) (data []byte, bounds []
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
+	if compression == "zstd" {
+		// Close wrote the index trailer: the last "frame", with no text.
+		bounds = append(bounds, int64(w.Stats().BytesOut))
+		texts = append(texts, "")
+		if bounds[len(bounds)-1]-bounds[len(bounds)-2] != indexFrameSize {
+			t.Fatalf("Close wrote %d bytes, want the %d-byte index trailer", bounds[len(bounds)-1]-bounds[len(bounds)-2], indexFrameSize)
+		}
+	}
 	paths, _ := Segments(dir)
 	if len(paths) != 1 {
 		t.Fatalf("want one segment, got %v", paths)
@@ -52,7 +61,8 @@ func segmentWithFrames(t *testing.T, compression string) (data []byte, bounds []
 // TestOpenOnTornWrite damages the tail of a segment (truncation, zeros,
 // random bytes) at many offsets, then opens the directory, which repairs
 // it: every complete frame before the damage is kept, the rest is in the
-// .broken copy, and zstd -t accepts the result.
+// .broken copy, Open appends the index trailer the damaged one lost, and
+// zstd -t accepts the result.
 func TestOpenOnTornWrite(t *testing.T) {
 	needZstd(t)
 	orig, bounds, texts := segmentWithFrames(t, "zstd")
@@ -133,8 +143,16 @@ func TestOpenOnTornWrite(t *testing.T) {
 			}
 			if fi, err := os.Stat(seg); valid == 0 && err == nil {
 				t.Errorf("%s at %d: segment with no valid frame kept (%d bytes)", mode, off, fi.Size())
-			} else if valid > 0 && (err != nil || fi.Size() != valid) {
-				t.Errorf("%s at %d: segment size after repair: %v %v, want %d", mode, off, fi, err, valid)
+			} else if valid > 0 && (err != nil || fi.Size() != valid+indexFrameSize || !rep.Indexed) {
+				t.Errorf("%s at %d: segment size after repair: %v %v (indexed %v), want %d + the index trailer", mode, off, fi, err, rep.Indexed, valid)
+			}
+			if valid > 0 {
+				// The trailer Open added describes what was kept.
+				x, err := ReadIndex(seg)
+				if err != nil || x.Records != uint64(strings.Count(got, "\n")) || x.DataBytes != valid || x.Frames != uint64(max(frames-1, 0)) {
+					t.Errorf("%s at %d: index after repair %+v, %v; want %d records, %d data bytes, %d frames",
+						mode, off, x, err, strings.Count(got, "\n"), valid, frames-1)
+				}
 			}
 		}
 	}

@@ -46,6 +46,10 @@ func segmentName(seq uint64, compressed bool) string {
 	return fmt.Sprintf("%s%0*d%s", segPrefix, segDigits, seq, ext)
 }
 
+func segmentPath(dir string, seq uint64, compressed bool) string {
+	return filepath.Join(dir, segmentName(seq, compressed))
+}
+
 // parseSegmentName returns the sequence number of a segment file name, and
 // whether the name is a .broken copy of one.
 func parseSegmentName(name string) (seq uint64, broken, ok bool) {

@@ -102,30 +102,62 @@ func (h *histogram) snapshot() LatencyHistogram {
 // Stats is a snapshot of a Writer's counters. Record and byte counters
 // advance when a frame has been written to the segment file.
 type Stats struct {
-	Records         uint64 // records written
-	Batches         uint64 // frames (batches) written
-	BytesIn         uint64 // text bytes written (uncompressed lines)
-	BytesOut        uint64 // bytes appended to segment files (frames and segment headers)
-	RecordsLost     uint64 // records discarded after a write error (never written)
+	Records  uint64 // records written (not counting notices)
+	Batches  uint64 // frames (batches) written
+	BytesIn  uint64 // text bytes written (uncompressed lines)
+	BytesOut uint64 // bytes appended to segment files (frames, notices, headers, trailers)
+	// RecordsLost is the sum of RecordsNotWritten: records appended that
+	// were dropped, never written.
+	RecordsLost uint64
+	// RecordsNotWritten counts the records dropped, by cause: the
+	// condition that suspended writing, or the write error (disk full or
+	// other) whose frame failed. Records + RecordsLost equals the records
+	// appended once Close has returned.
+	RecordsNotWritten [NumCauses]uint64
+	// RecordsSynced counts the records covered by a completed fsync.
+	RecordsSynced   uint64
+	Notices         uint64 // DAEMON_RESUME notice lines written into the log
 	Fsyncs          uint64 // fsyncs of segment files and of the directory
 	FsyncNanosTotal int64
 	FsyncNanosMax   int64
 	Segments        uint64 // segment files created by this Writer
+	SegmentsDeleted uint64 // segments deleted by retention or by a rotate action
+	WriteErrors     uint64 // failed writes, fsyncs and segment creations
+	Events          uint64 // events delivered (or that would have been) to Config.Notify
+	// Suspended is true while writing is suspended, for SuspendCause.
+	Suspended    bool
+	SuspendCause Cause
+	// FreeBytes is the free space of the log's file system at the last
+	// check (-1 before the first).
+	FreeBytes int64
 	// Latency: per batch, the time from the kernel timestamp of its first
 	// record to the write of its frame. Batches whose first record has no
 	// audit(...) timestamp are not observed.
 	Latency LatencyHistogram
 	// FsyncLatency: the duration of every fsync.
 	FsyncLatency LatencyHistogram
-	Err          error // sticky write error, nil if none (see Writer.Err)
+	// DurabilityWindow: at each completed fsync of the segment that
+	// covered records, the age of the oldest record it made durable,
+	// measured from the Append of that record's batch's first record (on
+	// the monotonic clock; for the daemon, when the record left the ring)
+	// to the fsync's completion. It is the window of records at risk in
+	// a crash.
+	DurabilityWindow LatencyHistogram
+	// Err is the most recent write-path error (see Writer.Err).
+	Err error
 }
 
 // counters are the live, atomic statistics of a Writer.
 type counters struct {
-	records, batches, bytesIn, bytesOut, lost atomic.Uint64
-	fsyncs, segments                          atomic.Uint64
-	fsyncNanos, fsyncMax                      atomic.Int64
-	latency, fsyncLatency                     histogram
+	records, batches, bytesIn, bytesOut    atomic.Uint64
+	notWritten                             [NumCauses]atomic.Uint64
+	recordsSynced, notices                 atomic.Uint64
+	fsyncs, segments, deleted, writeErrors atomic.Uint64
+	events                                 atomic.Uint64
+	fsyncNanos, fsyncMax                   atomic.Int64
+	free                                   atomic.Int64
+	suspended                              atomic.Int32 // cause+1, 0 when writing
+	latency, fsyncLatency, window          histogram
 }
 
 func (c *counters) fsynced(nanos int64) {

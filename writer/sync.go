@@ -26,6 +26,32 @@ func fdatasync(f *os.File) (int64, error) {
 	return nanos, nil
 }
 
+// fsync flushes f's data and metadata to stable storage. It returns how
+// long the call took.
+func fsync(f *os.File) (int64, error) {
+	start := time.Now()
+	var err error
+	for {
+		err = unix.Fsync(int(f.Fd()))
+		if err != unix.EINTR {
+			break
+		}
+	}
+	nanos := time.Since(start).Nanoseconds()
+	if err != nil {
+		return nanos, os.NewSyscallError("fsync", err)
+	}
+	return nanos, nil
+}
+
+// syncFile runs fsync (full) or fdatasync on f.
+func syncFile(f *os.File, full bool) (int64, error) {
+	if full {
+		return fsync(f)
+	}
+	return fdatasync(f)
+}
+
 // syncDir fsyncs a directory so that a file created or removed in it
 // survives a crash. It returns how long the fsync took.
 func syncDir(dir string) (int64, error) {

@@ -14,16 +14,19 @@ import (
 // Writer turns audit records into segment files.
 //
 // Concurrency contract: Append, Tick, Flush and Close must be called from
-// one goroutine (the drain loop), never concurrently. Rotate, Stats, Err
-// and LastRepair may be called from any goroutine at any time, also after
-// Close. Internally, Workers compressor goroutines and one appender
-// goroutine run between Open and Close; they share batches with the drain
-// goroutine only through channels.
+// one goroutine (the drain loop), never concurrently. Rotate, Resume,
+// Stats, Err and LastRepair may be called from any goroutine at any time,
+// also after Close. Internally, Workers compressor goroutines, one
+// appender goroutine and its syncer goroutine run between Open and Close;
+// they share batches with the drain goroutine only through channels.
+// Config.Notify is called on the appender goroutine.
 //
 // Backpressure: batches come from a fixed pool (2*Workers+2 of them, 4 for
-// Compression "none"). When every batch is being compressed or waits to be
-// written, Append blocks until the appender frees one; Tick and Flush never
-// block.
+// Compression "none"). When every batch is being compressed, waits to be
+// written or (Flush "data" and "sync") waits for its fsync, Append blocks
+// until the appender frees one; Tick and Flush never block. Disk errors
+// never block nor fail Append: the configured actions apply and the
+// records not written are counted (Stats.RecordsNotWritten).
 type Writer struct {
 	s   settings
 	fmt *formatter
@@ -45,10 +48,12 @@ type Writer struct {
 	appDone  chan struct{}
 
 	rotateReq atomic.Bool
+	resumeReq atomic.Bool
 	err       atomic.Pointer[error]
+	finalErr  error // set by the appender before it exits; read by Close after
 	c         counters
 	repair    RepairReport
-	lock      *os.File // flock on Dir
+	lock      *os.File // flock on Dir; replaced by the appender if Dir is made again
 }
 
 // Open repairs the torn tail of the highest-numbered existing segment in
@@ -61,6 +66,10 @@ func Open(cfg Config) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
+	return openSettings(s)
+}
+
+func openSettings(s settings) (*Writer, error) {
 	if err := ensureDir(s.Dir, s.LogGroup); err != nil {
 		return nil, err
 	}
@@ -91,11 +100,20 @@ func open(s settings, lock *os.File) (*Writer, error) {
 		wake:    make(chan struct{}, 1),
 		appDone: make(chan struct{}),
 	}
+	w.c.free.Store(-1)
 	if len(segs) > 0 {
 		last := filepath.Join(s.Dir, segs[len(segs)-1].name)
-		rep, err := Repair(last)
+		rep, ri, err := repair(last)
 		if err != nil {
 			return nil, fmt.Errorf("writer: open %q: %w", s.Dir, err)
+		}
+		if ri.zstd && !rep.Removed && !ri.trailer {
+			// The writer of this segment did not close it: give it the
+			// index trailer it would have written.
+			if err := appendTrailer(last, &ri.idx, rep.ValidBytes); err != nil {
+				return nil, fmt.Errorf("writer: open %q: %w", s.Dir, err)
+			}
+			rep.Indexed = true
 		}
 		w.repair = rep
 	}
@@ -122,7 +140,7 @@ func open(s settings, lock *os.File) (*Writer, error) {
 			done: make(chan struct{}, 1),
 		}
 	}
-	path := filepath.Join(s.Dir, segmentName(next, s.zstd))
+	path := segmentPath(s.Dir, next, s.zstd)
 	f, size, err := createSegment(path, s.LogGroup, s.zstd, w.c.fsynced)
 	if err != nil {
 		w.closeEncoders()
@@ -150,14 +168,12 @@ func (w *Writer) closeEncoders() {
 // during the call. When the batch is full it is sealed and handed to the
 // compressors. Append makes no allocation, system call or lock per record;
 // it blocks only when every pooled batch is in flight (backpressure). It
-// returns the sticky write error, if any (the record is then dropped), or
-// ErrClosed after Close.
+// returns ErrClosed after Close, and otherwise nil: a record that cannot
+// be written (disk full, disk error, suspended) is counted in
+// Stats.RecordsNotWritten and reported in the log by a notice.
 func (w *Writer) Append(typ uint16, payload []byte) error {
 	if w.closed {
 		return ErrClosed
-	}
-	if p := w.err.Load(); p != nil {
-		return *p
 	}
 	for len(payload) > 0 && (payload[len(payload)-1] == '\n' || payload[len(payload)-1] == 0) {
 		payload = payload[:len(payload)-1]
@@ -172,9 +188,16 @@ func (w *Writer) Append(typ uint16, payload []byte) error {
 		b = <-w.free
 		w.cur = b
 	}
+	ms, serial, stamped := auditStamp(payload)
 	if len(b.text) == 0 {
 		b.firstAt = time.Now()
-		b.firstMs, b.hasTS = auditMillis(payload)
+		b.firstMs, b.hasTS = ms, stamped
+		if !stamped {
+			b.firstMs, b.hasTS = auditMillis(payload)
+		}
+	}
+	if stamped {
+		b.stamps.add(ms, serial)
 	}
 	b.text = w.fmt.appendLine(b.text, typ, payload)
 	b.records++
@@ -200,20 +223,24 @@ func (w *Writer) seal() {
 }
 
 // Tick seals the current batch if its first record was appended at least
-// FlushInterval before now. The drain loop must call it at least every
-// FlushInterval, also when no records arrive. It returns the sticky error.
+// FlushInterval before now; with Flush "data" or "sync" it seals any
+// non-empty batch, so that the drain loop's idle moments bound the
+// durability window. The drain loop must call it at least every
+// FlushInterval, also when no records arrive. It returns ErrClosed after
+// Close, else nil.
 func (w *Writer) Tick(now time.Time) error {
 	if w.closed {
 		return ErrClosed
 	}
-	if w.cur != nil && now.Sub(w.cur.firstAt) >= w.s.FlushInterval {
+	if w.cur != nil && (w.s.flush >= flushData || now.Sub(w.cur.firstAt) >= w.s.FlushInterval) {
 		w.seal()
 	}
-	return w.Err()
+	return nil
 }
 
 // Flush seals the current batch now, if it holds any record. It does not
-// wait for the frame to be written or synced. It returns the sticky error.
+// wait for the frame to be written or synced. It returns ErrClosed after
+// Close, else nil.
 func (w *Writer) Flush() error {
 	if w.closed {
 		return ErrClosed
@@ -221,7 +248,7 @@ func (w *Writer) Flush() error {
 	if w.cur != nil {
 		w.seal()
 	}
-	return w.Err()
+	return nil
 }
 
 // Rotate asks the appender to start a new segment before the next frame
@@ -236,10 +263,27 @@ func (w *Writer) Rotate() error {
 	return nil
 }
 
+// Resume ends a suspension (auditd's SIGUSR2): writing continues, the
+// first line written says how many records were not written and between
+// which serials (see the package documentation), and the conditions in
+// progress are judged afresh, so an action whose condition still holds
+// applies again. After max_log_file_action = suspend it starts a new
+// segment. Safe from any goroutine; it does not wait.
+func (w *Writer) Resume() {
+	w.resumeReq.Store(true)
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
 // Close seals the current batch, waits until every frame is compressed and
-// appended in order, fsyncs the segment and the directory and closes the
-// segment. It returns the sticky error if any write, fsync or rotation
-// failed. Idempotent: later calls return the same result.
+// appended in order (or dropped while suspended), writes the segment's
+// index trailer, fsyncs the segment and the directory and closes the
+// segment. It returns an error if that final fsync or close failed; after
+// it returns nil, every record counted in Stats.Records is on stable
+// storage (records not written are in Stats.RecordsNotWritten).
+// Idempotent: later calls return the same result.
 func (w *Writer) Close() error {
 	if w.closed {
 		return w.closeErr
@@ -254,13 +298,14 @@ func (w *Writer) Close() error {
 	<-w.appDone
 	w.closeEncoders()
 	w.lock.Close()
-	w.closeErr = w.Err()
+	w.closeErr = w.finalErr
 	return w.closeErr
 }
 
-// Err returns the sticky error: the first write, fsync, compression or
-// rotation failure, which names the file. Once set, every later record is
-// dropped (counted in Stats.RecordsLost) and Append returns it.
+// Err returns the most recent write, fsync, compression, rotation or
+// deletion error (naming the file), or nil if there was none. It is
+// informational: errors do not stop the Writer; what it did about them is
+// in Stats and in the Events delivered to Config.Notify.
 func (w *Writer) Err() error {
 	if p := w.err.Load(); p != nil {
 		return *p
@@ -269,7 +314,7 @@ func (w *Writer) Err() error {
 }
 
 func (w *Writer) setErr(err error) {
-	w.err.CompareAndSwap(nil, &err)
+	w.err.Store(&err)
 }
 
 // LastRepair returns what Open's repair of the previous segment found
@@ -278,18 +323,32 @@ func (w *Writer) LastRepair() RepairReport { return w.repair }
 
 // Stats returns a snapshot of the counters. Safe from any goroutine.
 func (w *Writer) Stats() Stats {
-	return Stats{
-		Records:         w.c.records.Load(),
-		Batches:         w.c.batches.Load(),
-		BytesIn:         w.c.bytesIn.Load(),
-		BytesOut:        w.c.bytesOut.Load(),
-		RecordsLost:     w.c.lost.Load(),
-		Fsyncs:          w.c.fsyncs.Load(),
-		FsyncNanosTotal: w.c.fsyncNanos.Load(),
-		FsyncNanosMax:   w.c.fsyncMax.Load(),
-		Segments:        w.c.segments.Load(),
-		Latency:         w.c.latency.snapshot(),
-		FsyncLatency:    w.c.fsyncLatency.snapshot(),
-		Err:             w.Err(),
+	st := Stats{
+		Records:          w.c.records.Load(),
+		Batches:          w.c.batches.Load(),
+		BytesIn:          w.c.bytesIn.Load(),
+		BytesOut:         w.c.bytesOut.Load(),
+		RecordsSynced:    w.c.recordsSynced.Load(),
+		Notices:          w.c.notices.Load(),
+		Fsyncs:           w.c.fsyncs.Load(),
+		FsyncNanosTotal:  w.c.fsyncNanos.Load(),
+		FsyncNanosMax:    w.c.fsyncMax.Load(),
+		Segments:         w.c.segments.Load(),
+		SegmentsDeleted:  w.c.deleted.Load(),
+		WriteErrors:      w.c.writeErrors.Load(),
+		Events:           w.c.events.Load(),
+		FreeBytes:        w.c.free.Load(),
+		Latency:          w.c.latency.snapshot(),
+		FsyncLatency:     w.c.fsyncLatency.snapshot(),
+		DurabilityWindow: w.c.window.snapshot(),
+		Err:              w.Err(),
 	}
+	for i := range st.RecordsNotWritten {
+		st.RecordsNotWritten[i] = w.c.notWritten[i].Load()
+		st.RecordsLost += st.RecordsNotWritten[i]
+	}
+	if c := w.c.suspended.Load(); c > 0 {
+		st.Suspended, st.SuspendCause = true, Cause(c-1)
+	}
+	return st
 }

@@ -1,0 +1,81 @@
+package writer
+
+import (
+	"fmt"
+	"time"
+)
+
+// typeDaemonResume is AUDIT_DAEMON_RESUME, "audit daemon resumed logging"
+// in auditd's range of daemon messages (1200-1299): ausearch -m
+// DAEMON_RESUME finds the notices.
+const typeDaemonResume = 1206
+
+// buildNotice makes the frame (or plain line) that tells, in the log
+// itself, how many records were not written since the last notice and
+// the range of their serials:
+//
+//	type=DAEMON_RESUME msg=audit(SEC.MS:0): op=resume cause=disk_full records_not_written=N first_serial=A last_serial=B
+//
+// first_serial and last_serial are the smallest and largest serial among
+// the records not written (0 when none had one). The result is valid
+// until the next call.
+func (a *appender) buildNotice() ([]byte, error) {
+	g := &a.gap
+	ms := time.Now().UnixMilli()
+	first, last := g.serials()
+	payload := fmt.Appendf(a.noticeOut[:0], "audit(%d.%03d:0): op=resume cause=%s records_not_written=%d first_serial=%d last_serial=%d",
+		ms/1000, ms%1000, g.cause, g.records, first, last)
+	a.noticeText = a.w.fmt.appendLine(a.noticeText[:0], typeDaemonResume, payload)
+	a.noticeMs = ms
+	if !a.s.zstd {
+		return a.noticeText, nil
+	}
+	if a.enc == nil {
+		enc, err := newEncoder(a.s.level)
+		if err != nil {
+			return nil, err
+		}
+		a.enc = enc
+	}
+	out, err := encodeFrame(a.enc, a.noticeText, a.noticeOut[:0])
+	a.noticeOut = out
+	return out, err
+}
+
+func (n *notice) serials() (first, last uint64) {
+	if n.stamps.n > 0 {
+		return n.stamps.minSerial, n.stamps.maxSerial
+	}
+	return 0, 0
+}
+
+// writeNotice writes the pending notice as a frame of its own (on resume,
+// or at Close, when no batch may follow).
+func (a *appender) writeNotice() error {
+	if err := a.ready(); err != nil {
+		return err
+	}
+	data, err := a.buildNotice()
+	if err == nil {
+		err = a.writeFrame(data, false)
+	}
+	if err != nil {
+		return err
+	}
+	a.noticed()
+	a.flushPolicy()
+	return nil
+}
+
+// noticed accounts for the notice just written.
+func (a *appender) noticed() {
+	g := a.gap
+	a.gap = notice{}
+	a.idx.records++
+	a.idx.frames++
+	a.idx.stamps.add(a.noticeMs, 0)
+	a.w.c.notices.Add(1)
+	a.unsynced(time.UnixMilli(a.noticeMs), 1)
+	first, last := g.serials()
+	a.notify(Event{Kind: EventResumed, Cause: g.cause, Path: a.path, FreeBytes: -1, Records: g.records, FirstSerial: first, LastSerial: last})
+}
