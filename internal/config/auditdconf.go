@@ -28,15 +28,17 @@ import (
 //	name_format           name_format (none, hostname, user; fqd and numeric are ignored)
 //	name                  name
 //	max_log_file          max_log_file (MiB per log file or segment in both)
-//	flush                 sync or data: fsync_interval = 0 (fsync after every batch);
-//	                      none, incremental, incremental_async: ignored (group commit)
+//	flush, freq           flush, freq (the same modes; auditdrain's are group-committed)
+//	num_logs              num_logs
+//	max_log_file_action   max_log_file_action
+//	space_left, admin_space_left, and the space, disk_full and disk_error actions:
+//	                      the same keys (values lowercased: ROTATE is rotate; EXEC
+//	                      keeps its path); email is ignored, the default stays
 //	local_events          yes: honoured (always so); no: error, auditdrain reads local events
 //	write_logs            yes: honoured (always so); no: error, auditdrain only writes logs
 //	log_format            raw: honoured; enriched: ignored (auditdrain writes raw records);
 //	                      nolog: error, as write_logs = no
-//	max_log_file_action   keep_logs: honoured (auditdrain keeps every segment); others ignored
-//	all other keys        ignored: freq, num_logs, priority_boost, the disk space and
-//	                      disk error actions, e-mail, the network (tcp_*, transport,
+//	all other keys        ignored: priority_boost, e-mail, the network (tcp_*, transport,
 //	                      krb5_*, use_libwrap, distribute_network), the plugin dispatcher
 //	                      (q_depth, overflow_action, max_restarts, plugin_dir, dispatcher,
 //	                      disp_qos) and end_of_event_timeout. auditd's overflow_action is
@@ -105,6 +107,24 @@ func as(key string) auditdKey {
 	return func(c *Config, v string) (string, error) { return "", c.Set(key, v) }
 }
 
+// lower applies the value, its first word lowercased (auditd writes
+// ROTATE, auditdrain rotate; "exec /path" keeps its path), to the auditdrain
+// key of the same name; a value auditdrain does not implement (email) is
+// listed as ignored, leaving auditdrain's default.
+func lower(key string) auditdKey {
+	return func(c *Config, v string) (string, error) {
+		word, rest, _ := strings.Cut(strings.TrimSpace(v), " ")
+		val := strings.ToLower(word)
+		if rest != "" {
+			val += " " + rest
+		}
+		if err := c.Set(key, val); err != nil {
+			return key + "=" + v, nil
+		}
+		return "", nil
+	}
+}
+
 // only honours the listed values (case-insensitively) and ignores the others.
 func only(key string, values ...string) auditdKey {
 	return func(_ *Config, v string) (string, error) {
@@ -141,16 +161,9 @@ var auditdKeys = map[string]auditdKey{
 		return "log_format=" + v, nil
 	},
 	"log_group": as("log_group"),
-	"flush": func(c *Config, v string) (string, error) {
-		switch strings.ToLower(v) {
-		case "sync", "data":
-			c.FsyncInterval = 0
-			return "", nil
-		}
-		return "flush=" + v, nil
-	},
-	"freq":     ignore("freq"),
-	"num_logs": ignore("num_logs"),
+	"flush":     lower("flush"),
+	"freq":      as("freq"),
+	"num_logs":  as("num_logs"),
 	"name_format": func(c *Config, v string) (string, error) {
 		switch strings.ToLower(v) {
 		case "fqd", "numeric":
@@ -160,17 +173,17 @@ var auditdKeys = map[string]auditdKey{
 	},
 	"name":                    as("name"),
 	"max_log_file":            as("max_log_file"),
-	"max_log_file_action":     only("max_log_file_action", "keep_logs"),
+	"max_log_file_action":     lower("max_log_file_action"),
 	"dispatcher":              ignore("dispatcher"),
 	"disp_qos":                ignore("disp_qos"),
-	"space_left":              ignore("space_left"),
-	"space_left_action":       ignore("space_left_action"),
+	"space_left":              lower("space_left"),
+	"space_left_action":       lower("space_left_action"),
 	"action_mail_acct":        ignore("action_mail_acct"),
 	"verify_email":            ignore("verify_email"),
-	"admin_space_left":        ignore("admin_space_left"),
-	"admin_space_left_action": ignore("admin_space_left_action"),
-	"disk_full_action":        ignore("disk_full_action"),
-	"disk_error_action":       ignore("disk_error_action"),
+	"admin_space_left":        lower("admin_space_left"),
+	"admin_space_left_action": lower("admin_space_left_action"),
+	"disk_full_action":        lower("disk_full_action"),
+	"disk_error_action":       lower("disk_error_action"),
 	"priority_boost":          ignore("priority_boost"),
 	"tcp_listen_port":         ignore("tcp_listen_port"),
 	"tcp_listen_queue":        ignore("tcp_listen_queue"),

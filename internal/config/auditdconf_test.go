@@ -54,9 +54,9 @@ end_of_event_timeout = 2
 
 // debianIgnored is the warning list for Debian's auditd.conf.
 var debianIgnored = []string{
-	"log_format=ENRICHED", "flush=INCREMENTAL_ASYNC", "freq", "num_logs", "priority_boost",
-	"max_log_file_action=ROTATE", "space_left", "space_left_action", "verify_email", "action_mail_acct",
-	"admin_space_left", "admin_space_left_action", "disk_full_action", "disk_error_action", "use_libwrap",
+	"log_format=ENRICHED", "priority_boost",
+	"verify_email", "action_mail_acct",
+	"use_libwrap",
 	"tcp_listen_queue", "tcp_max_per_addr", "tcp_client_max_idle", "transport", "krb5_principal",
 	"distribute_network", "q_depth", "overflow_action", "max_restarts", "plugin_dir", "end_of_event_timeout",
 }
@@ -81,6 +81,7 @@ func checkDebian(t *testing.T, path string) {
 	}
 	want := Default()
 	want.LogDir, want.LogGroup, want.NameFormat, want.MaxLogFile = "/var/log/audit", "adm", "none", 8
+	want.Flush, want.NumLogs, want.DiskErrorAction = "incremental_async", 5, "suspend"
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("config:\n got %+v\nwant %+v", c, want)
 	}
@@ -118,15 +119,18 @@ max_log_file_action = KEEP_LOGS
 freq = 20
 num_logs = 9
 freq = 30
+space_left_action = EMAIL
+disk_full_action = EXEC /usr/local/bin/disk-full
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.LogDir != "/srv/audit/x" || c.FsyncInterval != 0 || c.NameFormat != "user" || c.Name != "node8" {
+	if c.LogDir != "/srv/audit/x" || c.Flush != "sync" || c.NameFormat != "user" || c.Name != "node8" ||
+		c.Freq != 30 || c.NumLogs != 9 || c.MaxLogFileAction != "keep_logs" || c.DiskFullAction != "exec /usr/local/bin/disk-full" {
 		t.Errorf("config %+v", c)
 	}
-	if got := strings.Join(ignored, " "); got != "num_logs freq" {
-		t.Errorf("ignored %q, want num_logs freq (a repeated key counts once, where it was last given)", got)
+	if got := strings.Join(ignored, " "); got != "space_left_action=EMAIL" {
+		t.Errorf("ignored %q, want space_left_action=EMAIL (auditdrain sends no mail)", got)
 	}
 	_, ignored, err = ImportAuditdConf(writeConf(t, "name_format = fqd\n"))
 	if err != nil || strings.Join(ignored, " ") != "name_format=fqd" {

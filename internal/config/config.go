@@ -26,18 +26,31 @@ var ErrUnknownKey = errors.New("config: unknown key")
 // Config is the daemon's whole configuration.
 type Config struct {
 	// Where and how records are written.
-	LogDir           string        // log_dir
-	LogGroup         string        // log_group: group name or gid owning the log files ("" or root: files are 0600)
-	Compression      string        // compression: zstd | none
-	CompressionLevel string        // compression_level: fastest | default | better
-	MaxLogFile       int64         // max_log_file: MiB per segment before rotation
-	BatchBytes       int64         // batch_size: uncompressed bytes per batch (one zstd frame)
-	FlushInterval    time.Duration // flush_interval: a partial batch is written at most this late
-	FsyncInterval    time.Duration // fsync_interval: group-commit period (0 = after every batch)
-	Writers          int           // writers: parallel compressors (0 = automatic)
-	WriteEOE         bool          // write_eoe: also write the kernel's EOE (end of event) records, which auditd does not
-	NameFormat       string        // name_format: none | hostname | user (as auditd)
-	Name             string        // name: the node name when name_format = user
+	LogDir               string        // log_dir
+	LogGroup             string        // log_group: group name or gid owning the log files ("" or root: files are 0600)
+	Compression          string        // compression: zstd | none
+	CompressionLevel     string        // compression_level: fastest | default | better
+	MaxLogFile           int64         // max_log_file: MiB per segment before rotation
+	BatchBytes           int64         // batch_size: uncompressed bytes per batch (one zstd frame)
+	FlushInterval        time.Duration // flush_interval: a partial batch is written at most this late
+	FsyncInterval        time.Duration // fsync_interval: group-commit period (0 = after every batch)
+	Flush                string        // flush: none | interval | incremental | incremental_async | data | sync
+	Freq                 int           // freq: records per fsync for flush = incremental(_async)
+	MaxLogFileAction     string        // max_log_file_action: rotate | keep_logs | ignore | suspend | syslog
+	NumLogs              int           // num_logs: segments kept with rotate (0 = all)
+	MaxTotalLogSize      int64         // max_total_log_size: bytes of segments kept with rotate (0 = no cap)
+	RotateInterval       time.Duration // rotate_interval: start a new segment after this long (0 = never)
+	SpaceLeft            string        // space_left: MiB, or N% of the file system
+	SpaceLeftAction      string        // space_left_action
+	AdminSpaceLeft       string        // admin_space_left
+	AdminSpaceLeftAction string        // admin_space_left_action
+	DiskFullAction       string        // disk_full_action
+	DiskErrorAction      string        // disk_error_action
+	AllowSystemActions   bool          // allow_system_actions: permit single and halt
+	Writers              int           // writers: parallel compressors (0 = automatic)
+	WriteEOE             bool          // write_eoe: also write the kernel's EOE (end of event) records, which auditd does not
+	NameFormat           string        // name_format: none | hostname | user (as auditd)
+	Name                 string        // name: the node name when name_format = user
 
 	// How records are read.
 	MaxProcs int    // max_procs: OS threads running Go code at once (GOMAXPROCS)
@@ -52,7 +65,8 @@ type Config struct {
 	RateLimit       int64  // rate_limit
 	Failure         int64  // failure: 0 silent, 1 printk, 2 panic (only with allow_panic = yes)
 	AllowPanic      bool   // allow_panic
-	Rules           string // rules: a file of auditctl rules loaded at start ("" = none)
+	Rules           string // rules: a file of auditctl rules loaded at start ("" = use rules_dir)
+	RulesDir        string // rules_dir: augenrules-style rules.d loaded at start when rules is empty ("" = none)
 
 	// Backpressure and loss accounting.
 	OverflowAction        string // overflow_action: block | drop (when the ring is full)
@@ -72,27 +86,37 @@ type Config struct {
 // Default returns the built-in configuration.
 func Default() Config {
 	return Config{
-		LogDir:             "/var/log/auditdrain",
-		Compression:        "zstd",
-		CompressionLevel:   "fastest",
-		MaxLogFile:         64,
-		BatchBytes:         1 << 20,
-		FlushInterval:      100 * time.Millisecond,
-		FsyncInterval:      time.Second,
-		NameFormat:         "none",
-		Mode:               "unicast",
-		RingSize:           32 << 20,
-		RcvBuf:             8 << 20,
-		Enabled:            1,
-		BacklogLimit:       8192,
-		BacklogWaitTime:    -1,
-		RateLimit:          -1,
-		Failure:            1,
-		ControlSocket:      "/run/auditdrain/control.sock",
-		OverflowAction:     "block",
-		HighWater:          75,
-		KeepTypes:          "CONFIG_CHANGE,USER_AUTH,USER_LOGIN,LOGIN,USER_ACCT,ADD_USER,DEL_USER,ADD_GROUP,DEL_GROUP,USER_ROLE_CHANGE,DAEMON_START,DAEMON_END,DAEMON_ERR",
-		KernelBackpressure: "leave",
+		LogDir:               "/var/log/auditdrain",
+		Compression:          "zstd",
+		CompressionLevel:     "fastest",
+		MaxLogFile:           64,
+		BatchBytes:           1 << 20,
+		FlushInterval:        100 * time.Millisecond,
+		FsyncInterval:        time.Second,
+		Flush:                "interval",
+		Freq:                 50,
+		MaxLogFileAction:     "rotate",
+		SpaceLeft:            "75",
+		SpaceLeftAction:      "syslog",
+		AdminSpaceLeft:       "50",
+		AdminSpaceLeftAction: "suspend",
+		DiskFullAction:       "suspend",
+		DiskErrorAction:      "syslog",
+		NameFormat:           "none",
+		Mode:                 "unicast",
+		RingSize:             32 << 20,
+		RcvBuf:               8 << 20,
+		Enabled:              1,
+		BacklogLimit:         8192,
+		BacklogWaitTime:      -1,
+		RateLimit:            -1,
+		Failure:              1,
+		RulesDir:             "/etc/audit/rules.d",
+		ControlSocket:        "/run/auditdrain/control.sock",
+		OverflowAction:       "block",
+		HighWater:            75,
+		KeepTypes:            "CONFIG_CHANGE,USER_AUTH,USER_LOGIN,LOGIN,USER_ACCT,ADD_USER,DEL_USER,ADD_GROUP,DEL_GROUP,USER_ROLE_CHANGE,DAEMON_START,DAEMON_END,DAEMON_ERR",
+		KernelBackpressure:   "leave",
 	}
 }
 

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/auditdrain/auditdrain/writer"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,6 +50,20 @@ var keyTable = map[string]key{
 	"ratelimit":               {"per-key event limits: \"key=K rate=R [burst=B]; ...\"", str(func(c *Config) *string { return &c.RateLimits })},
 	"ratelimit_default":       {"limit for events whose key has no ratelimit rule: \"rate=R [burst=B]\"", str(func(c *Config) *string { return &c.RateLimitDefault })},
 	"metrics_listen":          {"TCP address for Prometheus /metrics, e.g. 127.0.0.1:9947 (empty: only on the control socket)", str(func(c *Config) *string { return &c.MetricsListen })},
+	"rules_dir":               {"directory of *.rules files merged as augenrules does, loaded when rules is empty (empty: none)", str(func(c *Config) *string { return &c.RulesDir })},
+	"flush":                   {"none | interval (fsync every fsync_interval) | incremental (fsync every freq records) | incremental_async | data (fdatasync each batch before the next is acknowledged: group commit) | sync", oneOf(func(c *Config) *string { return &c.Flush }, "none", "interval", "incremental", "incremental_async", "data", "sync")},
+	"freq":                    {"records per fsync with flush = incremental or incremental_async", intp(func(c *Config) *int { return &c.Freq }, 1, 1<<30)},
+	"max_log_file_action":     {"when a segment reaches max_log_file: rotate | keep_logs | ignore | suspend | syslog", action(func(c *Config) *string { return &c.MaxLogFileAction })},
+	"num_logs":                {"segments kept with max_log_file_action = rotate (0 = keep all)", intp(func(c *Config) *int { return &c.NumLogs }, 0, 1<<20)},
+	"max_total_log_size":      {"bytes of segments kept with rotate (K, M, G suffixes; 0 = no cap)", size(func(c *Config) *int64 { return &c.MaxTotalLogSize }, 0, 1<<50)},
+	"rotate_interval":         {"start a new segment after this long (Go duration; 0 = only by size)", dur(func(c *Config) *time.Duration { return &c.RotateInterval }, 0)},
+	"space_left":              {"free space (MiB, or N%) below which space_left_action runs", threshold(func(c *Config) *string { return &c.SpaceLeft })},
+	"space_left_action":       {"ignore | syslog | rotate | suspend | exec /path | single | halt", action(func(c *Config) *string { return &c.SpaceLeftAction })},
+	"admin_space_left":        {"free space (MiB, or N%) below which admin_space_left_action runs", threshold(func(c *Config) *string { return &c.AdminSpaceLeft })},
+	"admin_space_left_action": {"ignore | syslog | rotate | suspend | exec /path | single | halt", action(func(c *Config) *string { return &c.AdminSpaceLeftAction })},
+	"disk_full_action":        {"on ENOSPC: ignore | syslog | rotate | suspend | exec /path | single | halt", action(func(c *Config) *string { return &c.DiskFullAction })},
+	"disk_error_action":       {"on other write errors: ignore | syslog | suspend | exec /path | single | halt", action(func(c *Config) *string { return &c.DiskErrorAction })},
+	"allow_system_actions":    {"yes to let single and halt actions run", boolean(func(c *Config) *bool { return &c.AllowSystemActions })},
 	"control_socket":          {"path of the daemon's root-only control socket", str(func(c *Config) *string { return &c.ControlSocket })},
 }
 
@@ -64,6 +79,28 @@ func Keys() []string {
 
 // Doc returns the documentation of a key.
 func Doc(k string) string { return keyTable[k].doc }
+
+// action and threshold keep the text; the writer parses it when it opens,
+// but a malformed value is refused here already, naming the key.
+func action(f func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if _, err := writer.ParseAction(v); err != nil {
+			return err
+		}
+		*f(c) = v
+		return nil
+	}
+}
+
+func threshold(f func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if _, err := writer.ParseThreshold(v); err != nil {
+			return err
+		}
+		*f(c) = v
+		return nil
+	}
+}
 
 func str(f func(*Config) *string) func(*Config, string) error {
 	return func(c *Config, v string) error { *f(c) = v; return nil }

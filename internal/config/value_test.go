@@ -30,10 +30,13 @@ func TestValueRoundTrips(t *testing.T) {
 		MaxLogFile: 7, BatchBytes: 3<<20 + 5, FlushInterval: 1500 * time.Microsecond, FsyncInterval: 0,
 		Writers: 3, WriteEOE: true, NameFormat: "user", Name: "node1", MaxProcs: 2, Mode: "multicast",
 		RingSize: 2 << 30, RcvBuf: 96 << 10, Enabled: -1, BacklogLimit: 0, BacklogWaitTime: 60000,
-		RateLimit: 0, Failure: 0, AllowPanic: true, Rules: "/etc/audit/audit.rules",
+		RateLimit: 0, Failure: 0, AllowPanic: true, Rules: "/etc/audit/audit.rules", RulesDir: "/tmp/rules.d",
 		OverflowAction: "drop", HighWater: 90, KeepTypes: "LOGIN", KeepKeys: "a,b",
 		KernelBackpressure: "drop", RestoreKernelSettings: true, RateLimits: "key=x rate=5",
 		RateLimitDefault: "rate=100", MetricsListen: "127.0.0.1:9947", ControlSocket: "/run/x.sock",
+		Flush: "data", Freq: 7, MaxLogFileAction: "keep_logs", NumLogs: 9, MaxTotalLogSize: 5 << 30,
+		RotateInterval: time.Hour, SpaceLeft: "10%", SpaceLeftAction: "exec /bin/true", AdminSpaceLeft: "25",
+		AdminSpaceLeftAction: "halt", DiskFullAction: "rotate", DiskErrorAction: "ignore", AllowSystemActions: true,
 	}
 	for _, want := range []Config{Default(), changed} {
 		var got Config
