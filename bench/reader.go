@@ -79,10 +79,12 @@ func startReader(ctx context.Context, env *readerEnv, name, dir string) (*runnin
 	case ReaderNone:
 		return r, nil
 	case ReaderAuditdrain, ReaderDiscard:
-		// An empty config file: the daemon runs on its defaults plus
-		// --set, whatever is installed in /etc.
+		// A config file with only rules_dir emptied: the daemon runs on its
+		// defaults plus --set, whatever is installed in /etc, and does not
+		// load the machine's /etc/audit/rules.d (its -D would delete the
+		// bench's rules).
 		conf := filepath.Join(dir, "auditdrain.conf")
-		if err := os.WriteFile(conf, nil, 0o600); err != nil {
+		if err := os.WriteFile(conf, []byte("rules_dir =\n"), 0o600); err != nil {
 			return nil, fmt.Errorf("bench: cannot write %q: %w", conf, err)
 		}
 		r.ctlSock = filepath.Join(dir, "control.sock")

@@ -69,7 +69,9 @@ func (s *syncBuffer) String() string {
 func startDaemon(t *testing.T, args ...string) *daemonProc {
 	t.Helper()
 	p := &daemonProc{stderr: &syncBuffer{}, done: make(chan error, 1)}
-	p.cmd = exec.Command(binPath, append([]string{"run", "--config", "/dev/null"}, args...)...)
+	// rules_dir emptied: the machine's /etc/audit/rules.d (with its -D)
+	// must not replace the test's rules.
+	p.cmd = exec.Command(binPath, append([]string{"run", "--config", "/dev/null", "--set", "rules_dir="}, args...)...)
 	p.cmd.Stderr = p.stderr
 	p.cmd.Stdout = p.stderr
 	if err := p.cmd.Start(); err != nil {
@@ -250,7 +252,7 @@ func TestSecondDaemonRefused(t *testing.T) {
 	d := startDaemon(t, "--log-dir", filepath.Join(dir, "a"), "--control-socket", filepath.Join(dir, "a.sock"))
 	d.waitReady(t)
 
-	second := exec.Command(binPath, "run", "--config", "/dev/null", "--log-dir", filepath.Join(dir, "b"),
+	second := exec.Command(binPath, "run", "--config", "/dev/null", "--set", "rules_dir=", "--log-dir", filepath.Join(dir, "b"),
 		"--control-socket", filepath.Join(dir, "b.sock"))
 	out, err := second.CombinedOutput()
 	if err == nil {

@@ -13,9 +13,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/auditdrain/auditdrain/bench"
 	"github.com/auditdrain/auditdrain/internal/auditctl"
@@ -29,10 +32,16 @@ const usage = `auditdrain drains the kernel audit queue into compressed, durable
 Usage:
   auditdrain run    [--config FILE] [--log-dir DIR] [--rules FILE] [--mode unicast|multicast]
                     [--control-socket PATH] [--set key=value ...] [--discard]
-  auditdrain cat    [DIR | SEGMENT ...]      print the log (default dir: /var/log/auditdrain)
+  auditdrain cat    [--since T] [--until T] [--serial A-B] [DIR | SEGMENT ...]
+                                             print the log (default dir: /var/log/auditdrain)
   auditdrain status [--json] [--control-socket PATH]
   auditdrain bench  [flags]                  measure drain rate, loss and stall (see auditdrain bench -h)
   auditdrain config                          list the config keys and their defaults
+  auditdrain reload | rotate | resume        signal the running daemon (SIGHUP, SIGUSR1, SIGUSR2)
+  auditdrain rules check [--rules-dir DIR]   print the merged rules.d as augenrules would, and every error
+  auditdrain rules load  [--rules-dir DIR]   load them into the kernel
+  auditdrain install   [--replace-auditd] [--binary PATH]   install the systemd unit and a default config
+  auditdrain uninstall [--restore-auditd]                   remove the unit (the config and logs stay)
 
 Run "auditdrain COMMAND -h" for the flags of a command.
 `
@@ -57,6 +66,14 @@ func main() {
 		err = bench.Command(ctx, args, os.Stdout, os.Stderr)
 	case "config":
 		err = cmdConfig(os.Stdout)
+	case "reload", "rotate", "resume":
+		err = cmdSignal(os.Args[1], args, os.Stdout)
+	case "rules":
+		err = cmdRules(args, os.Stdout)
+	case "install":
+		err = cmdInstall(args, os.Stdout)
+	case "uninstall":
+		err = cmdUninstall(args, os.Stdout)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return
@@ -97,32 +114,106 @@ func cmdRun(ctx context.Context, args []string) error {
 	}
 	explicit := false
 	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "config" })
-	cfg, err := config.Load(*cfgPath, !explicit)
-	if err != nil {
-		return err
-	}
-	for _, kv := range sets {
-		if err := cfg.SetPair(kv); err != nil {
-			return err
+	load := func() (config.Config, error) {
+		cfg, err := loadConfig(*cfgPath, !explicit, os.Stderr)
+		if err != nil {
+			return cfg, err
 		}
-	}
-	for k, v := range map[string]string{"log_dir": *logDir, "rules": *rules, "mode": *mode, "control_socket": *ctlSock} {
-		if v != "" {
-			if err := cfg.Set(k, v); err != nil {
-				return err
+		for _, kv := range sets {
+			if err := cfg.SetPair(kv); err != nil {
+				return cfg, err
 			}
 		}
+		for k, v := range map[string]string{"log_dir": *logDir, "rules": *rules, "mode": *mode, "control_socket": *ctlSock} {
+			if v != "" {
+				if err := cfg.Set(k, v); err != nil {
+					return cfg, err
+				}
+			}
+		}
+		return cfg, nil
+	}
+	cfg, err := load()
+	if err != nil {
+		return err
 	}
 	if cfg.MaxProcs > 0 {
 		runtime.GOMAXPROCS(cfg.MaxProcs)
 	}
-	return daemon.Run(ctx, cfg, daemon.Options{Discard: *discard, Log: os.Stderr}, nil)
+	// SIGHUP reloads the rules, SIGUSR1 rotates, SIGUSR2 resumes writing
+	// after a disk action, as with auditd. Signals that arrive before the
+	// daemon is ready wait in the channel.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
+	defer signal.Stop(sigs)
+	ready := func(d *daemon.Daemon) {
+		go func() {
+			for sig := range sigs {
+				var err error
+				switch sig {
+				case syscall.SIGHUP:
+					var next config.Config
+					if next, err = load(); err == nil {
+						err = d.Reload(next)
+					}
+				case syscall.SIGUSR1:
+					err = d.Rotate()
+				case syscall.SIGUSR2:
+					err = d.Resume()
+				}
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "auditdrain: %v: %v\n", sig, err)
+				}
+			}
+		}()
+	}
+	return daemon.Run(ctx, cfg, daemon.Options{Discard: *discard, Log: os.Stderr}, ready)
+}
+
+// loadConfig reads a config file: auditdrain's own, or auditd's auditd.conf
+// (recognised by its name), whose keys auditdrain does not implement are
+// listed in one warning.
+func loadConfig(path string, optional bool, warn io.Writer) (config.Config, error) {
+	if filepath.Base(path) == "auditd.conf" {
+		cfg, ignored, err := config.ImportAuditdConf(path)
+		if err != nil {
+			return cfg, err
+		}
+		if len(ignored) > 0 {
+			fmt.Fprintf(warn, "auditdrain: %s: ignoring keys auditdrain does not implement: %s\n", path, strings.Join(ignored, ", "))
+		}
+		return cfg, nil
+	}
+	return config.Load(path, optional)
 }
 
 func cmdCat(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("cat", flag.ContinueOnError)
+	since := fs.String("since", "", "only records at or after this time (RFC 3339, or YYYY-MM-DD HH:MM:SS local)")
+	until := fs.String("until", "", "only records at or before this time")
+	serials := fs.String("serial", "", "only records with serials in A-B (or one serial A)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	var f writer.Filter
+	var err error
+	if f.Since, err = parseTime(*since); err != nil {
+		return fmt.Errorf("--since: %w", err)
+	}
+	if f.Until, err = parseTime(*until); err != nil {
+		return fmt.Errorf("--until: %w", err)
+	}
+	if *serials != "" {
+		a, b, isRange := strings.Cut(*serials, "-")
+		if f.SerialMin, err = strconv.ParseUint(a, 10, 64); err != nil {
+			return fmt.Errorf("--serial %q: want A-B or A", *serials)
+		}
+		f.SerialMax = f.SerialMin
+		if isRange {
+			if f.SerialMax, err = strconv.ParseUint(b, 10, 64); err != nil || f.SerialMax < f.SerialMin {
+				return fmt.Errorf("--serial %q: want A-B with A <= B", *serials)
+			}
+		}
 	}
 	paths := fs.Args()
 	if len(paths) == 0 {
@@ -144,7 +235,23 @@ func cmdCat(args []string, out io.Writer) error {
 		}
 		files = append(files, segs...)
 	}
-	return writer.Cat(out, files...)
+	// Segments whose index shows no record in range are skipped unread.
+	return writer.CatFiltered(out, f, files...)
+}
+
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	if n, err := strconv.ParseFloat(s, 64); err == nil { // seconds since the epoch, as in audit(SEC.MS:...)
+		return time.UnixMilli(int64(n * 1000)), nil
+	}
+	return time.Time{}, fmt.Errorf("%q: not a time (RFC 3339, YYYY-MM-DD HH:MM:SS, or epoch seconds)", s)
 }
 
 func cmdStatus(args []string, out io.Writer) error {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/auditdrain/auditdrain/writer"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -48,7 +49,20 @@ type Status struct {
 	FsyncAvgMs     float64 `json:"fsync_avg_ms"`
 	LatencyP50Ms   float64 `json:"latency_p50_ms"`
 	LatencyP99Ms   float64 `json:"latency_p99_ms"`
-	WriteError     string  `json:"write_error,omitempty"`
+	FsyncP50Ms     float64 `json:"fsync_p50_ms"`
+	FsyncP99Ms     float64 `json:"fsync_p99_ms"`
+	// Durability window: age of the oldest record each fsync made durable.
+	DurabilityP50Ms float64           `json:"durability_window_p50_ms"`
+	DurabilityP99Ms float64           `json:"durability_window_p99_ms"`
+	DurabilityMaxMs float64           `json:"durability_window_max_ms"`
+	RecordsSynced   uint64            `json:"records_synced"`
+	NotWritten      map[string]uint64 `json:"records_not_written,omitempty"`
+	Suspended       bool              `json:"writing_suspended"`
+	SuspendCause    string            `json:"suspend_cause,omitempty"`
+	FreeBytes       int64             `json:"log_fs_free_bytes"`
+	SegmentsDeleted uint64            `json:"segments_deleted"`
+	WriteErrors     uint64            `json:"write_errors"`
+	WriteError      string            `json:"last_write_error,omitempty"`
 
 	SelfRecords uint64 `json:"self_records"`
 
@@ -118,8 +132,30 @@ func (d *Daemon) Status() Status {
 		if ws.Fsyncs > 0 {
 			s.FsyncAvgMs = float64(ws.FsyncNanosTotal) / float64(ws.Fsyncs) / 1e6
 		}
-		s.LatencyP50Ms = float64(ws.Latency.Quantile(0.5)) / float64(time.Millisecond)
-		s.LatencyP99Ms = float64(ws.Latency.Quantile(0.99)) / float64(time.Millisecond)
+		ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+		s.LatencyP50Ms = ms(ws.Latency.Quantile(0.5))
+		s.LatencyP99Ms = ms(ws.Latency.Quantile(0.99))
+		s.FsyncP50Ms = ms(ws.FsyncLatency.Quantile(0.5))
+		s.FsyncP99Ms = ms(ws.FsyncLatency.Quantile(0.99))
+		s.DurabilityP50Ms = ms(ws.DurabilityWindow.Quantile(0.5))
+		s.DurabilityP99Ms = ms(ws.DurabilityWindow.Quantile(0.99))
+		s.DurabilityMaxMs = ms(ws.DurabilityWindow.Max)
+		s.RecordsSynced = ws.RecordsSynced
+		for i, n := range ws.RecordsNotWritten {
+			if n > 0 {
+				if s.NotWritten == nil {
+					s.NotWritten = map[string]uint64{}
+				}
+				s.NotWritten[writer.Cause(i).String()] = n
+			}
+		}
+		s.Suspended = ws.Suspended
+		if ws.Suspended {
+			s.SuspendCause = ws.SuspendCause.String()
+		}
+		s.FreeBytes = ws.FreeBytes
+		s.SegmentsDeleted = ws.SegmentsDeleted
+		s.WriteErrors = ws.WriteErrors
 		if err := d.w.Err(); err != nil {
 			s.WriteError = err.Error()
 		}

@@ -74,6 +74,15 @@ type Daemon struct {
 	selfBuf     []byte
 	stopPolling context.CancelFunc
 
+	rules *ruleSource
+	// prevSerial is the highest serial in the log left by the previous run
+	// (0: none); the first record read after a restart is compared with
+	// it, then it is cleared (drain goroutine).
+	prevSerial uint64
+	// healthDrained is the drained count at the last watchdog check
+	// (watchdog goroutine only).
+	healthDrained uint64
+
 	// discard-mode and drain-loop counters.
 	drained      atomic.Uint64
 	drainedBytes atomic.Uint64
@@ -111,11 +120,8 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	phase := time.Now()
 	// Rules are parsed before anything touches the kernel: a bad line stops
 	// the start with nothing half-done.
-	var rules []auditctl.Rule
-	if cfg.Rules != "" {
-		if rules, err = auditctl.ParseRulesFile(cfg.Rules); err != nil {
-			return err
-		}
+	if d.rules, err = prepareRules(cfg); err != nil {
+		return err
 	}
 	if d.ctl, err = auditctl.Dial(); err != nil {
 		return err
@@ -130,13 +136,14 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	}
 
 	if !opts.Discard {
-		wc, err := writerConfig(cfg)
+		wc, err := writerConfig(cfg, d.writerEvent)
 		if err != nil {
 			return err
 		}
 		if d.w, err = writer.Open(wc); err != nil {
 			return err
 		}
+		d.prevSerial = lastSerialBefore(cfg.LogDir, d.w.LastRepair())
 	}
 	if d.ring, err = ring.New(int(cfg.RingSize)); err != nil {
 		return err
@@ -157,7 +164,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 		}
 		return err
 	}
-	if err := d.applyKernel(rules); err != nil {
+	if err := d.applyKernel(); err != nil {
 		return err
 	}
 	if st, err = d.ctl.Status(); err != nil {
@@ -174,15 +181,20 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	if opts.Discard {
 		dest = "discard mode: nothing is written"
 	}
-	d.logf("started in %v: %s mode, pid %d, %d rules loaded, %s",
-		time.Since(phase).Round(time.Millisecond), mode, os.Getpid(), len(rules), dest)
+	d.logf("started in %v: %s mode, pid %d, %d rules loaded from %s, %s",
+		time.Since(phase).Round(time.Millisecond), mode, os.Getpid(), d.rules.count(), d.rules.where, dest)
 
 	d.push = d.over.push
 	d.sink = d.append
 	d.lastAccount = time.Now()
 	d.writeSelf(typeDaemonStart, d.startRecord(mode))
+	d.repairRecord()
 	reading, draining := newLoop(d.readLoop), newLoop(d.drainLoop)
 	d.logf("ready")
+	notifyCtx, stopNotify := context.WithCancel(context.Background())
+	notified := make(chan struct{})
+	go func() { d.notifyLoop(notifyCtx); close(notified) }()
+	defer func() { stopNotify(); <-notified }()
 	if ready != nil {
 		ready(d)
 	}
@@ -222,7 +234,7 @@ const defaultBacklogWaitTime = 15000
 // applyKernel sets the kernel's audit settings and loads the rules. The
 // daemon is already registered, so every record these changes cause (the
 // CONFIG_CHANGE records) reaches the log.
-func (d *Daemon) applyKernel(rules []auditctl.Rule) error {
+func (d *Daemon) applyKernel() error {
 	c := d.cfg
 	if c.Failure >= 0 {
 		if err := d.ctl.SetFailure(uint32(c.Failure), c.AllowPanic); err != nil {
@@ -260,10 +272,8 @@ func (d *Daemon) applyKernel(rules []auditctl.Rule) error {
 				c.BacklogLimit, c.BacklogWaitTime, c.RateLimit, err)
 		}
 	}
-	if len(rules) > 0 {
-		if err := d.ctl.AddRules(rules); err != nil {
-			return err
-		}
+	if err := d.rules.load(d.ctl, c.AllowPanic); err != nil {
+		return err
 	}
 	if c.Enabled >= 0 {
 		if err := d.ctl.SetEnabled(uint32(c.Enabled)); err != nil {
@@ -322,6 +332,9 @@ func (d *Daemon) append(typ uint16, p []byte) {
 	d.drainedBytes.Add(uint64(len(p)))
 	if d.w == nil {
 		return
+	}
+	if d.prevSerial != 0 {
+		d.restartRecord(p)
 	}
 	d.gaps.observeRecord(p)
 	if d.limiter != nil && !d.limiter.Allow(time.Now(), typ, p) {
@@ -429,7 +442,7 @@ func (d *Daemon) closeAll() {
 	}
 }
 
-func writerConfig(c config.Config) (writer.Config, error) {
+func writerConfig(c config.Config, notify func(writer.Event)) (writer.Config, error) {
 	node, err := c.Node()
 	if err != nil {
 		return writer.Config{}, err
@@ -438,16 +451,43 @@ func writerConfig(c config.Config) (writer.Config, error) {
 	if err != nil {
 		return writer.Config{}, err
 	}
-	return writer.Config{
-		Dir:             c.LogDir,
-		Compression:     c.Compression,
-		Level:           c.CompressionLevel,
-		BatchBytes:      int(c.BatchBytes),
-		FlushInterval:   c.FlushInterval,
-		FsyncInterval:   c.FsyncInterval,
-		MaxSegmentBytes: c.MaxLogFile << 20,
-		Workers:         c.Writers,
-		LogGroup:        gid,
-		Node:            node,
-	}, nil
+	wc := writer.Config{
+		Dir:                c.LogDir,
+		Compression:        c.Compression,
+		Level:              c.CompressionLevel,
+		BatchBytes:         int(c.BatchBytes),
+		FlushInterval:      c.FlushInterval,
+		Flush:              c.Flush,
+		Freq:               c.Freq,
+		FsyncInterval:      c.FsyncInterval,
+		MaxSegmentBytes:    c.MaxLogFile << 20,
+		RotateInterval:     c.RotateInterval,
+		NumLogs:            c.NumLogs,
+		MaxTotalBytes:      c.MaxTotalLogSize,
+		AllowSystemActions: c.AllowSystemActions,
+		Workers:            c.Writers,
+		LogGroup:           gid,
+		Node:               node,
+		Notify:             notify,
+	}
+	// The config package has already checked these parse.
+	for _, a := range []struct {
+		dst *writer.Action
+		v   string
+	}{
+		{&wc.MaxLogFileAction, c.MaxLogFileAction}, {&wc.SpaceLeftAction, c.SpaceLeftAction},
+		{&wc.AdminSpaceLeftAction, c.AdminSpaceLeftAction}, {&wc.DiskFullAction, c.DiskFullAction},
+		{&wc.DiskErrorAction, c.DiskErrorAction},
+	} {
+		if *a.dst, err = writer.ParseAction(a.v); err != nil {
+			return wc, fmt.Errorf("config: %w", err)
+		}
+	}
+	if wc.SpaceLeft, err = writer.ParseThreshold(c.SpaceLeft); err != nil {
+		return wc, fmt.Errorf("config: space_left: %w", err)
+	}
+	if wc.AdminSpaceLeft, err = writer.ParseThreshold(c.AdminSpaceLeft); err != nil {
+		return wc, fmt.Errorf("config: admin_space_left: %w", err)
+	}
+	return wc, nil
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -84,6 +86,7 @@ func start(t *testing.T, k *audittest.K, cfg config.Config, opts Options) *runni
 	cfg.LogDir = filepath.Join(dir, "log")
 	cfg.ControlSocket = filepath.Join(dir, "c.sock")
 	cfg.BacklogWaitTime = 0
+	cfg.RulesDir = "" // the test adds its own rules; rules.d's -D would delete them
 	var logBuf bytes.Buffer
 	opts.Log = &syncWriter{w: &logBuf}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -318,7 +321,7 @@ func TestMulticastOverrunRecovers(t *testing.T) {
 	time.Sleep(time.Second)
 	slow = false
 	time.Sleep(time.Second)
-	load(t, "getgid:100:0")
+	load(t, "getgid:100:500") // paced: a 64 KiB buffer holds only ~40 records
 	st := r.stop(t)
 	if st.Overruns == 0 {
 		t.Skip("skipping: no overrun happened with a 64 KiB receive buffer")
@@ -371,4 +374,59 @@ func TestRateLimitNoisyKey(t *testing.T) {
 		t.Fatalf("summary records add up to %d suppressed, status says %d", sum, suppressed)
 	}
 	t.Logf("%d of %d events written, %d records suppressed", written, events, suppressed)
+}
+
+// The watchdog is fed only while the pipeline moves records: a stuck writer
+// (records waiting in the ring, none drained) stops the pings, so systemd
+// restarts the service.
+func TestWatchdogStopsWhenWedged(t *testing.T) {
+	k := kernelFor(t, 8192)
+	key := k.Key("wd")
+	rule(k, "getppid", key)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	t.Setenv("NOTIFY_SOCKET", sock)
+	t.Setenv("WATCHDOG_USEC", "200000")
+	var wedged atomic.Bool
+	release := make(chan struct{})
+	r := start(t, k, config.Default(), Options{BeforeAppend: func() {
+		if wedged.Load() {
+			<-release
+		}
+	}})
+	pings := func(d time.Duration) int {
+		n := 0
+		buf := make([]byte, 4096)
+		end := time.Now().Add(d)
+		for {
+			conn.SetReadDeadline(end)
+			m, err := conn.Read(buf)
+			if err != nil {
+				return n
+			}
+			if strings.Contains(string(buf[:m]), "WATCHDOG=1") {
+				n++
+			}
+		}
+	}
+	if n := pings(500 * time.Millisecond); n == 0 {
+		t.Fatal("no watchdog pings from a healthy daemon")
+	}
+	wedged.Store(true)
+	load(t, "getppid:200:0")
+	time.Sleep(300 * time.Millisecond) // the stuck record arrives; pings already sent drain away
+	pings(50 * time.Millisecond)
+	if n := pings(600 * time.Millisecond); n != 0 {
+		t.Fatalf("%d watchdog pings while the writer was stuck", n)
+	}
+	close(release)
+	if n := pings(600 * time.Millisecond); n == 0 {
+		t.Fatal("no watchdog pings after the writer recovered")
+	}
+	r.stop(t)
 }

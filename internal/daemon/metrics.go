@@ -15,7 +15,7 @@ type collector struct {
 	lost, droppedByType, rateLimited                            *prometheus.Desc
 	backlog, backlogPeak, stall                                 *prometheus.Desc
 	ringBytes, ringHigh, ringCap                                *prometheus.Desc
-	fsyncSeconds, latencySeconds                                *prometheus.Desc
+	fsyncSeconds, latencySeconds, durability, notWritten        *prometheus.Desc
 }
 
 func newCollector(d *Daemon) *collector {
@@ -40,13 +40,15 @@ func newCollector(d *Daemon) *collector {
 		ringCap:        n("ring_capacity_bytes", "Ring capacity."),
 		fsyncSeconds:   n("fsync_seconds", "Duration of each fsync of a log segment."),
 		latencySeconds: n("write_latency_seconds", "Age of each batch's oldest record (kernel timestamp) when its frame was written."),
+		durability:     n("durability_window_seconds", "At each fsync, how long the oldest record it made durable had waited since it was read."),
+		notWritten:     n("records_not_written_total", "Records the writer could not write, by disk condition.", "cause"),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.recordsRead, c.recordsWritten, c.bytesWritten, c.syscalls, c.fsyncs,
 		c.lost, c.droppedByType, c.rateLimited, c.backlog, c.backlogPeak, c.stall, c.ringBytes, c.ringHigh,
-		c.ringCap, c.fsyncSeconds, c.latencySeconds} {
+		c.ringCap, c.fsyncSeconds, c.latencySeconds, c.durability, c.notWritten} {
 		ch <- d
 	}
 }
@@ -83,6 +85,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ws := c.d.w.Stats()
 		ch <- histogram(c.fsyncSeconds, ws.FsyncLatency, float64(ws.FsyncNanosTotal)/1e9)
 		ch <- histogram(c.latencySeconds, ws.Latency, 0)
+		ch <- histogram(c.durability, ws.DurabilityWindow, 0)
+		for i, n := range ws.RecordsNotWritten {
+			counter(c.notWritten, n, writer.Cause(i).String())
+		}
 	}
 }
 

@@ -69,7 +69,7 @@ func registeredError(pid int) error {
 	}
 	hint := fmt.Sprintf("stop it first (kill %d)", pid)
 	if name == "auditd" {
-		hint = fmt.Sprintf("stop it first: `systemctl stop auditd` (or `kill %d` where systemd does not run it), or run auditdrain beside it with --mode multicast", pid)
+		hint = fmt.Sprintf("stop it first: `systemctl stop auditd` (or `kill %d` where systemd does not run it), or switch for good with `auditdrain install --replace-auditd`; to run beside it, use --mode multicast", pid)
 	}
 	return fmt.Errorf("daemon: %w: pid %d (%s) holds the registration; %s", reader.ErrAlreadyRegistered, pid, name, hint)
 }

@@ -1,0 +1,90 @@
+package daemon
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/auditdrain/auditdrain/internal/record"
+	"github.com/auditdrain/auditdrain/writer"
+)
+
+// writerEvent receives the writer's disk events (space left, disk full,
+// suspend, resume, deletions) on the writer's goroutine and logs them.
+// "syslog" actions reach the system log through stderr, which systemd
+// sends to the journal and syslog.
+func (d *Daemon) writerEvent(ev writer.Event) {
+	d.logf("log writer: %s", ev.String())
+}
+
+// repairRecord writes what Open's repair of the previous run's last segment
+// cut, if anything: the log itself then says why bytes are missing.
+func (d *Daemon) repairRecord() {
+	if d.w == nil {
+		return
+	}
+	r := d.w.LastRepair()
+	if r.CutBytes == 0 && !r.Removed {
+		return
+	}
+	b := appendAuditStamp(d.selfBuf[:0], time.Now())
+	b = append(b, "op=repair file="...)
+	b = strconv.AppendQuote(b, r.Path)
+	b = append(b, " kept_bytes="...)
+	b = strconv.AppendInt(b, r.ValidBytes, 10)
+	b = append(b, " cut_bytes="...)
+	b = strconv.AppendInt(b, r.CutBytes, 10)
+	b = append(b, " kept_frames="...)
+	b = strconv.AppendInt(b, int64(r.Frames), 10)
+	b = append(b, " broken="...)
+	b = strconv.AppendQuote(b, r.BrokenPath)
+	d.selfBuf = append(b, " res=failed"...)
+	d.writeSelfBuf(typeDaemonErr)
+	d.logf("repaired the torn tail of %s: kept %d bytes (%d frames), moved %d bytes to %s",
+		r.Path, r.ValidBytes, r.Frames, r.CutBytes, r.BrokenPath)
+}
+
+// lastSerialBefore returns the highest serial the previous run wrote, from
+// the index of the newest segment before this run's (0 if there is none).
+func lastSerialBefore(dir string, _ writer.RepairReport) uint64 {
+	segs, err := writer.Segments(dir)
+	if err != nil || len(segs) < 2 {
+		return 0
+	}
+	// The newest segment is this run's own; the one before is the last run's.
+	idx, err := writer.ReadIndex(segs[len(segs)-2])
+	if err != nil {
+		if idx, err = writer.ScanIndex(segs[len(segs)-2]); err != nil {
+			return 0
+		}
+	}
+	return idx.MaxSerial
+}
+
+// restartRecord runs for the first kernel record after a restart: when the
+// kernel's serial moved on while no daemon was reading, it writes the range
+// of serials this daemon could not see (a heuristic, as all serial gaps).
+func (d *Daemon) restartRecord(p []byte) {
+	_, _, serial, ok := record.Header(p)
+	if !ok || serial == 0 {
+		return
+	}
+	prev := d.prevSerial
+	d.prevSerial = 0
+	b := appendAuditStamp(d.selfBuf[:0], time.Now())
+	b = append(b, "op=restart prev_last_serial="...)
+	b = strconv.AppendUint(b, prev, 10)
+	b = append(b, " first_serial="...)
+	b = strconv.AppendUint(b, serial, 10)
+	if serial > prev+1 {
+		b = append(b, " unseen_serials="...)
+		b = strconv.AppendUint(b, prev+1, 10)
+		b = append(b, '-')
+		b = strconv.AppendUint(b, serial-1, 10)
+		b = append(b, " unseen="...)
+		b = strconv.AppendUint(b, serial-prev-1, 10)
+	} else {
+		b = append(b, " unseen=0"...)
+	}
+	d.selfBuf = append(b, " res=success"...)
+	d.writeSelfBuf(typeDaemonStart)
+}
