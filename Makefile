@@ -15,7 +15,7 @@ vet:
 # kernel (they skip with a reason when not root). This is what .ci/run runs.
 test: vet
 	$(GO) test -count=1 -timeout 15m ./...
-	$(GO) test -count=1 -race -timeout 10m ./internal/ring/ ./writer/ ./internal/config/ ./reader/
+	$(GO) test -count=1 -race -timeout 10m ./internal/ring/ ./writer/ ./internal/config/ ./reader/ ./internal/daemon/ ./ratelimit/
 
 # Hot-path micro-benchmarks (allocations per record, throughput).
 bench:

@@ -323,9 +323,14 @@ func (r *Reader) ReadBatch(fn func(typ uint16, payload []byte) error) (int, erro
 	return r.deliver(fn)
 }
 
+// drainBatches bounds Drain: in multicast mode the kernel never stops
+// sending, so "until the socket is empty" may never come.
+const drainBatches = 1024
+
 // Drain reads, without waiting, everything already queued on the socket
-// and delivers it to fn. Call it after unregistering, before Close: records
-// left in the socket when it closes vanish without being counted anywhere.
+// (at most drainBatches system calls' worth) and delivers it to fn. Call it
+// after unregistering, before Close: records left in the socket when it
+// closes vanish without being counted anywhere.
 func (r *Reader) Drain(fn func(typ uint16, payload []byte) error) (int, error) {
 	total := 0
 	if len(r.pending) > 0 {
@@ -336,10 +341,9 @@ func (r *Reader) Drain(fn func(typ uint16, payload []byte) error) (int, error) {
 		}
 	}
 	var ctlErr error
-	for {
+	for range drainBatches {
 		more := false
-		if err := r.rc.Control(func(fd uintptr) { more = r.recv(fd) }); err != nil {
-			ctlErr = err
+		if ctlErr = r.rc.Control(func(fd uintptr) { more = r.recv(fd) }); ctlErr != nil {
 			break
 		}
 		if !more {
@@ -351,7 +355,10 @@ func (r *Reader) Drain(fn func(typ uint16, payload []byte) error) (int, error) {
 			return total, err
 		}
 	}
-	return total, fmt.Errorf("reader: draining: %w", ctlErr)
+	if ctlErr != nil {
+		return total, fmt.Errorf("reader: draining: %w", ctlErr)
+	}
+	return total, nil
 }
 
 func (r *Reader) deliverPending(fn func(uint16, []byte) error) (int, error) {

@@ -53,6 +53,9 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// After the first SIGTERM/SIGINT, a second one kills at once (a
+	// shutdown that hangs must not need SIGKILL).
+	go func() { <-ctx.Done(); stop() }()
 	args := os.Args[2:]
 	var err error
 	switch os.Args[1] {
@@ -145,7 +148,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	// daemon is ready wait in the channel.
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
-	defer signal.Stop(sigs)
+	defer func() { signal.Stop(sigs); close(sigs) }()
 	ready := func(d *daemon.Daemon) {
 		go func() {
 			for sig := range sigs {

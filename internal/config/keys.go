@@ -32,7 +32,7 @@ var keyTable = map[string]key{
 	"name":                    {"node name when name_format = user", str(func(c *Config) *string { return &c.Name })},
 	"max_procs":               {"OS threads running Go code at once (GOMAXPROCS; 0 = one per CPU). 1 is cheapest per record: the work is mostly the kernel's copy, and cross-thread wake-ups cost more than they save; raise it for compression_level = better on a busy host", intp(func(c *Config) *int { return &c.MaxProcs }, 0, 1024)},
 	"mode":                    {"unicast (replace auditd) | multicast (beside it)", oneOf(func(c *Config) *string { return &c.Mode }, "unicast", "multicast")},
-	"ring_size":               {"bytes buffered between reader and writer (K, M, G suffixes)", size(func(c *Config) *int64 { return &c.RingSize }, 64<<10, 4<<30)},
+	"ring_size":               {"bytes buffered between reader and writer (K, M, G suffixes; rounded up to a power of two, at most 1G)", size(func(c *Config) *int64 { return &c.RingSize }, 64<<10, 1<<30)},
 	"rcvbuf":                  {"socket receive buffer bytes (K, M suffixes)", size(func(c *Config) *int64 { return &c.RcvBuf }, 64<<10, 1<<30)},
 	"enabled":                 {"kernel auditing at start: 0, 1, or -1 to leave it", num(func(c *Config) *int64 { return &c.Enabled }, -1, 1)},
 	"backlog_limit":           {"kernel backlog limit (-1 = leave)", num(func(c *Config) *int64 { return &c.BacklogLimit }, -1, 1<<31-1)},

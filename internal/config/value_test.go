@@ -29,7 +29,7 @@ func TestValueRoundTrips(t *testing.T) {
 		LogDir: "/srv/audit", LogGroup: "adm", Compression: "none", CompressionLevel: "better",
 		MaxLogFile: 7, BatchBytes: 3<<20 + 5, FlushInterval: 1500 * time.Microsecond, FsyncInterval: 0,
 		Writers: 3, WriteEOE: true, NameFormat: "user", Name: "node1", MaxProcs: 2, Mode: "multicast",
-		RingSize: 2 << 30, RcvBuf: 96 << 10, Enabled: -1, BacklogLimit: 0, BacklogWaitTime: 60000,
+		RingSize: 1 << 30, RcvBuf: 96 << 10, Enabled: -1, BacklogLimit: 0, BacklogWaitTime: 60000,
 		RateLimit: 0, Failure: 0, AllowPanic: true, Rules: "/etc/audit/audit.rules", RulesDir: "/tmp/rules.d",
 		OverflowAction: "drop", HighWater: 90, KeepTypes: "LOGIN", KeepKeys: "a,b",
 		KernelBackpressure: "drop", RestoreKernelSettings: true, RateLimits: "key=x rate=5",

@@ -76,16 +76,18 @@ type kernelPoller struct {
 	backlogPeak  atomic.Uint64
 	lastLost     uint32
 	lastWait     uint32
+	done         chan struct{} // closed when run returns
 	polls        atomic.Uint64
 	pollErrors   atomic.Uint64
 	backlogLimit atomic.Uint64
 }
 
 func newKernelPoller(ctl *auditctl.Conn, lost0, wait0 uint32) *kernelPoller {
-	return &kernelPoller{ctl: ctl, lastLost: lost0, lastWait: wait0}
+	return &kernelPoller{ctl: ctl, lastLost: lost0, lastWait: wait0, done: make(chan struct{})}
 }
 
 func (k *kernelPoller) run(ctx context.Context, every time.Duration) {
+	defer close(k.done)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -107,15 +109,25 @@ func (k *kernelPoller) poll() {
 		return
 	}
 	k.polls.Add(1)
-	k.lost.Add(uint64(s.Lost - k.lastLost))
+	k.lost.Add(counterDelta(k.lastLost, s.Lost))
 	k.lastLost = s.Lost
-	k.stallJiffies.Add(uint64(s.BacklogWaitTimeActual - k.lastWait))
+	k.stallJiffies.Add(counterDelta(k.lastWait, s.BacklogWaitTimeActual))
 	k.lastWait = s.BacklogWaitTimeActual
 	k.backlog.Store(uint64(s.Backlog))
 	k.backlogLimit.Store(uint64(s.BacklogLimit))
 	if uint64(s.Backlog) > k.backlogPeak.Load() {
 		k.backlogPeak.Store(uint64(s.Backlog))
 	}
+}
+
+// counterDelta is how much a kernel uint32 counter moved from prev to cur:
+// modulo 2^32 across a wrap, but a counter that went down from below 2^31
+// was reset (auditctl --reset-lost), and then cur is what accrued since.
+func counterDelta(prev, cur uint32) uint64 {
+	if cur < prev && prev < 1<<31 {
+		return uint64(cur)
+	}
+	return uint64(cur - prev)
 }
 
 // gapTracker counts serial numbers never seen, over a window of recent
@@ -149,6 +161,14 @@ func (g *gapTracker) observe(serial uint64) {
 		return
 	}
 	if serial <= g.judged {
+		if serial+1<<31 < g.judged {
+			// The kernel's 32-bit serial wrapped (or the kernel
+			// restarted its count): start over rather than call every
+			// later record late.
+			g.started = false
+			g.observe(serial)
+			return
+		}
 		g.late.Add(1)
 		return
 	}
@@ -262,8 +282,9 @@ func (d *Daemon) account(now time.Time) {
 	if delta.any() {
 		d.selfBuf = lossRecord(d.selfBuf, now, delta, dStall)
 		d.writeSelfBuf(typeDaemonErr)
+		d.lossLast = now
 		if !d.lossActive {
-			d.lossActive, d.lossStarted = true, now
+			d.lossActive = true
 			msg := string(d.selfBuf)
 			if i := strings.Index(msg, "): "); i >= 0 {
 				msg = msg[i+3:]
@@ -272,7 +293,7 @@ func (d *Daemon) account(now time.Time) {
 		}
 		return
 	}
-	if d.lossActive && now.Sub(d.lossStarted) >= 10*time.Second {
+	if d.lossActive && now.Sub(d.lossLast) >= 10*time.Second {
 		d.lossActive = false
 		d.logf("loss stopped; totals since start: %s", formatLosses(cur))
 	}

@@ -163,6 +163,9 @@ func (d *Daemon) Status() Status {
 	return s
 }
 
+// DefaultControlDir holds the default control socket; it is made 0700.
+const DefaultControlDir = "/run/auditdrain"
+
 // controlServer serves the daemon's status over HTTP on a root-only unix
 // socket.
 type controlServer struct {
@@ -175,8 +178,15 @@ func startControl(path string, d *Daemon) (*controlServer, error) {
 	if path == "" {
 		return nil, nil
 	}
+	// The directory, not only the socket, is private: the socket exists
+	// with umask permissions between Listen and Chmod.
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("daemon: control socket directory: %w", err)
+	}
+	if filepath.Dir(path) == DefaultControlDir {
+		if err := os.Chmod(DefaultControlDir, 0o700); err != nil {
+			return nil, fmt.Errorf("daemon: control socket directory: %w", err)
+		}
 	}
 	// A socket file left by a daemon that died is removed; a live one is
 	// another daemon, which the registration check has already refused

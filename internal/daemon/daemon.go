@@ -70,7 +70,7 @@ type Daemon struct {
 	lastStall   uint64
 	lastAccount time.Time
 	lossActive  bool
-	lossStarted time.Time
+	lossLast    time.Time // last second with loss
 	selfBuf     []byte
 	stopPolling context.CancelFunc
 
@@ -208,10 +208,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	case <-draining.done:
 		runErr = fmt.Errorf("daemon: writer stopped: %w", draining.err)
 	}
-	if err := d.shutdown(reading, draining); err != nil && runErr == nil {
-		runErr = err
-	}
-	return runErr
+	return errors.Join(runErr, d.shutdown(reading, draining))
 }
 
 // loop is a goroutine whose end and error can be waited for more than once.
@@ -236,6 +233,14 @@ const defaultBacklogWaitTime = 15000
 // CONFIG_CHANGE records) reaches the log.
 func (d *Daemon) applyKernel() error {
 	c := d.cfg
+	if c.Mode == "multicast" {
+		// Beside a registered daemon the kernel's settings and rules are
+		// that daemon's: only an explicit rules file is loaded.
+		if c.Rules != "" {
+			return d.rules.load(d.ctl, c.AllowPanic)
+		}
+		return nil
+	}
 	if c.Failure >= 0 {
 		if err := d.ctl.SetFailure(uint32(c.Failure), c.AllowPanic); err != nil {
 			return fmt.Errorf("daemon: setting failure mode %d: %w", c.Failure, err)
@@ -272,15 +277,14 @@ func (d *Daemon) applyKernel() error {
 				c.BacklogLimit, c.BacklogWaitTime, c.RateLimit, err)
 		}
 	}
-	if err := d.rules.load(d.ctl, c.AllowPanic); err != nil {
-		return err
-	}
-	if c.Enabled >= 0 {
+	// enabled comes before the rules: a rules.d -e line (-e 2 locks the
+	// configuration) must be the last word, as with augenrules.
+	if c.Enabled >= 0 && !d.rules.setsEnabled() {
 		if err := d.ctl.SetEnabled(uint32(c.Enabled)); err != nil {
 			return fmt.Errorf("daemon: setting enabled %d: %w", c.Enabled, err)
 		}
 	}
-	return nil
+	return d.rules.load(d.ctl, c.AllowPanic)
 }
 
 // readLoop moves records from the socket into the ring until shutdown.
@@ -305,8 +309,9 @@ func (d *Daemon) drainLoop() error {
 	for {
 		ok := d.ring.Wait(wait)
 		if ok {
-			for d.ring.Drain(4<<20, d.sink) > 0 {
-			}
+			// One bounded drain per pass, so accounting and Tick still run
+			// under a load that never lets the ring empty.
+			d.ring.Drain(4<<20, d.sink)
 		}
 		if ep := d.writeErr.Load(); ep != nil {
 			return *ep
@@ -362,6 +367,10 @@ func (d *Daemon) shutdown(reading, draining *loop) error {
 	d.stopping.Store(true)
 	var errs []error
 	if d.rd.Mode() == reader.ModeUnicast {
+		// Records still in the kernel's queue when we unregister are freed
+		// without being counted anywhere (no audit=1 hold queue): keep
+		// reading until the queue is empty, for a bounded time.
+		d.waitKernelQueue(2 * time.Second)
 		if err := d.ctl.Unregister(); err != nil {
 			errs = append(errs, fmt.Errorf("daemon: unregistering: %w", err))
 		}
@@ -397,6 +406,7 @@ func (d *Daemon) shutdown(reading, draining *loop) error {
 	}
 	// The drain loop is gone: this goroutine now owns the writer.
 	d.stopPolling()
+	<-d.kpoll.done
 	d.kpoll.poll()
 	d.account(time.Now())
 	d.writeSelf(typeDaemonEnd, d.endRecord())
@@ -415,6 +425,20 @@ func (d *Daemon) shutdown(reading, draining *loop) error {
 		d.logf("discarded %d records", d.drained.Load())
 	}
 	return errors.Join(errs...)
+}
+
+// waitKernelQueue waits, at most max, until the kernel's audit queue is
+// empty, while the reader keeps reading.
+func (d *Daemon) waitKernelQueue(max time.Duration) {
+	deadline := time.Now().Add(max)
+	for time.Now().Before(deadline) {
+		st, err := d.ctl.Status()
+		if err != nil || st.Backlog == 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	d.logf("the kernel's audit queue did not empty within %v; records left in it are lost at unregistering", max)
 }
 
 // closeAll releases whatever was opened; safe after a partial start.

@@ -40,10 +40,9 @@ type overflow struct {
 	dropped   atomic.Uint64
 	oversized atomic.Uint64
 
-	mu         sync.Mutex // guards byType and byKey; taken only when a record is dropped
-	byType     map[uint16]uint64
-	byKey      map[string]uint64
-	lastSerial uint64 // serial of the last dropped SYSCALL with a key, so byKey counts events
+	mu     sync.Mutex // guards byType and byKey; taken only when a record is dropped
+	byType map[uint16]uint64
+	byKey  map[string]uint64
 }
 
 func newOverflow(r *ring.Ring, action string, highWaterPct int64, keepTypes, keepKeys string) (*overflow, error) {
@@ -87,6 +86,11 @@ func (o *overflow) push(typ uint16, p []byte) error {
 			return nil
 		}
 		return err
+	}
+	if typ == typeSyscall && len(o.keepKeys) > 0 && o.ring.Len() < o.highWater {
+		// Remember keep events below the mark too: their later records
+		// may arrive after the ring crosses it.
+		o.keep(typ, p)
 	}
 	if o.ring.Len() >= o.highWater {
 		if !o.keep(typ, p) {

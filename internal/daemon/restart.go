@@ -43,26 +43,34 @@ func (d *Daemon) repairRecord() {
 		r.Path, r.ValidBytes, r.Frames, r.CutBytes, r.BrokenPath)
 }
 
-// lastSerialBefore returns the highest serial the previous run wrote, from
-// the index of the newest segment before this run's (0 if there is none).
+// lastSerialBefore returns the highest serial the previous runs wrote: from
+// the index of the newest earlier segment that has stamped records (a run
+// that failed at start leaves an empty one), 0 if there is none.
 func lastSerialBefore(dir string, _ writer.RepairReport) uint64 {
 	segs, err := writer.Segments(dir)
-	if err != nil || len(segs) < 2 {
+	if err != nil {
 		return 0
 	}
-	// The newest segment is this run's own; the one before is the last run's.
-	idx, err := writer.ReadIndex(segs[len(segs)-2])
-	if err != nil {
-		if idx, err = writer.ScanIndex(segs[len(segs)-2]); err != nil {
-			return 0
+	// The newest segment is this run's own.
+	for i := len(segs) - 2; i >= 0 && i >= len(segs)-10; i-- {
+		idx, err := writer.ReadIndex(segs[i])
+		if err != nil {
+			if idx, err = writer.ScanIndex(segs[i]); err != nil {
+				continue
+			}
+		}
+		if idx.MaxSerial != 0 {
+			return idx.MaxSerial
 		}
 	}
-	return idx.MaxSerial
+	return 0
 }
 
 // restartRecord runs for the first kernel record after a restart: when the
-// kernel's serial moved on while no daemon was reading, it writes the range
-// of serials this daemon could not see (a heuristic, as all serial gaps).
+// kernel's serial moved on while no daemon was reading, it writes one
+// DAEMON_ERR op=restart record with the range of serials this daemon could
+// not see (a heuristic, as all serial gaps: serials of events no rule
+// selected are not used, but those of records lost are).
 func (d *Daemon) restartRecord(p []byte) {
 	_, _, serial, ok := record.Header(p)
 	if !ok || serial == 0 {
@@ -70,21 +78,20 @@ func (d *Daemon) restartRecord(p []byte) {
 	}
 	prev := d.prevSerial
 	d.prevSerial = 0
+	if serial <= prev+1 {
+		return // nothing unseen (or the kernel restarted its count)
+	}
 	b := appendAuditStamp(d.selfBuf[:0], time.Now())
 	b = append(b, "op=restart prev_last_serial="...)
 	b = strconv.AppendUint(b, prev, 10)
 	b = append(b, " first_serial="...)
 	b = strconv.AppendUint(b, serial, 10)
-	if serial > prev+1 {
-		b = append(b, " unseen_serials="...)
-		b = strconv.AppendUint(b, prev+1, 10)
-		b = append(b, '-')
-		b = strconv.AppendUint(b, serial-1, 10)
-		b = append(b, " unseen="...)
-		b = strconv.AppendUint(b, serial-prev-1, 10)
-	} else {
-		b = append(b, " unseen=0"...)
-	}
-	d.selfBuf = append(b, " res=success"...)
-	d.writeSelfBuf(typeDaemonStart)
+	b = append(b, " unseen_serials="...)
+	b = strconv.AppendUint(b, prev+1, 10)
+	b = append(b, '-')
+	b = strconv.AppendUint(b, serial-1, 10)
+	b = append(b, " unseen="...)
+	b = strconv.AppendUint(b, serial-prev-1, 10)
+	d.selfBuf = append(b, " res=failed"...)
+	d.writeSelfBuf(typeDaemonErr)
 }

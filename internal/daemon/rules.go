@@ -54,15 +54,34 @@ func (r *ruleSource) count() int {
 	return len(r.file)
 }
 
-// load sends the rules to the kernel, all or nothing.
+// setsEnabled reports whether the rules set the enabled flag themselves (-e).
+func (r *ruleSource) setsEnabled() bool { return r.set != nil && r.set.Enabled != nil }
+
+// load sends the rules to the kernel, all or nothing. Rules of a rules file
+// that the kernel already has (a restart, or a second run with the same
+// file) are kept as they are rather than refused as duplicates.
 func (r *ruleSource) load(c *auditctl.Conn, allowPanic bool) error {
 	if r.set != nil {
 		return r.set.Load(c, allowPanic)
 	}
-	if len(r.file) > 0 {
-		return c.AddRules(r.file)
+	if len(r.file) == 0 {
+		return nil
 	}
-	return nil
+	loaded, err := c.Rules()
+	if err != nil {
+		return fmt.Errorf("daemon: listing the kernel's rules: %w", err)
+	}
+	have := map[string]bool{}
+	for _, w := range loaded {
+		have[string(w)] = true
+	}
+	var add []auditctl.Rule
+	for _, rule := range r.file {
+		if !have[string(rule.Wire)] {
+			add = append(add, rule)
+		}
+	}
+	return c.AddRules(add)
 }
 
 // list returns the rules of the source, in load order.

@@ -18,12 +18,14 @@ func (d *Daemon) notifyLoop(ctx context.Context) {
 		return
 	}
 	n.Ready(d.statusLine())
-	go service.Watchdog(ctx, n, d.healthy)
+	watchdog := make(chan struct{})
+	go func() { service.Watchdog(ctx, n, d.healthy); close(watchdog) }()
 	t := time.NewTicker(statusEvery)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			<-watchdog
 			n.Stopping()
 			return
 		case <-t.C:
