@@ -41,7 +41,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			"machine-wide audit lock and restores the kernel's settings and rules after.\n\n")
 		fs.PrintDefaults()
 	}
-	readers := fs.String("readers", strings.Join(AllReaders(), ","), "readers to compare, comma-separated")
+	readers := fs.String("readers", strings.Join(DefaultReaders(), ","), "readers to compare, comma-separated (also: auditd-data, auditd with log_format RAW and flush DATA)")
 	load := fs.String("load", LoadSyscall, "load: syscall, exec, file or user")
 	rates := fs.String("rates", DefaultRates, "offered rates in events/s, low to high (k and M suffixes; 0 or max = flat out)")
 	duration := fs.Duration("duration", 5*time.Second, "load duration per step")

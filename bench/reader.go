@@ -19,16 +19,22 @@ import (
 
 // Reader names, as given to --readers.
 const (
-	ReaderAuditdrain = "auditdrain" // this build's daemon, writing its log
-	ReaderDiscard    = "discard"    // the daemon with its writer replaced by a counter
-	ReaderAuditdRaw  = "auditd-raw" // the installed auditd, log_format RAW, flush NONE
-	ReaderAuditd     = "auditd"     // the installed auditd with its shipped config
-	ReaderNone       = "none"       // no reader registered
+	ReaderAuditdrain = "auditdrain"  // this build's daemon, writing its log
+	ReaderDiscard    = "discard"     // the daemon with its writer replaced by a counter
+	ReaderAuditdRaw  = "auditd-raw"  // the installed auditd, log_format RAW, flush NONE
+	ReaderAuditdData = "auditd-data" // the installed auditd, log_format RAW, flush DATA (compliance setting)
+	ReaderAuditd     = "auditd"      // the installed auditd with its shipped config
+	ReaderNone       = "none"        // no reader registered
 )
 
-// AllReaders returns every reader name, in the default order.
-func AllReaders() []string {
+// DefaultReaders returns the readers a bench compares when none are named.
+func DefaultReaders() []string {
 	return []string{ReaderAuditdrain, ReaderDiscard, ReaderAuditdRaw, ReaderAuditd, ReaderNone}
+}
+
+// AllReaders lists every reader the bench knows.
+func AllReaders() []string {
+	return []string{ReaderAuditdrain, ReaderDiscard, ReaderAuditdRaw, ReaderAuditd, ReaderAuditdData, ReaderNone}
 }
 
 // ErrUnknownReader is returned for a reader name AllReaders does not list.
@@ -102,9 +108,10 @@ func startReader(ctx context.Context, env *readerEnv, name, dir string) (*runnin
 			"--set", fmt.Sprintf("backlog_limit=%d", s.BacklogLimit),
 			"--set", fmt.Sprintf("backlog_wait_time=%d", s.BacklogWaitTime),
 			"--set", fmt.Sprintf("rate_limit=%d", s.RateLimit))
-	case ReaderAuditd, ReaderAuditdRaw:
+	case ReaderAuditd, ReaderAuditdRaw, ReaderAuditdData:
 		confDir := filepath.Join(dir, "etc")
-		if err := writeAuditdConf(env.auditdConf, confDir, filepath.Join(r.logDir, auditdLogName), name == ReaderAuditdRaw); err != nil {
+		flush := map[string]string{ReaderAuditdRaw: "NONE", ReaderAuditdData: "DATA"}[name]
+		if err := writeAuditdConf(env.auditdConf, confDir, filepath.Join(r.logDir, auditdLogName), flush); err != nil {
 			return nil, err
 		}
 		argv = []string{env.auditd, "-n", "-c", confDir}
@@ -247,7 +254,7 @@ func (r *runningReader) count(ctx context.Context, m Matcher) (Count, int64, err
 		}
 		size, err := dirSize(r.logDir)
 		return c, size, err
-	case ReaderAuditd, ReaderAuditdRaw:
+	case ReaderAuditd, ReaderAuditdRaw, ReaderAuditdData:
 		return countFiles(r.logDir, auditdLogName, m)
 	}
 	return Count{}, 0, nil
@@ -268,15 +275,15 @@ func statusNumber(st map[string]any, key string) (float64, bool) {
 // writeAuditdConf writes dir/auditd.conf: auditd's shipped configuration
 // with the log redirected to logFile, rotation set to keep every file (so
 // that every record written can be counted; rotation still costs what it
-// costs), and for raw, log_format RAW and flush NONE.
-func writeAuditdConf(shipped, dir, logFile string, raw bool) error {
+// costs), and with rawFlush set, log_format RAW and that flush setting.
+func writeAuditdConf(shipped, dir, logFile string, rawFlush string) error {
 	base, err := os.ReadFile(shipped)
 	if err != nil {
 		return fmt.Errorf("bench: cannot read auditd's configuration %q: %w", shipped, err)
 	}
 	set := map[string]string{"log_file": logFile, "max_log_file_action": "KEEP_LOGS"}
-	if raw {
-		set["log_format"], set["flush"] = "RAW", "NONE"
+	if rawFlush != "" {
+		set["log_format"], set["flush"] = "RAW", rawFlush
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("bench: cannot create %q: %w", dir, err)
@@ -345,4 +352,9 @@ func (t *tailBuffer) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return strconv.Quote(strings.TrimSpace(string(t.b)))
+}
+
+// isAuditd reports whether a reader is one of the installed auditd's.
+func isAuditd(name string) bool {
+	return name == ReaderAuditd || name == ReaderAuditdRaw || name == ReaderAuditdData
 }

@@ -22,9 +22,10 @@ func TestWriteAuditdConf(t *testing.T) {
 	dir := t.TempDir()
 	shipped := filepath.Join(dir, "shipped.conf")
 	os.WriteFile(shipped, []byte("log_file = /var/log/audit/audit.log\nlog_format = ENRICHED\nflush = INCREMENTAL_ASYNC\n"), 0o600)
-	for _, raw := range []bool{false, true} {
-		conf := filepath.Join(dir, "etc", map[bool]string{false: "shipped", true: "raw"}[raw])
-		if err := writeAuditdConf(shipped, conf, "/l/audit.log", raw); err != nil {
+	for _, flush := range []string{"", "NONE", "DATA"} {
+		raw := flush != ""
+		conf := filepath.Join(dir, "etc", "x"+flush)
+		if err := writeAuditdConf(shipped, conf, "/l/audit.log", flush); err != nil {
 			t.Fatal(err)
 		}
 		path := filepath.Join(conf, "auditd.conf")
@@ -36,14 +37,14 @@ func TestWriteAuditdConf(t *testing.T) {
 		if !strings.Contains(s, "log_file = /l/audit.log\n") || !strings.Contains(s, "max_log_file_action = KEEP_LOGS\n") {
 			t.Errorf("raw %v: log not redirected:\n%s", raw, s)
 		}
-		if raw != strings.Contains(s, "log_format = RAW\n") || raw != strings.Contains(s, "flush = NONE\n") {
+		if raw != strings.Contains(s, "log_format = RAW\n") || raw != strings.Contains(s, "flush = "+flush+"\n") {
 			t.Errorf("raw %v: format and flush:\n%s", raw, s)
 		}
 		if fi, _ := os.Stat(path); fi.Mode().Perm()&0o022 != 0 {
 			t.Errorf("auditd.conf mode %v: auditd refuses a file others may write", fi.Mode())
 		}
 	}
-	if err := writeAuditdConf(filepath.Join(dir, "missing"), dir, "/l", false); err == nil {
+	if err := writeAuditdConf(filepath.Join(dir, "missing"), dir, "/l", ""); err == nil {
 		t.Fatal("missing shipped config: no error")
 	}
 }

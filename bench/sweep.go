@@ -119,11 +119,11 @@ func (o *Options) validate() (notes []string, err error) {
 			return nil, fmt.Errorf("%w: auditdrain binary: %w", ErrOptions, err)
 		}
 	}
-	if slices.Contains(o.Readers, ReaderAuditd) || slices.Contains(o.Readers, ReaderAuditdRaw) {
+	if slices.ContainsFunc(o.Readers, isAuditd) {
 		_, err1 := os.Stat(o.Auditd)
 		_, err2 := os.Stat(o.AuditdConf)
 		if err := errors.Join(err1, err2); err != nil {
-			o.Readers = slices.DeleteFunc(slices.Clone(o.Readers), func(r string) bool { return r == ReaderAuditd || r == ReaderAuditdRaw })
+			o.Readers = slices.DeleteFunc(slices.Clone(o.Readers), isAuditd)
 			notes = append(notes, fmt.Sprintf("auditd readers skipped: auditd is not installed (%v)", err))
 			if len(o.Readers) == 0 {
 				return notes, fmt.Errorf("%w: no reader left to run (%v)", ErrOptions, err)
@@ -375,7 +375,7 @@ func (s *sweeper) measure(ctx context.Context, idx int, p plannedStep, m *measur
 		return err
 	}
 	switch r.name {
-	case ReaderAuditdrain, ReaderAuditd, ReaderAuditdRaw:
+	case ReaderAuditdrain, ReaderAuditd, ReaderAuditdRaw, ReaderAuditdData:
 		c, size, err := r.count(cctx, s.load.Matcher(key))
 		if err != nil {
 			return err
