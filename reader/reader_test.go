@@ -45,6 +45,11 @@ func startLoad(t testing.TB, n int) *exec.Cmd {
 // kernelForLoad prepares the kernel: enabled, a backlog big enough, no
 // stalls, and a rule auditing getppid in children of this process.
 func kernelForLoad(t testing.TB) (*audittest.K, string) {
+	if raceEnabled {
+		// Too slow to keep up under -race: let the load wait instead of
+		// the kernel dropping records.
+		return kernelWithWait(t, 15000)
+	}
 	return kernelWithWait(t, 0)
 }
 

@@ -162,17 +162,7 @@ func catLog(t *testing.T, dir string) string {
 	return string(out)
 }
 
-func countLines(log, prefix, contains string) int {
-	n := 0
-	sc := bufio.NewScanner(strings.NewReader(log))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), prefix) && strings.Contains(sc.Text(), contains) {
-			n++
-		}
-	}
-	return n
-}
+var countLines = audittest.CountLines
 
 func kernelLost(t *testing.T) uint32 {
 	t.Helper()

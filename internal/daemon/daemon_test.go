@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -144,17 +143,7 @@ func (r *running) logText(t *testing.T) string {
 	return b.String()
 }
 
-func count(log, prefix, contains string) int {
-	n := 0
-	sc := bufio.NewScanner(strings.NewReader(log))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), prefix) && strings.Contains(sc.Text(), contains) {
-			n++
-		}
-	}
-	return n
-}
+var count = audittest.CountLines
 
 var lostFieldRe = regexp.MustCompile(`op=lost .*`)
 

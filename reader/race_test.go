@@ -1,0 +1,6 @@
+//go:build race
+
+package reader
+
+// raceEnabled: under the race detector the reader is several times slower.
+const raceEnabled = true
