@@ -40,12 +40,13 @@ const (
 	causeRateLimited = "ratelimited" // suppressed by a ratelimit rule
 	causeGap         = "gap"         // serial gaps (a heuristic, not proof of loss)
 	causeDisk        = "disk"        // records the writer could not write
+	causeSockDrop    = "sockdrop"    // multicast: datagrams the kernel dropped at our socket (/proc/net/netlink Drops)
 )
 
-var lossCauses = []string{causeKernel, causeOverrun, causeTruncated, causeDropped, causeOversized, causeRateLimited, causeGap, causeDisk}
+var lossCauses = []string{causeKernel, causeOverrun, causeTruncated, causeDropped, causeOversized, causeRateLimited, causeGap, causeDisk, causeSockDrop}
 
 // losses is a snapshot of every loss counter, cumulative since start.
-type losses [8]uint64
+type losses [9]uint64
 
 func (l losses) any() bool {
 	for _, n := range l {
@@ -77,6 +78,11 @@ type kernelPoller struct {
 	lastLost     uint32
 	lastWait     uint32
 	done         chan struct{} // closed when run returns
+	// sockDrops: in multicast mode, the data socket's Drops since start.
+	sockDrops    atomic.Uint64
+	drops        func() (uint64, error) // nil in unicast mode
+	drops0       uint64
+	dropsKnown   bool
 	polls        atomic.Uint64
 	pollErrors   atomic.Uint64
 	backlogLimit atomic.Uint64
@@ -114,6 +120,14 @@ func (k *kernelPoller) poll() {
 	k.stallJiffies.Add(counterDelta(k.lastWait, s.BacklogWaitTimeActual))
 	k.lastWait = s.BacklogWaitTimeActual
 	k.backlog.Store(uint64(s.Backlog))
+	if k.drops != nil {
+		if n, err := k.drops(); err == nil {
+			if !k.dropsKnown {
+				k.drops0, k.dropsKnown = n, true
+			}
+			k.sockDrops.Store(n - k.drops0)
+		}
+	}
 	k.backlogLimit.Store(uint64(s.BacklogLimit))
 	if uint64(s.Backlog) > k.backlogPeak.Load() {
 		k.backlogPeak.Store(uint64(s.Backlog))
@@ -251,6 +265,7 @@ func (d *Daemon) currentLosses() losses {
 	if d.w != nil {
 		l[7] = d.w.Stats().RecordsLost
 	}
+	l[8] = d.kpoll.sockDrops.Load()
 	return l
 }
 

@@ -171,6 +171,10 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 		return fmt.Errorf("daemon: reading kernel audit status: %w", err)
 	}
 	d.kpoll = newKernelPoller(d.ctl, st.Lost, st.BacklogWaitTimeActual)
+	if mode == reader.ModeMulticast {
+		d.kpoll.drops = d.rd.SocketDrops
+		d.kpoll.poll() // the baseline of the socket's Drops
+	}
 	pollCtx, stopPolling := context.WithCancel(context.Background())
 	d.stopPolling = stopPolling
 	go d.kpoll.run(pollCtx, time.Second)
