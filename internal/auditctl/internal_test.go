@@ -1,12 +1,14 @@
 package auditctl
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"io"
 	"os"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -209,4 +211,23 @@ func TestTryLockMachineConflicts(t *testing.T) {
 	}
 	unlock()
 	unlock() // idempotent
+}
+
+// -A rules keep their prepend flag for the add, which go-libaudit's
+// rule.Build loses; Wire stays as the kernel lists the rule.
+func TestParseRulesPrepend(t *testing.T) {
+	rs, err := ParseRules("t.rules", strings.NewReader("-A always,exit -F arch=b64 -S getppid -k x\n-a always,exit -F arch=b64 -S getppid -k y\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rs[0].Prepend || rs[1].Prepend {
+		t.Fatalf("Prepend = %v, %v; want true, false", rs[0].Prepend, rs[1].Prepend)
+	}
+	flags := func(w []byte) uint32 { return binary.NativeEndian.Uint32(w) }
+	if flags(rs[0].AddWire())&auditFilterPrepend == 0 || flags(rs[0].Wire)&auditFilterPrepend != 0 {
+		t.Fatalf("-A: AddWire flags %#x, Wire flags %#x", flags(rs[0].AddWire()), flags(rs[0].Wire))
+	}
+	if !bytes.Equal(rs[1].AddWire(), rs[1].Wire) {
+		t.Fatal("-a: AddWire differs from Wire")
+	}
 }

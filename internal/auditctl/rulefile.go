@@ -2,10 +2,12 @@ package auditctl
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/elastic/go-libaudit/v2/rule"
@@ -17,7 +19,27 @@ type Rule struct {
 	File string // name of the file (or stream) it was read from
 	Line int    // 1-based line number
 	Text string // the line, trimmed of surrounding white space
-	Wire []byte // the rule encoded as struct audit_rule_data, for AddRule
+	Wire []byte // the rule encoded as struct audit_rule_data, as the kernel lists it (for DeleteRule and comparisons)
+	// Prepend: an -A rule, added at the head of its list. go-libaudit's
+	// rule.Build does not set AUDIT_FILTER_PREPEND, and the kernel clears
+	// the flag once the rule is in, so it is kept apart and applied by
+	// AddWire.
+	Prepend bool
+}
+
+// auditFilterPrepend is AUDIT_FILTER_PREPEND, in struct audit_rule_data's
+// flags: add the rule at the head of its list (-A).
+const auditFilterPrepend = 0x10
+
+// AddWire is the wire format to send with AUDIT_ADD_RULE: Wire, with
+// AUDIT_FILTER_PREPEND for a -A rule.
+func (r Rule) AddWire() []byte {
+	if !r.Prepend || len(r.Wire) < 4 {
+		return r.Wire
+	}
+	w := slices.Clone(r.Wire)
+	binary.NativeEndian.PutUint32(w, binary.NativeEndian.Uint32(w)|auditFilterPrepend)
+	return w
 }
 
 // RuleError reports a rules-file line that is not a valid rule. Error reads
@@ -60,12 +82,12 @@ func ParseRules(name string, r io.Reader) ([]Rule, error) {
 		if text == "" || text[0] == '#' {
 			continue
 		}
-		wire, err := parseRule(text)
+		wire, prepend, err := parseRule(text)
 		if err != nil {
 			errs = append(errs, &RuleError{File: name, Line: line, Text: text, Err: err})
 			continue
 		}
-		rules = append(rules, Rule{File: name, Line: line, Text: text, Wire: wire})
+		rules = append(rules, Rule{File: name, Line: line, Text: text, Wire: wire, Prepend: prepend})
 	}
 	if err := sc.Err(); err != nil {
 		errs = append(errs, fmt.Errorf("rules: reading %s after line %d: %w", name, line, err))
@@ -87,22 +109,23 @@ func ParseRulesFile(path string) ([]Rule, error) {
 }
 
 // parseRule turns one rule line into wire format.
-func parseRule(text string) ([]byte, error) {
+func parseRule(text string) (wire []byte, prepend bool, err error) {
 	args, err := splitArgs(text)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := checkArgs(args); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	r, err := flags.Parse(text)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if r.TypeOf() == rule.DeleteAllRuleType {
-		return nil, ErrControlLine // checkArgs catches -D; kept in case of a spelling it misses
+		return nil, false, ErrControlLine // checkArgs catches -D; kept in case of a spelling it misses
 	}
-	return rule.Build(r)
+	wire, err = rule.Build(r)
+	return wire, r.TypeOf() == rule.PrependSyscallRuleType, err
 }
 
 // isValueFlag reports whether the rule option name takes a value, as

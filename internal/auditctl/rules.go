@@ -69,7 +69,7 @@ func (c *Conn) DeleteAllRules() (int, error) {
 // roll back is joined to the error.
 func (c *Conn) AddRules(rs []Rule) error {
 	for k, r := range rs {
-		err := c.ack(unix.AUDIT_ADD_RULE, r.Wire)
+		err := c.ack(unix.AUDIT_ADD_RULE, r.AddWire())
 		if err == nil {
 			continue
 		}

@@ -171,7 +171,7 @@ func (k *K) AddRule(text string) {
 	if len(rs) != 1 {
 		k.t.Fatalf("audittest: AddRule(%q): want exactly one rule, got %d", text, len(rs))
 	}
-	if err := k.conn.AddRule(rs[0].Wire); err != nil {
+	if err := k.conn.AddRule(rs[0].AddWire()); err != nil {
 		k.t.Fatalf("audittest: AddRule(%q): %v", text, err)
 	}
 	k.mu.Lock()

@@ -1,10 +1,8 @@
 package rulesd
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	libaudit "github.com/elastic/go-libaudit/v2"
@@ -129,7 +127,7 @@ func (s *Set) addAll(c *auditctl.Conn) error {
 		}
 	}
 	for k, r := range s.Rules {
-		err := c.AddRule(s.addWire(k))
+		err := c.AddRule(r.AddWire())
 		if err == nil {
 			continue
 		}
@@ -144,23 +142,6 @@ func (s *Set) addAll(c *auditctl.Conn) error {
 	return nil
 }
 
-// auditFilterPrepend is AUDIT_FILTER_PREPEND, set in struct
-// audit_rule_data's flags to add a rule at the head of its list (-A).
-const auditFilterPrepend = 0x10
-
-// addWire returns rule k's wire format for AUDIT_ADD_RULE: with
-// AUDIT_FILTER_PREPEND for a -A rule. The kernel clears the flag once the
-// rule is in its list, so listing and deleting use the plain Wire.
-func (s *Set) addWire(k int) []byte {
-	w := s.Rules[k].Wire
-	if !s.prepend[k] || len(w) < 4 {
-		return w
-	}
-	w = slices.Clone(w)
-	binary.NativeEndian.PutUint32(w, binary.NativeEndian.Uint32(w)|auditFilterPrepend)
-	return w
-}
-
 // addEach runs -D and adds every rule it can, for -c and -i.
 func (s *Set) addEach(c *auditctl.Conn) []error {
 	var failed []error
@@ -169,8 +150,8 @@ func (s *Set) addEach(c *auditctl.Conn) []error {
 			failed = append(failed, fmt.Errorf("rulesd: %s: %w", s.where(ctlDelete), err))
 		}
 	}
-	for k, r := range s.Rules {
-		if err := c.AddRule(s.addWire(k)); err != nil {
+	for _, r := range s.Rules {
+		if err := c.AddRule(r.AddWire()); err != nil {
 			failed = append(failed, fmt.Errorf("rulesd: %s:%d: %w", r.File, r.Line, err))
 		}
 	}

@@ -8,9 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/elastic/go-libaudit/v2/rule"
-	"github.com/elastic/go-libaudit/v2/rule/flags"
-
 	"github.com/auditdrain/auditdrain/internal/auditctl"
 )
 
@@ -59,9 +56,8 @@ type Set struct {
 	delLine, backlogLine, failureLine, enableLine *Line
 	rest                                          []Line
 
-	prepend []bool           // per rule: added with -A
-	origin  map[ctlKind]Line // the line each control setting comes from, for Load's errors
-	err     error            // the errors Merge returned; Load refuses the set when non-nil
+	origin map[ctlKind]Line // the line each control setting comes from, for Load's errors
+	err    error            // the errors Merge returned; Load refuses the set when non-nil
 }
 
 // Err returns the errors Merge found (nil if none), as Merge returned them.
@@ -230,13 +226,6 @@ func classify(t string) (sl slot, keep, indented bool) {
 	return slotRest, true, indented
 }
 
-// isPrepend reports whether a rule that auditctl.ParseRules accepted is a
-// -A (prepend) rule.
-func isPrepend(text string) bool {
-	r, err := flags.Parse(text)
-	return err == nil && r.TypeOf() == rule.PrependSyscallRuleType
-}
-
 // add checks one kept line and records what it asks for.
 func (s *Set) add(l Line) error {
 	args := strings.Fields(l.Text)
@@ -267,7 +256,6 @@ func (s *Set) add(l Line) error {
 	for _, r := range rs {
 		r.Line = l.Line
 		s.Rules = append(s.Rules, r)
-		s.prepend = append(s.prepend, isPrepend(r.Text))
 	}
 	return nil
 }
