@@ -11,7 +11,8 @@
 //     daemon's `cat`, or auditd's log files), so that records the kernel drops
 //     without counting them in `lost` still show as loss.
 //   - reader.go and proc.go: the readers under test (auditdrain, its discard
-//     mode, auditd with its shipped config and with RAW + flush NONE, and no
+//     mode, auditd with its shipped config, with RAW + flush NONE and with
+//     RAW + flush DATA (auditd-data, on request), and no
 //     reader at all), each started fresh per step with its log in a temporary
 //     directory and stopped by its pid (SIGTERM, SIGKILL after 30 s); their
 //     CPU time and peak RSS from /proc.
