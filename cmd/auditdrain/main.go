@@ -291,7 +291,7 @@ func cmdStatus(args []string, out io.Writer) error {
 	}
 	auditctl.FormatStatus(out, ks)
 	if derr != nil {
-		fmt.Fprintf(out, "daemon: %v\n", derr)
+		fmt.Fprintf(out, "%v\n", derr)
 		return nil
 	}
 	b, _ := json.MarshalIndent(ds, "", "  ")
