@@ -20,7 +20,7 @@ import (
 func cmdSignal(name string, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	ctlSock := fs.String("control-socket", config.Default().ControlSocket, "the daemon's control socket")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	sig := map[string]syscall.Signal{"reload": syscall.SIGHUP, "rotate": syscall.SIGUSR1, "resume": syscall.SIGUSR2}[name]
@@ -43,7 +43,7 @@ func cmdRules(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("rules "+args[0], flag.ContinueOnError)
 	dir := fs.String("rules-dir", config.Default().RulesDir, "directory of *.rules files")
 	allowPanic := fs.Bool("allow-panic", false, "allow -f 2 (kernel panic on any lost record)")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	set, err := rulesd.Merge(*dir)
@@ -77,7 +77,7 @@ func cmdInstall(args []string, out io.Writer) error {
 	start := fs.Bool("start", false, "enable and start auditdrain (auditd untouched)")
 	offline := fs.Bool("offline", false, "write the files only; run no systemctl command")
 	bin := fs.String("binary", "", "binary path for ExecStart (default: this executable)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *bin == "" {
@@ -96,7 +96,7 @@ func cmdUninstall(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("uninstall", flag.ContinueOnError)
 	restore := fs.Bool("restore-auditd", false, "enable and start auditd again")
 	offline := fs.Bool("offline", false, "remove the unit file only; run no systemctl command")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	rep, err := service.Uninstall(service.UninstallOptions{RestoreAuditd: *restore, Offline: *offline})

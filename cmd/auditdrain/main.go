@@ -51,22 +51,26 @@ func main() {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	// After the first SIGTERM/SIGINT, a second one kills at once (a
-	// shutdown that hangs must not need SIGKILL).
-	go func() { <-ctx.Done(); stop() }()
+	// Only run and bench stop gracefully on SIGTERM/SIGINT; every other
+	// command keeps the default (a Ctrl-C ends it at once).
+	interruptible := func() context.Context {
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+		// After the first signal, a second one kills at once (a shutdown
+		// that hangs must not need SIGKILL).
+		go func() { <-ctx.Done(); stop() }()
+		return ctx
+	}
 	args := os.Args[2:]
 	var err error
 	switch os.Args[1] {
 	case "run":
-		err = cmdRun(ctx, args)
+		err = cmdRun(interruptible(), args)
 	case "cat":
 		err = cmdCat(args, os.Stdout)
 	case "status":
 		err = cmdStatus(args, os.Stdout)
 	case "bench":
-		err = bench.Command(ctx, args, os.Stdout, os.Stderr)
+		err = bench.Command(interruptible(), args, os.Stdout, os.Stderr)
 	case "config":
 		err = cmdConfig(os.Stdout)
 	case "reload", "rotate", "resume":
@@ -84,13 +88,31 @@ func main() {
 		fmt.Fprintf(os.Stderr, "auditdrain: unknown command %q\n\n%s", os.Args[1], usage)
 		os.Exit(2)
 	}
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(2)
-		}
+	var usageErr usageError
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0) // the flag package printed the usage
+	case errors.As(err, &usageErr):
+		os.Exit(2) // the flag package printed the error and the usage
+	default:
 		fmt.Fprintf(os.Stderr, "auditdrain %s: %v\n", os.Args[1], err)
 		os.Exit(1)
 	}
+}
+
+// usageError is a command-line error the flag package has already printed.
+type usageError struct{ error }
+
+// parseFlags parses args, marking errors the flag package has printed.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	return nil
 }
 
 // setFlags collects repeated --set key=value flags.
@@ -109,7 +131,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	discard := fs.Bool("discard", false, "count records instead of writing them (benchmark floor)")
 	var sets setFlags
 	fs.Var(&sets, "set", "override one config key: --set key=value (repeatable)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -195,7 +217,7 @@ func cmdCat(args []string, out io.Writer) error {
 	since := fs.String("since", "", "only records at or after this time (RFC 3339, or YYYY-MM-DD HH:MM:SS local)")
 	until := fs.String("until", "", "only records at or before this time")
 	serials := fs.String("serial", "", "only records with serials in A-B (or one serial A)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	var f writer.Filter
@@ -261,7 +283,7 @@ func cmdStatus(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	ctlSock := fs.String("control-socket", config.Default().ControlSocket, "the daemon's control socket")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	ctl, err := auditctl.Dial()
@@ -315,8 +337,9 @@ func printFields(out io.Writer, obj []byte) {
 
 func cmdConfig(out io.Writer) error {
 	fmt.Fprintf(out, "# auditdrain config keys (file: %s, or --config FILE; --set key=value overrides)\n", config.DefaultPath)
+	d := config.Default()
 	for _, k := range config.Keys() {
-		fmt.Fprintf(out, "%-18s %s\n", k, config.Doc(k))
+		fmt.Fprintf(out, "%-24s = %-22s # %s\n", k, d.Value(k), config.Doc(k))
 	}
 	return nil
 }

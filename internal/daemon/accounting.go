@@ -186,6 +186,12 @@ func (g *gapTracker) observe(serial uint64) {
 		g.late.Add(1)
 		return
 	}
+	if serial > g.hi+1<<31 {
+		// A record from before a serial wrap, arriving after the tracker
+		// started over: late, not 4 billion missing serials.
+		g.late.Add(1)
+		return
+	}
 	if serial > g.hi {
 		if serial >= gapWindow && serial-gapWindow > g.judged {
 			limit := serial - gapWindow // judge every x in (judged, limit]

@@ -229,6 +229,16 @@ func newLoop(f func() error) *loop {
 
 func (l *loop) wait() error { <-l.done; return l.err }
 
+// closed reports whether ch is closed, without waiting.
+func closed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
 // defaultBacklogWaitTime is the kernel's own default (60 s at HZ=250).
 const defaultBacklogWaitTime = 15000
 
@@ -237,6 +247,13 @@ const defaultBacklogWaitTime = 15000
 // CONFIG_CHANGE records) reaches the log.
 func (d *Daemon) applyKernel() error {
 	c := d.cfg
+	if d.status0.Enabled == 2 {
+		// -e 2 locked the configuration until reboot: nothing can be
+		// changed, but records can still be read.
+		d.logf("the kernel's audit configuration is locked (enabled 2) until reboot: keeping its settings and rules")
+		d.rules = &ruleSource{where: "none (configuration locked)"}
+		return nil
+	}
 	if c.Mode == "multicast" {
 		// Beside a registered daemon the kernel's settings and rules are
 		// that daemon's: only an explicit rules file is loaded.
@@ -282,13 +299,27 @@ func (d *Daemon) applyKernel() error {
 		}
 	}
 	// enabled comes before the rules: a rules.d -e line (-e 2 locks the
-	// configuration) must be the last word, as with augenrules.
+	// configuration) must be the last word, as with augenrules. The rules'
+	// control lines (-b, -f, --backlog_wait_time) override the settings
+	// above, as they do after auditd starts.
 	if c.Enabled >= 0 && !d.rules.setsEnabled() {
 		if err := d.ctl.SetEnabled(uint32(c.Enabled)); err != nil {
 			return fmt.Errorf("daemon: setting enabled %d: %w", c.Enabled, err)
 		}
 	}
-	return d.rules.load(d.ctl, c.AllowPanic)
+	if err := d.rules.load(d.ctl, c.AllowPanic); err != nil {
+		return err
+	}
+	// kernel_backpressure is an explicit choice about stalling programs:
+	// it wins over a rules.d --backlog_wait_time (unless -e 2 locked it).
+	if c.KernelBackpressure == "wait" || c.KernelBackpressure == "drop" {
+		if st, err := d.ctl.Status(); err == nil && st.Enabled != 2 && st.BacklogWaitTime != s.BacklogWaitTime {
+			if err := d.ctl.SetBacklogWaitTime(s.BacklogWaitTime); err != nil {
+				return fmt.Errorf("daemon: kernel_backpressure = %s: setting backlog_wait_time %d: %w", c.KernelBackpressure, s.BacklogWaitTime, err)
+			}
+		}
+	}
+	return nil
 }
 
 // readLoop moves records from the socket into the ring until shutdown.
@@ -369,12 +400,18 @@ func (d *Daemon) append(typ uint16, p []byte) {
 func (d *Daemon) shutdown(reading, draining *loop) error {
 	t0 := time.Now()
 	d.stopping.Store(true)
+	// If the writer dies at any point from here on, nothing empties the
+	// ring: release a reader blocked on it, whatever step shutdown is at.
+	go func() { <-draining.done; d.ring.Close() }()
 	var errs []error
 	if d.rd.Mode() == reader.ModeUnicast {
 		// Records still in the kernel's queue when we unregister are freed
 		// without being counted anywhere (no audit=1 hold queue): keep
-		// reading until the queue is empty, for a bounded time.
-		d.waitKernelQueue(2 * time.Second)
+		// reading until the queue is empty, for a bounded time, if there
+		// is still a pipeline to read into.
+		if !closed(reading.done) && !closed(draining.done) {
+			d.waitKernelQueue(2 * time.Second)
+		}
 		if err := d.ctl.Unregister(); err != nil {
 			errs = append(errs, fmt.Errorf("daemon: unregistering: %w", err))
 		}
@@ -382,14 +419,6 @@ func (d *Daemon) shutdown(reading, draining *loop) error {
 	// Wake the reader, wait for it to leave its loop, then empty the socket
 	// (twice, a moment apart: kauditd may be mid-send when we unregister).
 	d.rd.SetDeadline(time.Now())
-	select {
-	case <-draining.done:
-		// The writer is gone: nothing will empty the ring, so a reader
-		// blocked on a full ring must be released. What it held is lost and
-		// the error says why.
-		d.ring.Close()
-	default:
-	}
 	if err := reading.wait(); err != nil {
 		errs = append(errs, err)
 	}
@@ -414,7 +443,7 @@ func (d *Daemon) shutdown(reading, draining *loop) error {
 	d.kpoll.poll()
 	d.account(time.Now())
 	d.writeSelf(typeDaemonEnd, d.endRecord())
-	if d.cfg.RestoreKernelSettings {
+	if d.cfg.RestoreKernelSettings && d.rd.Mode() == reader.ModeUnicast && d.status0.Enabled != 2 {
 		if err := d.restoreKernel(); err != nil {
 			errs = append(errs, err)
 		}

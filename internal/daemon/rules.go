@@ -31,6 +31,9 @@ func prepareRules(c config.Config) (*ruleSource, error) {
 			return nil, err
 		}
 		return &ruleSource{file: rs, where: c.Rules}, nil
+	case c.Mode == "multicast":
+		// Beside a registered daemon, rules.d is that daemon's business.
+		return &ruleSource{where: "none (multicast: the registered daemon's rules)"}, nil
 	case c.RulesDir != "":
 		if _, err := os.Stat(c.RulesDir); errors.Is(err, os.ErrNotExist) {
 			return &ruleSource{where: "none (" + c.RulesDir + " does not exist)"}, nil
@@ -103,11 +106,20 @@ func (d *Daemon) Reload(cfg config.Config) error {
 	if err != nil {
 		return err
 	}
+	if d.status0.Enabled == 2 {
+		return fmt.Errorf("daemon: reload refused: the kernel's audit configuration is locked (enabled 2) until reboot")
+	}
 	d.rules.mu.Lock()
 	defer d.rules.mu.Unlock()
 	have := map[string]bool{}
 	for _, r := range d.rules.list() {
 		have[string(r.Wire)] = true
+	}
+	// Rules someone loaded by hand that the new set also has are kept.
+	if loaded, err := d.ctl.Rules(); err == nil {
+		for _, w := range loaded {
+			have[string(w)] = true
+		}
 	}
 	want := map[string]bool{}
 	var add []auditctl.Rule
