@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"maps"
@@ -55,35 +54,25 @@ func ImportAuditdConf(path string) (Config, []string, error) {
 	var (
 		ignoredAt = map[string]int{}    // key -> the (last) line where it was ignored
 		ignoredAs = map[string]string{} // key -> what to list
-		line      int
 	)
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line++
-		s := strings.TrimSpace(sc.Text())
-		if s == "" || s[0] == '#' {
-			continue
-		}
-		k, v, ok := strings.Cut(s, "=")
-		if !ok {
-			return c, nil, fmt.Errorf("config: %s:%d: %q: expected `key = value`", path, line, s)
-		}
-		k, v = strings.ToLower(strings.TrimSpace(k)), strings.TrimSpace(v)
+	err = scanKeyValues(path, f, func(line int, k, v string) error {
+		k = strings.ToLower(k)
 		handle, known := auditdKeys[k]
 		if !known {
-			return c, nil, fmt.Errorf("config: %s:%d: %w %q: not an auditd.conf key", path, line, ErrUnknownKey, k)
+			return fmt.Errorf("%w %q: not an auditd.conf key", ErrUnknownKey, k)
 		}
 		ign, err := handle(&c, v)
 		if err != nil {
-			return c, nil, fmt.Errorf("config: %s:%d: auditd.conf key %q = %q: %w", path, line, k, v, err)
+			return fmt.Errorf("auditd.conf key %q = %q: %w", k, v, err)
 		}
 		delete(ignoredAt, k) // the last value counts
 		if ign != "" {
 			ignoredAt[k], ignoredAs[k] = line, ign
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return c, nil, fmt.Errorf("config: reading %s: %w", path, err)
+		return nil
+	})
+	if err != nil {
+		return c, nil, err
 	}
 	keys := slices.SortedFunc(maps.Keys(ignoredAt), func(a, b string) int { return ignoredAt[a] - ignoredAt[b] })
 	ignored := make([]string, len(keys))

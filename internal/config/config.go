@@ -141,8 +141,22 @@ func Load(path string, optional bool) (Config, error) {
 // Parse applies the `key = value` lines of r (named name in errors) to c.
 // A key given twice in one file is an error: it is almost always a mistake.
 func (c *Config) Parse(name string, r io.Reader) error {
-	sc := bufio.NewScanner(r)
 	seen := map[string]int{}
+	return scanKeyValues(name, r, func(line int, k, v string) error {
+		if prev, dup := seen[k]; dup {
+			return fmt.Errorf("key %q already set on line %d", k, prev)
+		}
+		seen[k] = line
+		return c.Set(k, v)
+	})
+}
+
+// scanKeyValues calls fn for each `key = value` line of r (auditd.conf
+// syntax: blank lines and `#` comments skipped, white space around key and
+// value trimmed), stopping at the first error, which it returns prefixed
+// with the file and line.
+func scanKeyValues(name string, r io.Reader, fn func(line int, key, value string) error) error {
+	sc := bufio.NewScanner(r)
 	line := 0
 	for sc.Scan() {
 		line++
@@ -154,12 +168,7 @@ func (c *Config) Parse(name string, r io.Reader) error {
 		if !ok {
 			return fmt.Errorf("config: %s:%d: %q: expected `key = value`", name, line, s)
 		}
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		if prev, dup := seen[k]; dup {
-			return fmt.Errorf("config: %s:%d: key %q already set on line %d", name, line, k, prev)
-		}
-		seen[k] = line
-		if err := c.Set(k, v); err != nil {
+		if err := fn(line, strings.TrimSpace(k), strings.TrimSpace(v)); err != nil {
 			return fmt.Errorf("config: %s:%d: %w", name, line, err)
 		}
 	}
