@@ -84,11 +84,10 @@ type Daemon struct {
 	healthDrained uint64
 
 	// discard-mode and drain-loop counters.
-	drained      atomic.Uint64
-	drainedBytes atomic.Uint64
-	eoe          atomic.Uint64 // EOE records not written (write_eoe = no)
-	selfRecords  atomic.Uint64 // records auditdrain wrote itself (start, end, accounting)
-	writeErr     atomic.Pointer[error]
+	drained     atomic.Uint64
+	eoe         atomic.Uint64 // EOE records not written (write_eoe = no)
+	selfRecords atomic.Uint64 // records auditdrain wrote itself (start, end, accounting)
+	writeErr    atomic.Pointer[error]
 
 	stopping atomic.Bool
 }
@@ -369,7 +368,6 @@ func (d *Daemon) drainLoop() error {
 // append is the drain loop's per-record callback.
 func (d *Daemon) append(typ uint16, p []byte) {
 	d.drained.Add(1)
-	d.drainedBytes.Add(uint64(len(p)))
 	if d.w == nil {
 		return
 	}
