@@ -109,6 +109,16 @@ func start(t *testing.T, k *audittest.K, cfg config.Config, opts Options) *runni
 	return r
 }
 
+// slowWriter stalls the writer 100 us every nth record, so the ring fills.
+func slowWriter(every int) Options {
+	n := 0
+	return Options{BeforeAppend: func() {
+		if n++; n%every == 0 {
+			time.Sleep(100 * time.Microsecond)
+		}
+	}}
+}
+
 type syncWriter struct {
 	mu sync.Mutex
 	w  *bytes.Buffer
@@ -194,12 +204,7 @@ func TestBlockSlowWriterLosesNothing(t *testing.T) {
 	cfg := config.Default()
 	cfg.RingSize = 64 << 10
 	cfg.BacklogLimit = 8192
-	n := 0
-	r := start(t, k, cfg, Options{BeforeAppend: func() {
-		if n++; n%16 == 0 {
-			time.Sleep(100 * time.Microsecond)
-		}
-	}})
+	r := start(t, k, cfg, slowWriter(16))
 	lost0 := lostNow(t, k)
 	const events = 2000
 	load(t, fmt.Sprintf("getppid:%d:0", events))
@@ -234,12 +239,7 @@ func TestDropCountsEveryRecordAndKeepsKeep(t *testing.T) {
 	cfg.OverflowAction = "drop"
 	cfg.KeepKeys = keep
 	cfg.BacklogLimit = 65536
-	n := 0
-	r := start(t, k, cfg, Options{BeforeAppend: func() {
-		if n++; n%8 == 0 {
-			time.Sleep(100 * time.Microsecond)
-		}
-	}})
+	r := start(t, k, cfg, slowWriter(8))
 	lost0 := lostNow(t, k)
 	const noisyEvents, keepEvents = 20000, 500
 	load(t, fmt.Sprintf("getppid:%d:0,getgid:%d:0,getppid:%d:0", noisyEvents/2, keepEvents, noisyEvents/2))
@@ -271,12 +271,7 @@ func TestKernelLostReported(t *testing.T) {
 	cfg := config.Default()
 	cfg.RingSize = 64 << 10
 	cfg.BacklogLimit = 64
-	n := 0
-	r := start(t, k, cfg, Options{BeforeAppend: func() {
-		if n++; n%4 == 0 {
-			time.Sleep(100 * time.Microsecond)
-		}
-	}})
+	r := start(t, k, cfg, slowWriter(4))
 	lost0 := lostNow(t, k)
 	load(t, "getppid:20000:0")
 	time.Sleep(1200 * time.Millisecond) // one more kernel poll
