@@ -60,10 +60,6 @@ var (
 	// daemon (the kernel answered EEXIST). The caller should name it (its
 	// pid is in the kernel's status) rather than retry.
 	ErrAlreadyRegistered = errors.New("reader: another process is registered as the audit daemon")
-	// ErrReplaced: the reader received AUDIT_REPLACE, meaning another
-	// process tried to register. It is counted, not returned; exported so
-	// callers can log it consistently.
-	ErrReplaced = errors.New("reader: another process asked to replace the audit daemon")
 )
 
 // Config configures Open. The zero value is usable: unicast, 64 datagrams
