@@ -26,7 +26,7 @@ type execState struct {
 	exited chan error // receives cmd.Wait's result
 	buf    []byte     // the batch being written
 	tail   []byte     // what a program that exited left unread
-	killed string    // set when Stop had to SIGKILL
+	killed string     // set when Stop had to SIGKILL
 }
 
 // runExec is the feeder of a program plugin: it starts the program, writes

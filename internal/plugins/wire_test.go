@@ -79,7 +79,10 @@ func TestUnread(t *testing.T) {
 		t.Errorf("string: %d unread records, want 4 (a, b, c, d; e not yet whole)", n)
 	}
 	b := encoder{format: FormatBinary}
-	for _, tc := range []struct{ tail, rest int; want uint64 }{
+	for _, tc := range []struct {
+		tail, rest int
+		want       uint64
+	}{
 		{0, 0, 0}, {FrameLen, 0, 1}, {FrameLen / 2, FrameLen / 2, 1}, {FrameLen + 1, 2 * FrameLen, 4}, {0, 3 * FrameLen, 3},
 	} {
 		if n := b.unread(make([]byte, tc.tail), make([]byte, tc.rest)); n != tc.want {
