@@ -430,3 +430,56 @@ func TestReload(t *testing.T) {
 		t.Errorf("restarted plugin's cmdline %q lacks its new arg", cmdline)
 	}
 }
+
+// TestPluginOutput: a program runs with an empty environment in /, its
+// argv as configured, stdout and stderr to Options.Output (or /dev/null,
+// where writing works too), and gets the string lines on stdin; Stop lets it
+// read them all (it ignores SIGTERM, and ends at EOF).
+func TestPluginOutput(t *testing.T) {
+	dir := t.TempDir()
+	outFile, err := os.Create(filepath.Join(dir, "output"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outFile.Close()
+	marker := filepath.Join(dir, "marker")
+	prog := program(t, dir, "env", `trap '' TERM
+echo "argv: $0 $1 $2"; echo "pwd: $(pwd)"; env >&2; echo "stderr works" >&2
+/usr/bin/cat
+echo "cat: $?" > `+marker)
+	const n = 100
+	for _, tc := range []struct {
+		name   string
+		output *os.File
+	}{{"to-file", outFile}, {"to-devnull", nil}} {
+		t.Run(tc.name, func(t *testing.T) {
+			os.Remove(marker)
+			d, err := New([]Config{execConfig("p", prog, "one", "two")}, Options{Output: tc.output})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := d.Start(); err != nil {
+				t.Fatal(err)
+			}
+			for i := range n {
+				d.Dispatch(kernelRecord(i))
+			}
+			waitFor(t, 10*time.Second, "delivery", func() (bool, string) {
+				s := stat(d, "p")
+				return s.Delivered == n, fmt.Sprintf("%+v", s)
+			})
+			stopDispatcher(t, d)
+			if s := stat(d, "p"); s.Restarts != 0 || s.Lost != 0 || s.Delivered != n {
+				t.Errorf("%+v: want no restart, all delivered", s)
+			}
+			if b, err := os.ReadFile(marker); string(b) != "cat: 0\n" {
+				t.Errorf("cat's exit: %q, %v; want status 0 (its stdout works)", b, err)
+			}
+		})
+	}
+	got, _ := os.ReadFile(outFile.Name())
+	want := "argv: " + prog + " one two\npwd: /\nPWD=/\nstderr works\n" + string(expectedLines(n))
+	if string(got) != want {
+		t.Errorf("plugin output:\n%s\nwant:\n%s", got, want)
+	}
+}

@@ -117,8 +117,9 @@ func (p *plugin) startProcess() error {
 		Env:    []string{},
 		Dir:    "/",
 		Stdin:  theirs,
-		Stdout: p.d.opts.Output,
-		Stderr: p.d.opts.Output,
+	}
+	if out := p.d.opts.Output; out != nil { // not a typed nil in the interface
+		cmd.Stdout, cmd.Stderr = out, out
 	}
 	if err := cmd.Start(); err != nil {
 		theirs.Close()
