@@ -112,11 +112,11 @@ func (p *plugin) startProcess() error {
 	theirs := os.NewFile(uintptr(fds[0]), p.cfg.Name+" stdin")
 	out := os.NewFile(uintptr(fds[1]), p.cfg.Name+" feed") // pollable: non-blocking
 	cmd := &exec.Cmd{
-		Path:   p.cfg.Path,
-		Args:   append([]string{p.cfg.Path}, p.cfg.Args...),
-		Env:    []string{},
-		Dir:    "/",
-		Stdin:  theirs,
+		Path:  p.cfg.Path,
+		Args:  append([]string{p.cfg.Path}, p.cfg.Args...),
+		Env:   []string{},
+		Dir:   "/",
+		Stdin: theirs,
 	}
 	if out := p.d.opts.Output; out != nil { // not a typed nil in the interface
 		cmd.Stdout, cmd.Stderr = out, out
