@@ -165,11 +165,40 @@ func TestAFUnix(t *testing.T) {
 
 	// A client that goes away is dropped; the others keep getting records.
 	s2.Close()
+	var binExtra []byte // what b1 gets meanwhile
 	waitFor(t, 5*time.Second, "the closed client to be dropped", func() (bool, string) {
 		typ, p := kernelRecord(0)
 		d.Dispatch(typ, p)
+		binExtra = append(binExtra, frame(0, uint32(typ), string(p))...)
 		return stat(d, "str.conf").Clients == 1, fmt.Sprintf("%+v", stat(d, "str.conf"))
 	})
+
+	// Reload: str.conf changes (its socket is made anew at the same path,
+	// its clients are cut), bin.conf does not (its client stays).
+	if err := d.Reload([]Config{
+		{Name: "str.conf", Active: true, Path: BuiltinAFUnix, Type: TypeBuiltin, Args: []string{"0640", strSock}},
+		{Name: "bin.conf", Active: true, Path: BuiltinAFUnix, Type: TypeBuiltin, Args: []string{binSock, "0600"}, Format: FormatBinary},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(strSock); err != nil || fi.Mode().Perm() != 0o640 {
+		t.Fatalf("after reload %s: %v, %v; want mode 0640", strSock, fi, err)
+	}
+	s1.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadAll(s1); err != nil {
+		t.Errorf("old client of the replaced socket: %v; want EOF", err)
+	}
+	s3 := dial(strSock)
+	waitFor(t, 5*time.Second, "the new client", func() (bool, string) {
+		a, b := stat(d, "str.conf"), stat(d, "bin.conf")
+		return a.Clients == 1 && b.Clients == 1, fmt.Sprintf("%+v %+v", a, b)
+	})
+	typ, p := kernelRecord(7)
+	d.Dispatch(typ, p)
+	wg.Add(2)
+	go check("client of the new socket", s3, expectedLines(8)[len(expectedLines(7)):])
+	go check("binary client after reload", b1, append(binExtra, frame(0, uint32(typ), string(p))...))
+	wg.Wait()
 
 	stopDispatcher(t, d)
 	for _, sock := range []string{strSock, binSock} {
@@ -484,5 +513,45 @@ echo "cat: $?" > `+marker)
 	want := "argv: " + prog + " one two\npwd: /\nPWD=/\nstderr works\n" + string(expectedLines(n))
 	if string(got) != want {
 		t.Errorf("plugin output:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestOverflowPolicy drives one plugin's queue directly (no program runs):
+// a full queue drops the record for that plugin and counts it; with
+// OverflowSuspend the plugin then gets nothing until reload, even with room
+// in its queue; with OverflowIgnore it gets records again as soon as there is
+// room.
+func TestOverflowPolicy(t *testing.T) {
+	const depth = 10
+	for _, tc := range []struct {
+		policy         Overflow
+		lostAfterDrain bool
+	}{{OverflowIgnore, false}, {OverflowSyslog, false}, {OverflowSuspend, true}} {
+		d, err := New([]Config{execConfig("p", "/usr/bin/cat")}, Options{QueueDepth: depth, Overflow: tc.policy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := d.plugins[0]
+		typ, rec := kernelRecord(0)
+		for range depth + 5 {
+			p.offer(typ, rec)
+		}
+		if s := p.stats(); s.QueueDepth != depth || s.Lost != 5 {
+			t.Errorf("policy %d: %+v after %d offers; want %d queued, 5 lost", tc.policy, s, depth+5, depth)
+		}
+		// The consumer takes everything; there is room again.
+		p.consumed.Add(uint64(p.q.Drain(0, func(uint16, []byte) {})))
+		p.offer(typ, rec)
+		if s := p.stats(); (s.Lost == 6) != tc.lostAfterDrain {
+			t.Errorf("policy %d: %+v after draining and one more offer; lost again: %v, want %v", tc.policy, s, s.Lost == 6, tc.lostAfterDrain)
+		}
+		p.reload() // resumes a suspended plugin (and SIGHUPs nothing: not running)
+		p.offer(typ, rec)
+		if s := p.stats(); s.Lost > 6 || s.QueueDepth == 0 {
+			t.Errorf("policy %d: %+v after reload: want the record queued", tc.policy, s)
+		}
+		if err := d.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
 	}
 }
