@@ -20,7 +20,8 @@ const (
 	ctlLoginuidImmutable
 	ctlResetLost
 	ctlResetBacklogWaitTimeActual
-	ctlContinue
+	ctlContinue // -c
+	ctlIgnore   // -i
 )
 
 // control is one parsed control line.
@@ -122,7 +123,11 @@ func parseControl(args []string) (c control, isControl bool, err error) {
 		if attached != "" {
 			return c, true, fmt.Errorf("%s takes no value", a[:2])
 		}
-		return control{kind: ctlContinue}, true, noMore(rest)
+		kind := ctlContinue
+		if opt == 'i' {
+			kind = ctlIgnore
+		}
+		return control{kind: kind}, true, noMore(rest)
 	}
 	if what, ok := unsupportedShort[opt]; ok {
 		return c, true, fmt.Errorf("%s: %w in a rules directory", what, ErrUnsupported)
@@ -191,5 +196,7 @@ func (s *Set) apply(c control, l Line) {
 		s.ResetBacklogWaitTimeActual = true
 	case ctlContinue:
 		s.ContinueOnError = true
+	case ctlIgnore:
+		s.IgnoreErrors = true
 	}
 }
