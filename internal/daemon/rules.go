@@ -39,6 +39,9 @@ func prepareRules(c config.Config) (*ruleSource, error) {
 		if err := set.Err(); err != nil {
 			return nil, err // each error names the file and line
 		}
+		if err := set.Check(c.AllowPanic); err != nil {
+			return nil, err
+		}
 		return &ruleSource{set: set, where: c.Rules}, nil
 	case c.Mode == "multicast":
 		// Beside a registered daemon, rules.d is that daemon's business.
@@ -53,6 +56,9 @@ func prepareRules(c config.Config) (*ruleSource, error) {
 		}
 		if err := set.Err(); err != nil {
 			return nil, fmt.Errorf("daemon: rules in %s: %w", c.RulesDir, err)
+		}
+		if err := set.Check(c.AllowPanic); err != nil {
+			return nil, err
 		}
 		return &ruleSource{set: set, where: c.RulesDir}, nil
 	}

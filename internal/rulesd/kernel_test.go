@@ -250,9 +250,9 @@ func TestLoadTwice(t *testing.T) {
 	}
 }
 
-// TestReadFileControlLines: a rules file's -b and --backlog_wait_time are
+// TestLoadFileControlLines: a rules file's -b and --backlog_wait_time are
 // applied, as auditctl -R applies them.
-func TestReadFileControlLines(t *testing.T) {
+func TestLoadFileControlLines(t *testing.T) {
 	k := audittest.Kernel(t)
 	saved := k.Saved()
 	key := k.Key("file")

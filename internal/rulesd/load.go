@@ -152,8 +152,11 @@ func (s *Set) Load(c *auditctl.Conn, allowPanic bool) (Report, error) {
 	return rep, nil
 }
 
-// check refuses, before anything is sent, what Load and Reload must not do.
-func (s *Set) check(c *auditctl.Conn, allowPanic bool) error {
+// Check reports, without the kernel, what makes Load refuse the set before
+// sending anything: errors found when reading it (ErrInvalid), failure mode
+// 2 without allowPanic (auditctl.ErrPanicRefused), --loginuid-immutable
+// (ErrUnsupported). A daemon calls it before it touches the kernel.
+func (s *Set) Check(allowPanic bool) error {
 	if s.err != nil {
 		return fmt.Errorf("%w (%s)", ErrInvalid, countErrors(s.err))
 	}
@@ -162,6 +165,14 @@ func (s *Set) check(c *auditctl.Conn, allowPanic bool) error {
 	}
 	if s.LoginuidImmutable {
 		return fmt.Errorf("rulesd: %s: --loginuid-immutable: %w: auditctl.Conn cannot set kernel audit features yet; run `auditctl --loginuid-immutable` instead", s.where(ctlLoginuidImmutable), ErrUnsupported)
+	}
+	return nil
+}
+
+// check refuses, before anything is sent, what Load must not do.
+func (s *Set) check(c *auditctl.Conn, allowPanic bool) error {
+	if err := s.Check(allowPanic); err != nil {
+		return err
 	}
 	if c == nil {
 		return fmt.Errorf("rulesd: %w", auditctl.ErrNotDialed)
