@@ -95,7 +95,7 @@ func (d *Daemon) logRefused(rep rulesd.Report) {
 		d.logf("%v", re)
 	}
 	if rep.Stopped {
-		d.logf("rules: stopped at the first line the kernel refused, as auditctl does without -c or -i before it: %d lines not applied; running with the %d rules loaded", rep.Skipped, rep.Loaded)
+		d.logf("rules: stopped at the first line the kernel refused, as auditctl does without -c or -i before it: %s not applied; running with the %s loaded", plural(rep.Skipped, "line"), plural(rep.Loaded, "rule"))
 	}
 }
 
@@ -103,11 +103,19 @@ func (d *Daemon) logRefused(rep rulesd.Report) {
 func (r *ruleSource) summary() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s := fmt.Sprintf("%d rules loaded from %s", r.loaded, r.where)
+	s := fmt.Sprintf("%s loaded from %s", plural(r.loaded, "rule"), r.where)
 	if n := len(r.refused); n > 0 {
-		s += fmt.Sprintf(", %d lines refused by the kernel", n)
+		s += fmt.Sprintf(", %s refused by the kernel", plural(n, "line"))
 	}
 	return s
+}
+
+// plural is "1 rule", "2 rules".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // statusRules returns the number of rules loaded and the refused lines, for
