@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 
@@ -97,16 +96,6 @@ func ParseRules(name string, r io.Reader) ([]Rule, error) {
 		return nil, errors.Join(errs...)
 	}
 	return rules, nil
-}
-
-// ParseRulesFile parses the rules file at path with ParseRules.
-func ParseRulesFile(path string) ([]Rule, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("rules: %w", err)
-	}
-	defer f.Close()
-	return ParseRules(path, f)
 }
 
 // parseRule turns one rule line into wire format.

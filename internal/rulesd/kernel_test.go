@@ -203,7 +203,7 @@ func TestLoadRefusedRule(t *testing.T) {
 
 // TestLoadTwice: loading a set whose rules are already in the kernel (a
 // restart) succeeds and counts them as present, without duplicating them;
-// Unload removes exactly its rules, then it loads again.
+// a reload to an empty set removes exactly its rules, then it loads again.
 func TestLoadTwice(t *testing.T) {
 	k := audittest.Kernel(t)
 	c := k.Conn()
@@ -233,14 +233,15 @@ func TestLoadTwice(t *testing.T) {
 			t.Errorf("key %s: %d rules, want 1", key, n)
 		}
 	}
-	if err := s.Unload(c); err != nil {
-		t.Fatal(err)
+	// Reloading to an empty set deletes exactly the set's rules.
+	if rep, err := (&Set{}).Reload(c, s); err != nil || rep.Deleted != 3 {
+		t.Fatalf("Reload to nothing: %+v, %v; want 3 deleted", rep, err)
 	}
-	if got := readKernel(t, k).rules; strings.Contains(got, k1) || strings.Contains(got, k2) || !strings.Contains(got, other) {
-		t.Fatalf("after Unload:\n%s", got)
+	if got := readKernel(t, k).rules; strings.Contains(got, k1) || strings.Contains(got, k2) || strings.Contains(got, k3) || !strings.Contains(got, other) {
+		t.Fatalf("after Reload to nothing:\n%s", got)
 	}
-	if err := s.Unload(c); err != nil {
-		t.Fatalf("second Unload: %v", err)
+	if rep, err := (&Set{}).Reload(c, s); err != nil || rep.Deleted != 0 {
+		t.Fatalf("second Reload to nothing: %+v, %v", rep, err)
 	}
 	if _, err := s.Load(c, false); err != nil {
 		t.Fatal(err)

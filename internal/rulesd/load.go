@@ -346,19 +346,3 @@ func countErrors(err error) string {
 	}
 	return "1 error"
 }
-
-// Unload deletes the set's rules from the kernel, in reverse order; rules
-// that are not there are skipped. It changes no setting.
-func (s *Set) Unload(c *auditctl.Conn) error {
-	if c == nil {
-		return fmt.Errorf("rulesd: Unload: %w", auditctl.ErrNotDialed)
-	}
-	var errs []error
-	for i := len(s.Rules) - 1; i >= 0; i-- {
-		r := s.Rules[i]
-		if err := c.DeleteRule(r.Wire); err != nil && !errors.Is(err, unix.ENOENT) {
-			errs = append(errs, fmt.Errorf("rulesd: unloading %s:%d: %w", r.File, r.Line, err))
-		}
-	}
-	return errors.Join(errs...)
-}
