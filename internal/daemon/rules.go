@@ -159,6 +159,9 @@ func (d *Daemon) Reload(cfg config.Config) error {
 		set = &rulesd.Set{} // no rules any more: delete the old ones
 	}
 	rep, err := set.Reload(d.ctl, old)
+	// With nothing counted, Reload stopped in its checks or at its first
+	// request: the kernel still has the old set's rules, so the old set
+	// stays what the next reload starts from.
 	if err != nil && rep.Loaded+rep.Deleted+len(rep.Refused) == 0 {
 		return fmt.Errorf("daemon: reload refused, rules unchanged: %w", err)
 	}

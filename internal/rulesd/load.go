@@ -22,9 +22,9 @@ type Report struct {
 	// afterwards: added, or already there (Present).
 	Loaded int
 	// Present counts, among Loaded, the rules an identical copy of which
-	// was already loaded: the kernel answers EEXIST to adding one (Load),
-	// or it was listed (Reload). Not an error: a restart finds the rules
-	// of the previous run.
+	// was already loaded: the kernel listed it, or answered EEXIST to
+	// adding it. Not an error: a restart finds the rules of the previous
+	// run.
 	Present int
 	// Deleted counts the rules deleted: by -D (Load), or rules of the old
 	// set that the new one does not have (Reload).
@@ -71,7 +71,7 @@ const (
 	errContinue                // -c: go on; loading fails at the end
 )
 
-// next is the policy after the control line c.
+// next is the policy after the line whose control is c (zero for a rule).
 func (p onError) next(c control) onError {
 	switch {
 	case c.kind == ctlContinue:
@@ -110,12 +110,13 @@ func (r *Report) refuse(l Line, err error, p onError) (goOn bool, fatal error) {
 // (auditctl.ErrPanicRefused), --loginuid-immutable (ErrUnsupported) and a
 // locked kernel (ErrLocked).
 //
-// Then, as auditctl does: a rule the kernel already has (EEXIST) counts as
-// loaded, not as an error. A line the kernel refuses (a watch on a missing
-// directory, a syscall the architecture lacks...) is added to
-// Report.Refused; without -c or -i before it, loading stops there (the
-// lines after it, -e included, are not applied), with -c or -i it goes on.
-// What was applied stays applied: nothing is rolled back. Report.Err says
+// Unlike auditctl, it takes a rule the kernel already has (it lists it, or
+// answers EEXIST) as loaded, not as an error, and does not send it twice.
+// As auditctl does, it adds a line the kernel refuses (a watch on a missing
+// directory, a field this kernel does not support...) to Report.Refused
+// and, without -c or -i before that line, stops there (the lines after it,
+// -e included, are not applied); with -c or -i it goes on. What was
+// applied stays applied: nothing is rolled back. Report.Err says
 // whether auditctl would have failed. Load returns an error only for what
 // stopped it other than a refusal: the checks above, or a request the
 // kernel did not answer.
@@ -131,25 +132,30 @@ func (s *Set) Load(c *auditctl.Conn, allowPanic bool) (Report, error) {
 	if err != nil {
 		return rep, err
 	}
+	return rep, s.run(c, s.steps, have, allowPanic, &rep)
+}
+
+// run applies steps in order, with auditctl's -c and -i semantics (see
+// Load), and counts what it did in rep. It returns an error only for a
+// request the kernel did not answer.
+func (s *Set) run(c *auditctl.Conn, steps []step, have map[string]bool, allowPanic bool, rep *Report) error {
 	policy := errStop
-	for i, st := range s.steps {
-		err := s.applyStep(c, st, have, allowPanic, &rep)
-		if st.ctl.kind == ctlContinue || st.ctl.kind == ctlIgnore {
-			policy = policy.next(st.ctl)
-		}
+	for i, st := range steps {
+		err := s.applyStep(c, st, have, allowPanic, rep)
+		policy = policy.next(st.ctl)
 		if err == nil {
 			continue
 		}
 		goOn, fatal := rep.refuse(st.line, err, policy)
 		if fatal != nil {
-			return rep, fatal
+			return fatal
 		}
 		if !goOn {
-			rep.Skipped = len(s.steps) - i - 1
+			rep.Skipped = len(steps) - i - 1
 			break
 		}
 	}
-	return rep, nil
+	return nil
 }
 
 // Check reports, without the kernel, what makes Load refuse the set before
@@ -288,30 +294,14 @@ func (s *Set) Reload(c *auditctl.Conn, old *Set) (Report, error) {
 	for _, r := range s.Rules {
 		want[string(r.Wire)] = true
 	}
-	policy := errStop
-	var rules []step
+	var rules []step // the rules, -c and -i
 	for _, st := range s.steps {
 		if st.ctl.kind == 0 || st.ctl.kind == ctlContinue || st.ctl.kind == ctlIgnore {
 			rules = append(rules, st)
 		}
 	}
-	for i, st := range rules {
-		if st.ctl.kind != 0 {
-			policy = policy.next(st.ctl)
-			continue
-		}
-		err := s.applyStep(c, st, have, false, &rep)
-		if err == nil {
-			continue
-		}
-		goOn, fatal := rep.refuse(st.line, err, policy)
-		if fatal != nil {
-			return rep, fatal
-		}
-		if !goOn {
-			rep.Skipped = len(rules) - i - 1
-			break
-		}
+	if err := s.run(c, rules, have, false, &rep); err != nil {
+		return rep, err
 	}
 	var errs []error
 	if old != nil {
