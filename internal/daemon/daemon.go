@@ -120,7 +120,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	// Rules are parsed before anything touches the kernel: a bad line stops
 	// the start with nothing half-done.
 	if d.rules, err = prepareRules(cfg); err != nil {
-		return err
+		return fmt.Errorf("daemon: reading the rules: %w", err)
 	}
 	if d.ctl, err = auditctl.Dial(); err != nil {
 		return err

@@ -28,21 +28,17 @@ type ruleSource struct {
 	refused []*auditctl.RuleError // lines of set the kernel refused then
 }
 
-// prepareRules reads the configured rules without touching the kernel.
+// prepareRules reads the configured rules without touching the kernel. Its
+// errors carry no "daemon:" prefix: the caller says what was refused.
 func prepareRules(c config.Config) (*ruleSource, error) {
+	var (
+		set *rulesd.Set
+		err error
+	)
+	where := c.Rules
 	switch {
 	case c.Rules != "":
-		set, err := rulesd.ReadFile(c.Rules)
-		if set == nil {
-			return nil, err
-		}
-		if err := set.Err(); err != nil {
-			return nil, err // each error names the file and line
-		}
-		if err := set.Check(c.AllowPanic); err != nil {
-			return nil, err
-		}
-		return &ruleSource{set: set, where: c.Rules}, nil
+		set, err = rulesd.ReadFile(c.Rules)
 	case c.Mode == "multicast":
 		// Beside a registered daemon, rules.d is that daemon's business.
 		return &ruleSource{where: "none (multicast: the registered daemon's rules)"}, nil
@@ -50,19 +46,21 @@ func prepareRules(c config.Config) (*ruleSource, error) {
 		if _, err := os.Stat(c.RulesDir); errors.Is(err, os.ErrNotExist) {
 			return &ruleSource{where: "none (" + c.RulesDir + " does not exist)"}, nil
 		}
-		set, err := rulesd.Merge(c.RulesDir)
-		if set == nil {
-			return nil, err
-		}
-		if err := set.Err(); err != nil {
-			return nil, fmt.Errorf("daemon: rules in %s: %w", c.RulesDir, err)
-		}
-		if err := set.Check(c.AllowPanic); err != nil {
-			return nil, err
-		}
-		return &ruleSource{set: set, where: c.RulesDir}, nil
+		where = c.RulesDir
+		set, err = rulesd.Merge(c.RulesDir)
+	default:
+		return &ruleSource{where: "none"}, nil
 	}
-	return &ruleSource{where: "none"}, nil
+	if set == nil {
+		return nil, err
+	}
+	if err := set.Err(); err != nil {
+		return nil, err // one error per bad line, each naming its file and line
+	}
+	if err := set.Check(c.AllowPanic); err != nil {
+		return nil, err
+	}
+	return &ruleSource{set: set, where: where}, nil
 }
 
 // loadRules sends the rules to the kernel (rulesd.Set.Load: in order, a
