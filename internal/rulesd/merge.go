@@ -18,10 +18,11 @@ type Line struct {
 	Text string // the line as written (white space kept), without its newline
 }
 
-// Set is a rules directory merged the way augenrules merges it.
+// Set is a rules directory merged the way augenrules merges it, or a rules
+// file read the same way.
 //
-// Concurrency: a Set is not changed after Merge returns it; its methods may
-// be called from several goroutines.
+// Concurrency: a Set is not changed after Merge or ReadFile returns it; its
+// methods may be called from several goroutines.
 type Set struct {
 	Dir   string   // the directory given to Merge, or the file given to ReadFile
 	Files []string // the files read, in augenrules' (ls -v) order
