@@ -234,14 +234,19 @@ func run(ctx context.Context, o Options, lock func() (func(), error)) (_ *Result
 		if o.Progress != nil {
 			o.Progress(i, len(steps), fmt.Sprintf("%s at %s", p.reader, rateLabel(p.rate)))
 		}
-		res.Steps = append(res.Steps, s.step(ctx, i, p))
+		st := s.step(ctx, i, p)
+		res.Steps = append(res.Steps, st)
+		if st.notAudited() {
+			err = fmt.Errorf("%w: %s read %d records and 0 of the %d events the load caused, and the kernel lost none", ErrNotAudited, st.Reader, st.Records, st.Events)
+			break
+		}
 	}
 	if o.Progress != nil {
 		o.Progress(len(res.Steps), len(steps), "")
 	}
 	res.Knees = Knees(res.Steps)
 	res.Ratios = Ratios(res.Knees, ReaderAuditdrain)
-	return res, ctx.Err()
+	return res, errors.Join(err, ctx.Err())
 }
 
 // sweeper runs the steps of one Run. It is used by Run's goroutine only.
