@@ -99,7 +99,7 @@ flush = DATA
 space_left = 10%
 disk_full_action = exec ` + prog + `
 max_log_file_action = KEEP_LOGS
-keep_types = login, user_auth,LOGIN
+keep_types = login, user_auth,LOGIN, 1006,1329
 keep_keys = a, b
 ratelimit = key=noisy rate=5; key=x rate=0.5 burst=3
 ratelimit_default = rate=100
@@ -116,7 +116,7 @@ kernel_backpressure = wait
 	want.SpaceLeft = writer.Threshold{Percent: 10}
 	want.DiskFullAction = writer.Action{Kind: writer.ActionExec, Path: prog}
 	want.MaxLogFileAction = writer.Action{Kind: writer.ActionKeepLogs}
-	want.KeepTypes = []uint16{1006, 1100} // LOGIN, USER_AUTH; the repeat once
+	want.KeepTypes = []uint16{1006, 1100, 1329} // LOGIN, USER_AUTH, a number go-libaudit has no name for; repeats once
 	want.KeepKeys = []string{"a", "b"}
 	want.Limits = ratelimit.Config{
 		Rules:   []ratelimit.Rule{{Key: "noisy", Rate: 5, Burst: 5}, {Key: "x", Rate: 0.5, Burst: 3}},
@@ -188,6 +188,7 @@ func TestKeyErrors(t *testing.T) {
 		{"overflow_action", "spill", "want one of block, drop"},
 		{"high_water", "0", "out of range [1, 100]"},
 		{"keep_types", "LOGIN,LOGON", `unknown record type "LOGON"`},
+		{"keep_types", "70000", `unknown record type "70000"`},
 		{"keep_keys", "a,b\x01c", "contains NUL or 0x01"},
 		{"kernel_backpressure", "maybe", "want one of wait, drop, leave"},
 		{"restore_kernel_settings", "always", "want yes or no"},
@@ -492,7 +493,7 @@ func TestValueRoundTrips(t *testing.T) {
 		Writers: 3, WriteEOE: true, NameFormat: NameUser, Name: "node1", MaxProcs: 2, Mode: reader.ModeMulticast,
 		RingSize: 1 << 30, RcvBuf: 96 << 10, Enabled: -1, BacklogLimit: 0, BacklogWaitTime: 60000,
 		RateLimit: 0, Failure: 0, AllowPanic: true, Rules: prog, RulesDir: "/tmp/rules.d",
-		OverflowAction: OverflowDrop, HighWater: 90, KeepTypes: []uint16{1006, 1305}, KeepKeys: []string{"a", "b"},
+		OverflowAction: OverflowDrop, HighWater: 90, KeepTypes: []uint16{1006, 1305, 1329}, KeepKeys: []string{"a", "b"},
 		KernelBackpressure: BackpressureDrop, RestoreKernelSettings: true,
 		Limits: ratelimit.Config{
 			Rules:   []ratelimit.Rule{{Key: "x", Rate: 5, Burst: 7}, {Key: "y", Rate: 0.25, Burst: 1}},

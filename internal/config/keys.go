@@ -9,10 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auditdrain/auditdrain/internal/record"
 	"github.com/auditdrain/auditdrain/ratelimit"
 	"github.com/auditdrain/auditdrain/reader"
 	"github.com/auditdrain/auditdrain/writer"
-	"github.com/elastic/go-libaudit/v2/auparse"
 )
 
 // key is one config key: its name, its default (in the syntax of the file),
@@ -291,17 +291,17 @@ func splitList(s string) []string {
 	return out
 }
 
-// parseTypes reads record type names (LOGIN, USER_AUTH...), as go-libaudit
-// names them, into their numbers.
+// parseTypes reads record types, by go-libaudit's names (LOGIN,
+// USER_AUTH...) or numbers, into their numbers.
 func parseTypes(s string) ([]uint16, error) {
 	var out []uint16
 	for _, name := range splitList(s) {
-		t, err := auparse.GetAuditMessageType(name)
-		if err != nil {
+		t, ok := record.ParseType(name)
+		if !ok {
 			return nil, fmt.Errorf("unknown record type %q", name)
 		}
-		if !slices.Contains(out, uint16(t)) {
-			out = append(out, uint16(t))
+		if !slices.Contains(out, t) {
+			out = append(out, t)
 		}
 	}
 	return out, nil
@@ -310,7 +310,7 @@ func parseTypes(s string) ([]uint16, error) {
 func formatTypes(ts []uint16) string {
 	names := make([]string, len(ts))
 	for i, t := range ts {
-		names[i] = auparse.AuditMessageType(t).String()
+		names[i] = record.TypeName(t)
 	}
 	return strings.Join(names, ",")
 }
@@ -319,8 +319,8 @@ func formatTypes(ts []uint16) string {
 func parseKeys(s string) ([]string, error) {
 	keys := splitList(s)
 	for _, k := range keys {
-		if len(k) > ratelimit.MaxKeyLen || strings.ContainsAny(k, "\x00\x01") {
-			return nil, fmt.Errorf("key %q: longer than %d bytes or contains NUL or 0x01", k, ratelimit.MaxKeyLen)
+		if len(k) > record.MaxKeyLen || strings.ContainsAny(k, "\x00\x01") {
+			return nil, fmt.Errorf("key %q: longer than %d bytes or contains NUL or 0x01", k, record.MaxKeyLen)
 		}
 	}
 	return keys, nil
