@@ -244,8 +244,10 @@ func (c *Config) Validate() error {
 		}
 	} else if c.RulesDir != "" && c.Mode == reader.ModeUnicast {
 		// Loaded only in unicast mode, and only if it exists.
-		if err := checkTrustedDir(c.RulesDir); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("config: rules_dir: %w", err)
+		if _, err := os.Stat(c.RulesDir); !errors.Is(err, os.ErrNotExist) {
+			if err := checkTrustedDir(c.RulesDir); err != nil {
+				return fmt.Errorf("config: rules_dir: %w", err)
+			}
 		}
 	}
 	if _, err := c.Writer(nil); err != nil {

@@ -270,6 +270,10 @@ func TestValidate(t *testing.T) {
 	goodDir := filepath.Dir(writeFile(t, "10-x.rules", "-D\n", 0o644))
 	os.WriteFile(filepath.Join(goodDir, "notes.txt"), nil, 0o666) // not a rules file: not read
 	os.Chmod(filepath.Join(goodDir, "notes.txt"), 0o666)
+	// A dangling link rulesd skips must not hide the writable file beside it.
+	os.Symlink(filepath.Join(badDir, "none"), filepath.Join(badDir, "05-dangling.rules"))
+	writableDir := t.TempDir()
+	os.Chmod(writableDir, 0o777)
 	cases := []struct {
 		name string
 		set  func(c *Config)
@@ -291,6 +295,8 @@ func TestValidate(t *testing.T) {
 		}, "config: space_left_action = exec " + writableRules + ": untrusted file"},
 		{"rules file writable", func(c *Config) { c.Rules = writableRules }, "config: rules: untrusted file: " + writableRules},
 		{"rules_dir with a writable file", func(c *Config) { c.RulesDir = badDir }, "config: rules_dir: untrusted file: " + filepath.Join(badDir, "10-x.rules")},
+		{"rules_dir writable", func(c *Config) { c.RulesDir = writableDir }, "config: rules_dir: untrusted file: " + writableDir + " is owned by uid"},
+		{"rules_dir not a directory", func(c *Config) { c.RulesDir = prog }, "is not a directory"},
 		{"rules_dir unused in multicast", func(c *Config) { c.RulesDir, c.Mode = badDir, reader.ModeMulticast }, ""},
 		{"rules_dir unused with rules", func(c *Config) { c.RulesDir, c.Rules = badDir, filepath.Join(goodDir, "10-x.rules") }, ""},
 		{"rules_dir trusted", func(c *Config) { c.RulesDir = goodDir }, ""},

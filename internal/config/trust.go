@@ -57,10 +57,11 @@ func checkTrustedDir(dir string) error {
 			continue
 		}
 		p := filepath.Join(dir, n)
-		if fi, err := os.Stat(p); err == nil && !fi.Mode().IsRegular() {
+		fi, err := os.Stat(p)
+		if err != nil || !fi.Mode().IsRegular() {
 			continue // rulesd skips it with a warning
 		}
-		if err := CheckTrusted(p); err != nil {
+		if err := checkInfo(p, fi, false); err != nil {
 			errs = append(errs, err)
 		}
 	}
