@@ -280,15 +280,17 @@ func threshold(ptr func(*Config) *writer.Threshold) value {
 	}, writer.Threshold.String}
 }
 
-// splitList splits a comma-separated list, dropping empty items.
+// splitList splits a comma-separated list, trimming white space around
+// items and dropping empty ones (nil for none).
 func splitList(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
+	items := strings.Split(s, ",")
+	for i := range items {
+		items[i] = strings.TrimSpace(items[i])
 	}
-	return out
+	if items = slices.DeleteFunc(items, func(x string) bool { return x == "" }); len(items) == 0 {
+		return nil
+	}
+	return items
 }
 
 // parseTypes reads record types, by go-libaudit's names (LOGIN,
