@@ -67,11 +67,11 @@ var keyTable = []key{
 	{"max_total_log_size", "0", "bytes of segments kept with rotate (K, M, G suffixes; 0 = no cap)", size(func(c *Config) *int64 { return &c.MaxTotalLogSize }, 0, 1<<50)},
 	{"rotate_interval", "0s", "start a new segment after this long (Go duration; 0 = only by size)", dur(func(c *Config) *time.Duration { return &c.RotateInterval }, 0)},
 	{"space_left", "75", "free space (MiB, or N%) below which space_left_action runs", threshold(func(c *Config) *writer.Threshold { return &c.SpaceLeft })},
-	{"space_left_action", "syslog", "ignore | syslog | rotate | suspend | exec /path | single | halt", action(func(c *Config) *writer.Action { return &c.SpaceLeftAction }, spaceActions)},
+	{"space_left_action", "syslog", "ignore | syslog | rotate | suspend | exec /path (owned by root, not writable by group or others) | single | halt", action(func(c *Config) *writer.Action { return &c.SpaceLeftAction }, spaceActions)},
 	{"admin_space_left", "50", "free space (MiB, or N%) below which admin_space_left_action runs", threshold(func(c *Config) *writer.Threshold { return &c.AdminSpaceLeft })},
-	{"admin_space_left_action", "suspend", "ignore | syslog | rotate | suspend | exec /path | single | halt", action(func(c *Config) *writer.Action { return &c.AdminSpaceLeftAction }, spaceActions)},
-	{"disk_full_action", "suspend", "on ENOSPC: ignore | syslog | rotate | suspend | exec /path | single | halt", action(func(c *Config) *writer.Action { return &c.DiskFullAction }, spaceActions)},
-	{"disk_error_action", "syslog", "on other write errors: ignore | syslog | suspend | exec /path | single | halt", action(func(c *Config) *writer.Action { return &c.DiskErrorAction }, diskErrorActions)},
+	{"admin_space_left_action", "suspend", "ignore | syslog | rotate | suspend | exec /path (owned by root, not writable by group or others) | single | halt", action(func(c *Config) *writer.Action { return &c.AdminSpaceLeftAction }, spaceActions)},
+	{"disk_full_action", "suspend", "on ENOSPC: ignore | syslog | rotate | suspend | exec /path (owned by root, not writable by group or others) | single | halt", action(func(c *Config) *writer.Action { return &c.DiskFullAction }, spaceActions)},
+	{"disk_error_action", "syslog", "on other write errors: ignore | syslog | suspend | exec /path (owned by root, not writable by group or others) | single | halt", action(func(c *Config) *writer.Action { return &c.DiskErrorAction }, diskErrorActions)},
 	{"allow_system_actions", "no", "yes to let single and halt actions run", boolean(func(c *Config) *bool { return &c.AllowSystemActions })},
 	{"writers", "0", "parallel compressors (0 = automatic)", num(func(c *Config) *int { return &c.Writers }, 0, 64)},
 	{"write_eoe", "no", "yes to also write EOE (end of event) records; auditd does not write them", boolean(func(c *Config) *bool { return &c.WriteEOE })},
@@ -344,8 +344,10 @@ func parseRules(s string) ([]ratelimit.Rule, error) {
 		}
 		rules = append(rules, r)
 	}
-	if _, err := ratelimit.New(ratelimit.Config{Rules: rules}); err != nil {
-		return nil, err
+	if len(rules) > 1 {
+		if _, err := ratelimit.New(ratelimit.Config{Rules: rules}); err != nil {
+			return nil, err
+		}
 	}
 	return rules, nil
 }
