@@ -11,6 +11,7 @@ import (
 	"github.com/auditdrain/auditdrain/internal/auditctl"
 	"github.com/auditdrain/auditdrain/internal/config"
 	"github.com/auditdrain/auditdrain/internal/rulesd"
+	"github.com/auditdrain/auditdrain/reader"
 )
 
 // ruleSource is what the daemon loads into the kernel: a rules file (rules
@@ -39,7 +40,7 @@ func prepareRules(c config.Config) (*ruleSource, error) {
 	switch {
 	case c.Rules != "":
 		set, err = rulesd.ReadFile(c.Rules)
-	case c.Mode == "multicast":
+	case c.Mode == reader.ModeMulticast:
 		// Beside a registered daemon, rules.d is that daemon's business.
 		return &ruleSource{where: "none (multicast: the registered daemon's rules)"}, nil
 	case c.RulesDir != "":
