@@ -31,7 +31,7 @@ type control struct {
 }
 
 // unsupportedShort explains the auditctl options that are commands a rules
-// directory may not use with auditdrain.
+// file or directory may not use with auditdrain.
 var unsupportedShort = map[byte]string{
 	'd': "-d (delete a rule)",
 	'W': "-W (delete a watch)",
@@ -83,7 +83,7 @@ func parseControl(args []string) (c control, isControl bool, err error) {
 			kind := map[string]ctlKind{"loginuid-immutable": ctlLoginuidImmutable, "reset-lost": ctlResetLost, "reset_backlog_wait_time_actual": ctlResetBacklogWaitTimeActual}[name]
 			return control{kind: kind}, true, noMore(rest)
 		case "signal", "help":
-			return c, true, fmt.Errorf("--%s: %w in a rules file", name, ErrUnsupported)
+			return c, true, fmt.Errorf("--%s: %w in rules", name, ErrUnsupported)
 		}
 		return c, false, nil
 	}
@@ -130,7 +130,7 @@ func parseControl(args []string) (c control, isControl bool, err error) {
 		return control{kind: kind}, true, noMore(rest)
 	}
 	if what, ok := unsupportedShort[opt]; ok {
-		return c, true, fmt.Errorf("%s: %w in a rules directory", what, ErrUnsupported)
+		return c, true, fmt.Errorf("%s: %w in rules", what, ErrUnsupported)
 	}
 	return c, false, nil
 }

@@ -8,9 +8,11 @@ var (
 	ErrInvalid = errors.New("rulesd: rule set has errors; not loading it")
 
 	// ErrUnsupported is wrapped in the errors for auditctl commands that a
-	// rules directory may not use with auditdrain (-d, -W, -D -k, -l, ...)
-	// and by Load for --loginuid-immutable, which auditctl.Conn cannot send.
-	ErrUnsupported = errors.New("rulesd: not supported")
+	// rules file or directory may not use with auditdrain (-d, -W, -D -k,
+	// -l, ...) and by Load for --loginuid-immutable, which auditctl.Conn
+	// cannot send. Its text carries no package prefix because it only ever
+	// appears inside an error that has one.
+	ErrUnsupported = errors.New("not supported by auditdrain")
 
 	// ErrLocked is returned by Load and Reload, before anything is changed, when the
 	// kernel's audit configuration is locked (enabled 2) until reboot.

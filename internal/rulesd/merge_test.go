@@ -172,7 +172,7 @@ func TestMergeErrors(t *testing.T) {
 	}
 	f(`a.rules:1: "-b": -b needs a value`)
 	f(`a.rules:3: "-a always,exit -S bogus_syscall_name"`)
-	f(`a.rules:4: "-D -k somekey": -D with arguments (deleting rules by key): rulesd: not supported`)
+	f(`a.rules:4: "-D -k somekey": -D with arguments (deleting rules by key): not supported by auditdrain`)
 	f(`b.rules:1: "-e 7": enabled (-e) must be 0, 1 or 2, not "7"`)
 	f(`b.rules:2: "-r x10": "x10" is not a number`)
 	f(`b.rules:3: "-d always,exit -S open": -d (delete a rule)`)
