@@ -10,7 +10,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
+
+	"github.com/auditdrain/auditdrain/internal/config"
 )
 
 // Type is a plugin's type = key: how it is run.
@@ -98,7 +99,9 @@ type Config struct {
 // the files that loaded, active or not, together with the errors of those
 // that did not, joined (errors.Join): the caller logs the error and runs the
 // rest. A plugin file, or an active plugin's program, that someone other
-// than root could have written is refused (see checkTrusted).
+// than root could have written is refused (config.CheckTrusted; auditd
+// refuses a plugin file that is not root's or is world writable, and a
+// program that is not root's).
 func LoadDir(dir string) ([]Config, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -134,7 +137,7 @@ func LoadDir(dir string) ([]Config, error) {
 func LoadFile(file string) (Config, error) {
 	c := Config{Name: filepath.Base(file), File: file}
 	if err := checkTrusted(file); err != nil {
-		return c, fmt.Errorf("plugins: plugin file %w", err)
+		return c, fmt.Errorf("plugins: plugin file: %w", err)
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -245,7 +248,7 @@ func (c *Config) check() error {
 		return err
 	}
 	if err := checkTrusted(c.Path); err != nil {
-		return fmt.Errorf("plugin program %w", err)
+		return fmt.Errorf("plugin program: %w", err)
 	}
 	fi, err := os.Stat(c.Path)
 	if err != nil {
@@ -257,31 +260,7 @@ func (c *Config) check() error {
 	return nil
 }
 
-// testTrustedUID, when not -1, is an owner checkTrusted accepts besides
-// root: tests set it to their own uid so that they run without root.
-var testTrustedUID = -1
-
-// checkTrusted reports whether path (after symbolic links) is a regular
-// file only root can have written: owned by root, not writable by group or
-// others. The error names the file, its owner and its mode. (auditd itself
-// refuses a plugin file that is not root's or is world writable, and a
-// program that is not root's; auditdrain refuses group-writable ones too.)
-func checkTrusted(path string) error {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return fmt.Errorf("%s: no owner information", path)
-	}
-	owner := int(st.Uid)
-	if perm := fi.Mode().Perm(); (owner != 0 && owner != testTrustedUID) || perm&0o022 != 0 {
-		return fmt.Errorf("%s is owned by uid %d with mode %04o; it must be owned by root (uid 0) and not writable by group or others",
-			path, owner, perm)
-	}
-	return nil
-}
+// checkTrusted is the trust check of plugin files and programs:
+// config.CheckTrusted (owned by root, not writable by group or others).
+// Tests replace it so that they run without root.
+var checkTrusted = config.CheckTrusted

@@ -1,18 +1,34 @@
 package plugins
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/auditdrain/auditdrain/internal/config"
 )
 
-// TestMain trusts the test's own files as if they were root's, so that the
-// tests run without root; the refusal tests check real owners.
+// TestMain trusts the test's own files as if they were root's (owned by
+// the test's uid, not writable by group or others), so that the tests run
+// without root; as root, config.CheckTrusted applies unchanged.
+// TestTrustRefusals checks real owners.
 func TestMain(m *testing.M) {
-	testTrustedUID = os.Getuid()
+	if uid := os.Getuid(); uid != 0 {
+		checkTrusted = func(path string) error {
+			err := config.CheckTrusted(path)
+			var st syscall.Stat_t
+			if errors.Is(err, config.ErrUntrusted) && syscall.Stat(path, &st) == nil &&
+				int(st.Uid) == uid && st.Mode&0o022 == 0 && st.Mode&syscall.S_IFMT == syscall.S_IFREG {
+				return nil
+			}
+			return err
+		}
+	}
 	os.Exit(m.Run())
 }
 
@@ -149,9 +165,9 @@ func TestTrustRefusals(t *testing.T) {
 	for _, tc := range []struct {
 		file, want string
 	}{
-		{conf("world.conf", good, 0o646), "world.conf is owned by uid %d with mode 0646; it must be owned by root (uid 0) and not writable by group or others"},
+		{conf("world.conf", good, 0o646), "untrusted file: " + dir + "/world.conf is owned by uid %d with mode 0646; it must be owned by uid 0 (root) and not writable by group or others"},
 		{conf("group.conf", good, 0o664), "group.conf is owned by uid %d with mode 0664"},
-		{conf("gwprog.conf", groupWritable, 0o644), "plugin program " + groupWritable + " is owned by uid %d with mode 0775"},
+		{conf("gwprog.conf", groupWritable, 0o644), "plugin program: untrusted file: " + groupWritable + " is owned by uid %d with mode 0775"},
 		{conf("tight.conf", tooTight, 0o644), "plugin program " + tooTight + " has mode 0700; auditd requires at least 0750"},
 	} {
 		_, err := LoadFile(tc.file)
@@ -162,9 +178,9 @@ func TestTrustRefusals(t *testing.T) {
 	}
 
 	// Not owned by root, with a real owner: without the test's trust.
-	old := testTrustedUID
-	testTrustedUID = -1
-	defer func() { testTrustedUID = old }()
+	old := checkTrusted
+	checkTrusted = config.CheckTrusted
+	defer func() { checkTrusted = old }()
 	notRoot := conf("owner.conf", "/bin/true", 0o644)
 	uid := os.Getuid()
 	if uid == 0 {
@@ -174,20 +190,18 @@ func TestTrustRefusals(t *testing.T) {
 		}
 	}
 	_, err := LoadFile(notRoot)
-	want := "plugins: plugin file " + notRoot + " is owned by uid " + itoa(uid) + " with mode 0644; it must be owned by root"
+	want := "plugins: plugin file: untrusted file: " + notRoot + " is owned by uid " + itoa(uid) + " with mode 0644; it must be owned by uid 0 (root)"
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("not root's: error %v, want %q", err, want)
 	}
-	notRootProg := program(t, bin, "notroot", "exit 0")
-	if os.Getuid() == 0 {
+	if os.Getuid() == 0 { // the conf itself must pass to reach the program
+		notRootProg := program(t, bin, "notroot", "exit 0")
 		if err := os.Chown(notRootProg, 65534, -1); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if os.Getuid() == 0 { // the conf itself must pass to reach the program
 		f := conf("prog-owner.conf", notRootProg, 0o644)
 		_, err = LoadFile(f)
-		want = "plugin program " + notRootProg + " is owned by uid 65534"
+		want = "plugins: " + f + ": plugin program: untrusted file: " + notRootProg + " is owned by uid 65534"
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("program not root's: error %v, want %q", err, want)
 		}

@@ -98,7 +98,7 @@ func (p *plugin) mayRestart() bool {
 // may have been replaced since the config was read). Feeder only.
 func (p *plugin) startProcess() error {
 	if err := checkTrusted(p.cfg.Path); err != nil {
-		return fmt.Errorf("plugin program %w", err)
+		return fmt.Errorf("plugin program: %w", err)
 	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
