@@ -260,3 +260,99 @@ func listening(port int) bool {
 	}
 	return false
 }
+
+const debianSyslogPlug = "/etc/audit/plugins.d/syslog.conf"
+
+// TestAudispSyslog runs Debian's audisp-syslog as a plugin (its
+// syslog.conf made active: args LOG_INFO) and reads what it logs on a
+// /dev/log the test owns: every record arrives, in order.
+func TestAudispSyslog(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs audisp-syslog and binds /dev/log; not in -short")
+	}
+	if os.Getuid() != 0 {
+		t.Skip("needs root: binds /dev/log")
+	}
+	if _, err := os.Stat(debianSyslogPlug); err != nil {
+		t.Fatalf("%v (apt-get install -y audispd-plugins)", err)
+	}
+	unlock, err := auditctl.LockMachine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(unlock)
+	if _, err := os.Lstat("/dev/log"); err == nil {
+		t.Skip("/dev/log exists (a syslog daemon owns it); the test needs to bind it itself")
+	}
+	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: "/dev/log", Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close(); os.Remove("/dev/log") })
+	if err := os.Chmod("/dev/log", 0o666); err != nil {
+		t.Fatal(err)
+	}
+	msgs := make(chan string, 1024)
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			n, _, err := ln.ReadFromUnix(buf)
+			if err != nil {
+				close(msgs)
+				return
+			}
+			msgs <- string(buf[:n])
+		}
+	}()
+
+	plugDir := t.TempDir()
+	deb, err := os.ReadFile(debianSyslogPlug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, plugDir, "syslog.conf", regexp.MustCompile(`(?m)^active *=.*$`).ReplaceAllString(string(deb), "active = yes"), 0o640)
+	cfgs, err := LoadDir(plugDir)
+	if err != nil || len(cfgs) != 1 || cfgs[0].Path != "/sbin/audisp-syslog" || strings.Join(cfgs[0].Args, " ") != "LOG_INFO" {
+		t.Fatalf("LoadDir(Debian's syslog.conf made active) = %+v, %v", cfgs, err)
+	}
+	d, err := New(cfgs, Options{Log: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer stopDispatcher(t, d)
+
+	const n = 200
+	f := newLineFormatter("")
+	var want []string
+	for i := range n {
+		typ, p := kernelRecord(i)
+		d.Dispatch(typ, p)
+		want = append(want, strings.TrimSuffix(string(f.appendLine(nil, typ, p)), "\n"))
+	}
+	next := 0
+	var seen []string
+	deadline := time.After(30 * time.Second)
+	for next < n {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				t.Fatal("/dev/log closed")
+			}
+			if len(seen) < 3 {
+				seen = append(seen, m)
+			}
+			// "<14>Dec  2 08:22:43 audisp-syslog: type=SYSCALL msg=...\n"
+			if strings.HasSuffix(strings.TrimSuffix(m, "\n"), " audisp-syslog: "+want[next]) {
+				next++
+			}
+		case <-deadline:
+			t.Fatalf("timed out: %d of %d records logged by audisp-syslog in order; next wanted %q; plugin %+v; first messages %q", next, n, want[next], stat(d, "syslog.conf"), seen)
+		}
+	}
+	if s := stat(d, "syslog.conf"); s.Delivered != n || s.Lost != 0 {
+		t.Errorf("plugin stats %+v", s)
+	}
+}
