@@ -15,9 +15,10 @@
 // the record into each plugin's queue with a non-blocking push; when a queue
 // is full, that record is dropped for that plugin only and counted in its
 // Lost (overflow_action decides whether that is also logged, or suspends the
-// plugin until the next reload). Dispatch takes no lock, makes no system
-// call and does not allocate; a slow, stuck (a program that never reads its
-// stdin) or dead plugin costs only its own records. auditd 3.0.9 instead
+// plugin until the next reload). Dispatch takes no lock and does not
+// allocate; at most it wakes a plugin's idle feeder goroutine. A slow, stuck
+// (a program that never reads its stdin) or dead plugin costs only its own
+// records. auditd 3.0.9 instead
 // sleeps and retries in its enqueue and blocks on a full plugin pipe, which
 // stalls its reader.
 //
@@ -41,9 +42,10 @@
 //
 // format = string: one line per record, "type=NAME msg=PAYLOAD\n", with
 // "node=NODE " in front when a node name is configured (name_format): the
-// payload up to its first NUL, every newline in it a space. This is the
-// record's log line; Options.Format lets the daemon pass its own log line
-// formatter so both are the same bytes.
+// payload up to its first NUL, every newline in it a space. This is the line
+// auditd 3.0.9's dispatcher writes: the record's log line, except that
+// without a node name a trailing space (as in EOE's "audit(...): ") is kept
+// where the log line drops it. Options.Format replaces it.
 //
 // format = binary: per record one frame of FrameLen (16+8970) bytes, as
 // auditd 3.0.9 writes it: the struct audit_dispatcher_header, four uint32 in
@@ -58,10 +60,9 @@
 // builtin_af_unix (args: an octal mode and the socket path, in either
 // order): a unix stream socket, created after removing any file at the path,
 // whose every connected client gets every record in the plugin's format.
-// Clients are written without blocking: what a client cannot take at once is
-// lost for it (the rest of a record it took in part is kept for it, so its
-// stream stays whole). auditd 3.0.9 serves one client at a time; any number
-// may connect here.
+// Each client has its own queue (4 MiB) written to it by its own goroutine; a
+// record that does not fit is lost for that client only. auditd 3.0.9 serves
+// one client at a time and blocks on it; any number may connect here.
 //
 // # Config files
 //
