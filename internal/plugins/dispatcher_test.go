@@ -458,6 +458,21 @@ func TestReload(t *testing.T) {
 	if !strings.Contains(string(cmdline), "now-with-an-arg") {
 		t.Errorf("restarted plugin's cmdline %q lacks its new arg", cmdline)
 	}
+
+	// A program file replaced (a package upgrade: new file, same path)
+	// restarts the plugin on reload, as in auditd.
+	addedPid := stat(d, "added.conf").Pid
+	program(t, dir, "added.new", "exec cat >/dev/null")
+	if err := os.Rename(filepath.Join(dir, "added.new"), added); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Reload([]Config{execConfig("keep.conf", keep, "now-with-an-arg"), execConfig("added.conf", added)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the replaced program's restart", func() (bool, string) {
+		s := stat(d, "added.conf")
+		return s.State == StateRunning && s.Pid != addedPid && syscall.Kill(addedPid, 0) == syscall.ESRCH, fmt.Sprintf("%+v", s)
+	})
 }
 
 // TestPluginOutput: a program runs with an empty environment in /, its
