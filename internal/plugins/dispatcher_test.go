@@ -345,6 +345,7 @@ func TestStuckPlugin(t *testing.T) {
 	f := newLineFormatter("")
 	var line []byte
 	var inDispatch time.Duration
+	began := time.Now()
 	const chunk = 10000
 	for sent := 0; sent < total; sent += chunk {
 		// Pace for the reader only (its queue must not overflow); the
@@ -382,6 +383,9 @@ func TestStuckPlugin(t *testing.T) {
 		s := stat(d, "reader.conf")
 		return s.Delivered == total+extra && s.Lost == 0, fmt.Sprintf("%+v", s)
 	})
+	took := time.Since(began)
+	t.Logf("the reader received %d records in %v: %.0f records/s (%.0f MB/s of lines)", total+extra, took,
+		float64(total+extra)/took.Seconds(), float64(len(expectedLines(64)))/64*float64(total+extra)/took.Seconds()/1e6)
 	for range extra {
 		line = f.appendLine(line[:0], 1300, recs[0])
 		h.Write(line)
