@@ -18,15 +18,13 @@ import (
 
 	"github.com/auditdrain/auditdrain/internal/auditctl"
 	"github.com/auditdrain/auditdrain/internal/config"
+	"github.com/auditdrain/auditdrain/internal/pipeline"
+	"github.com/auditdrain/auditdrain/internal/record"
 	"github.com/auditdrain/auditdrain/internal/ring"
-	"github.com/auditdrain/auditdrain/ratelimit"
 	"github.com/auditdrain/auditdrain/reader"
 	"github.com/auditdrain/auditdrain/writer"
 	libaudit "github.com/elastic/go-libaudit/v2"
 )
-
-// typeEOE is AUDIT_EOE, the kernel's end-of-event marker record.
-const typeEOE = 1320
 
 // Options are the run-time choices that are not part of the config file.
 type Options struct {
@@ -58,15 +56,13 @@ type Daemon struct {
 	// sink is the drain loop's callback, stored once.
 	sink func(typ uint16, p []byte)
 
-	over    *overflow
+	pipe    *pipeline.Pipeline // the per-record policy: Push on the reader, Filter on the drain loop
 	kpoll   *kernelPoller
-	gaps    gapTracker // drain goroutine only (counters atomic)
-	limiter *ratelimit.Limiter
 	status0 libaudit.AuditStatus // kernel status at start, for restore_kernel_settings
 
 	// Accounting, drain goroutine only: the last loss snapshot written into
 	// the log, and a reusable buffer for the records auditdrain writes.
-	lastLoss    losses
+	lastLoss    pipeline.Losses
 	lastStall   uint64
 	lastAccount time.Time
 	lossActive  bool
@@ -75,17 +71,12 @@ type Daemon struct {
 	stopPolling context.CancelFunc
 
 	rules *ruleSource
-	// prevSerial is the highest serial in the log left by the previous run
-	// (0: none); the first record read after a restart is compared with
-	// it, then it is cleared (drain goroutine).
-	prevSerial uint64
 	// healthDrained is the drained count at the last watchdog check
 	// (watchdog goroutine only).
 	healthDrained uint64
 
 	// discard-mode and drain-loop counters.
 	drained     atomic.Uint64
-	eoe         atomic.Uint64 // EOE records not written (write_eoe = no)
 	selfRecords atomic.Uint64 // records auditdrain wrote itself (start, end, accounting)
 	writeErr    atomic.Pointer[error]
 
@@ -107,6 +98,10 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 		return err
 	}
 	mode, err := reader.ParseMode(cfg.Mode)
+	if err != nil {
+		return err
+	}
+	popts, err := pipelineOptions(cfg)
 	if err != nil {
 		return err
 	}
@@ -142,16 +137,16 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 		if d.w, err = writer.Open(wc); err != nil {
 			return err
 		}
-		d.prevSerial = lastSerialBefore(cfg.LogDir, d.w.LastRepair())
+		// The first record read after a restart is compared with the
+		// highest serial the previous run left in the log.
+		popts.PrevSerial = lastSerialBefore(cfg.LogDir, d.w.LastRepair())
 	}
 	if d.ring, err = ring.New(int(cfg.RingSize)); err != nil {
 		return err
 	}
 	d.ring.DeferWakeups()
-	if d.over, err = newOverflow(d.ring, cfg.OverflowAction, cfg.HighWater, cfg.KeepTypes, cfg.KeepKeys); err != nil {
-		return err
-	}
-	if d.limiter, err = newLimiter(cfg); err != nil {
+	popts.Emit = d.writeSelfPayload
+	if d.pipe, err = pipeline.New(d.ring, popts); err != nil {
 		return err
 	}
 	d.rd, err = reader.Open(reader.Config{Mode: mode, RcvBuf: int(cfg.RcvBuf)})
@@ -187,10 +182,10 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	d.logf("started in %v: %s mode, pid %d, %d rules loaded from %s, %s",
 		time.Since(phase).Round(time.Millisecond), mode, os.Getpid(), d.rules.count(), d.rules.where, dest)
 
-	d.push = d.over.push
+	d.push = d.pipe.Push
 	d.sink = d.append
 	d.lastAccount = time.Now()
-	d.writeSelf(typeDaemonStart, d.startRecord(mode))
+	d.writeSelf(record.TypeDaemonStart, d.startRecord(mode))
 	d.repairRecord()
 	reading, draining := newLoop(d.readLoop), newLoop(d.drainLoop)
 	d.logf("ready")
@@ -371,17 +366,7 @@ func (d *Daemon) append(typ uint16, p []byte) {
 	if d.w == nil {
 		return
 	}
-	if d.prevSerial != 0 {
-		d.restartRecord(p)
-	}
-	d.gaps.observeRecord(p)
-	if d.limiter != nil && !d.limiter.Allow(time.Now(), typ, p) {
-		return
-	}
-	if typ == typeEOE && !d.cfg.WriteEOE {
-		// auditd writes no EOE records either: they carry nothing but the
-		// event's serial, which its other records already hold.
-		d.eoe.Add(1)
+	if !d.pipe.Filter(typ, p) {
 		return
 	}
 	if d.opts.BeforeAppend != nil {
@@ -440,7 +425,7 @@ func (d *Daemon) shutdown(reading, draining *loop) error {
 	<-d.kpoll.done
 	d.kpoll.poll()
 	d.account(time.Now())
-	d.writeSelf(typeDaemonEnd, d.endRecord())
+	d.writeSelf(record.TypeDaemonEnd, d.endRecord())
 	if d.cfg.RestoreKernelSettings && d.rd.Mode() == reader.ModeUnicast && d.status0.Enabled != 2 {
 		if err := d.restoreKernel(); err != nil {
 			errs = append(errs, err)
