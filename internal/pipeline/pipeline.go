@@ -86,7 +86,7 @@ type Pipeline struct {
 	oversized  atomic.Uint64
 	mu         sync.Mutex // guards byType and byKey; taken only when a record is dropped
 	byType     map[uint16]uint64
-	byKey      map[string]uint64
+	byKey      map[string]*uint64 // a pointer, so counting a known key does not allocate
 
 	// Drain goroutine.
 	writeEOE   bool
@@ -118,7 +118,7 @@ func New(r *ring.Ring, o Options) (*Pipeline, error) {
 		drop:       o.Overflow == Drop,
 		highWater:  int(int64(r.Cap()) * int64(o.HighWaterPct) / 100),
 		byType:     map[uint16]uint64{},
-		byKey:      map[string]uint64{},
+		byKey:      map[string]*uint64{},
 		writeEOE:   o.WriteEOE,
 		limiter:    o.Limiter,
 		prevSerial: o.PrevSerial,
@@ -222,7 +222,12 @@ func (p *Pipeline) count(typ uint16, payload []byte) {
 	p.byType[typ]++
 	if record.CarriesEventKey(typ) {
 		if k, ok := record.Key(payload); ok {
-			p.byKey[string(k)]++
+			n := p.byKey[string(k)]
+			if n == nil {
+				n = new(uint64)
+				p.byKey[string(k)] = n
+			}
+			*n++
 		}
 	}
 	p.mu.Unlock()
@@ -322,7 +327,7 @@ func (p *Pipeline) DropSummary() (byType, byKey map[string]uint64) {
 	}
 	byKey = make(map[string]uint64, len(p.byKey))
 	for k, n := range p.byKey {
-		byKey[k] = n
+		byKey[k] = *n
 	}
 	return byType, byKey
 }
