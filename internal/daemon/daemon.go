@@ -1,7 +1,8 @@
 // Package daemon owns the running pipeline of `auditdrain run`: it checks
 // privileges, applies the kernel settings and rules on the control socket,
 // opens the writer, the ring and the reader in that order, moves records
-// reader -> ring -> writer on two goroutines, serves the control endpoint,
+// reader -> ring -> writer on two goroutines (what happens to each record on
+// the way is internal/pipeline's policy), serves the control endpoint,
 // and on shutdown stops the producers before the consumers (unregister,
 // drain the socket, close the ring, drain it, close the writer with a final
 // fsync), logging how long each phase took.
