@@ -2,68 +2,35 @@ package daemon
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/auditdrain/auditdrain/internal/config"
 	"github.com/auditdrain/auditdrain/internal/pipeline"
-	"github.com/auditdrain/auditdrain/internal/record"
 	"github.com/auditdrain/auditdrain/ratelimit"
 )
 
 // pipelineOptions converts the config's per-record policy settings into the
-// pipeline's typed options (PrevSerial and Emit are the daemon's to fill in).
-// It is the one place the daemon reads those config strings.
+// pipeline's options (PrevSerial and Emit are the daemon's to fill in). The
+// config has already parsed and checked them; only the rate limiter is built
+// here (nil when nothing is limited, so the hot path skips it).
 func pipelineOptions(c config.Config) (pipeline.Options, error) {
-	o := pipeline.Options{WriteEOE: c.WriteEOE, HighWaterPct: int(c.HighWater)}
+	o := pipeline.Options{
+		WriteEOE:     c.WriteEOE,
+		HighWaterPct: c.HighWater,
+		KeepTypes:    c.KeepTypes,
+		KeepKeys:     c.KeepKeys,
+	}
 	switch c.OverflowAction {
-	case "block":
+	case config.OverflowBlock:
 		o.Overflow = pipeline.Block
-	case "drop":
+	case config.OverflowDrop:
 		o.Overflow = pipeline.Drop
 	default:
-		return o, fmt.Errorf("config: overflow_action: %q is not block or drop", c.OverflowAction)
+		return o, fmt.Errorf("daemon: overflow_action %q is neither %s nor %s", c.OverflowAction, config.OverflowBlock, config.OverflowDrop)
 	}
-	list := func(s string) []string {
-		var out []string
-		for _, f := range strings.Split(s, ",") {
-			if f = strings.TrimSpace(f); f != "" {
-				out = append(out, f)
-			}
-		}
-		return out
-	}
-	for _, name := range list(c.KeepTypes) {
-		t, ok := record.ParseType(name)
-		if !ok {
-			return o, fmt.Errorf("config: keep_types: unknown record type %q", name)
-		}
-		o.KeepTypes = append(o.KeepTypes, t)
-	}
-	o.KeepKeys = list(c.KeepKeys)
-
-	var rc ratelimit.Config
-	for _, s := range strings.Split(c.RateLimits, ";") {
-		if s = strings.TrimSpace(s); s == "" {
-			continue
-		}
-		r, err := ratelimit.ParseRule(s)
+	if len(c.Limits.Rules) > 0 || c.Limits.Default != nil {
+		l, err := ratelimit.New(c.Limits)
 		if err != nil {
-			return o, fmt.Errorf("config: %w", err) // "ratelimit: invalid rule ..."
-		}
-		rc.Rules = append(rc.Rules, r)
-	}
-	if s := strings.TrimSpace(c.RateLimitDefault); s != "" {
-		r, err := ratelimit.ParseRule("key=default " + s)
-		if err != nil {
-			return o, fmt.Errorf("config: ratelimit_default: %w", err)
-		}
-		rc.Default = &r
-	}
-	if len(rc.Rules) > 0 || rc.Default != nil {
-		// nil when nothing is limited, so the hot path skips the limiter.
-		l, err := ratelimit.New(rc)
-		if err != nil {
-			return o, fmt.Errorf("config: %w", err)
+			return o, err
 		}
 		o.Limiter = l
 	}
