@@ -113,7 +113,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	// Rules are parsed before anything touches the kernel: a bad line stops
 	// the start with nothing half-done.
 	if d.rules, err = prepareRules(cfg); err != nil {
-		return err
+		return fmt.Errorf("daemon: reading the rules: %w", err)
 	}
 	if d.ctl, err = auditctl.Dial(); err != nil {
 		return err
@@ -177,8 +177,8 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	if opts.Discard {
 		dest = "discard mode: nothing is written"
 	}
-	d.logf("started in %v: %s mode, pid %d, %d rules loaded from %s, %s",
-		time.Since(phase).Round(time.Millisecond), mode, os.Getpid(), d.rules.count(), d.rules.where, dest)
+	d.logf("started in %v: %s mode, pid %d, %s, %s",
+		time.Since(phase).Round(time.Millisecond), mode, os.Getpid(), d.rules.summary(), dest)
 
 	d.push = d.pipe.Push
 	d.sink = d.append
@@ -250,7 +250,7 @@ func (d *Daemon) applyKernel() error {
 		// Beside a registered daemon the kernel's settings and rules are
 		// that daemon's: only an explicit rules file is loaded.
 		if c.Rules != "" {
-			return d.rules.load(d.ctl, c.AllowPanic)
+			return d.loadRules(c.AllowPanic)
 		}
 		return nil
 	}
@@ -290,16 +290,18 @@ func (d *Daemon) applyKernel() error {
 				c.BacklogLimit, c.BacklogWaitTime, c.RateLimit, err)
 		}
 	}
-	// enabled comes before the rules: a rules.d -e line (-e 2 locks the
-	// configuration) must be the last word, as with augenrules. The rules'
-	// control lines (-b, -f, --backlog_wait_time) override the settings
-	// above, as they do after auditd starts.
-	if c.Enabled >= 0 && !d.rules.setsEnabled() {
+	// enabled comes before the rules, as auditd enables auditing before
+	// augenrules loads them: a rules -e line (-e 2 locks the
+	// configuration) is the last word, and when loading stops at a refused
+	// rule before it, auditing is still enabled. The rules' control lines
+	// (-b, -f, --backlog_wait_time) override the settings above, as they
+	// do after auditd starts.
+	if c.Enabled >= 0 {
 		if err := d.ctl.SetEnabled(uint32(c.Enabled)); err != nil {
 			return fmt.Errorf("daemon: setting enabled %d: %w", c.Enabled, err)
 		}
 	}
-	if err := d.rules.load(d.ctl, c.AllowPanic); err != nil {
+	if err := d.loadRules(c.AllowPanic); err != nil {
 		return err
 	}
 	// kernel_backpressure is an explicit choice about stalling programs:
