@@ -574,3 +574,42 @@ func TestOverflowPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestExecBinary feeds a program in binary format with a node name: its
+// stdin carries one ProtocolVer2 frame per record, the formatted line as
+// data.
+func TestExecBinary(t *testing.T) {
+	dir := t.TempDir()
+	out, ready := filepath.Join(dir, "out"), filepath.Join(dir, "ready")
+	prog := program(t, dir, "bin", "trap '' TERM\n: > "+ready+"\nexec cat > "+out)
+	c := execConfig("bin.conf", prog)
+	c.Format = FormatBinary
+	d, err := New([]Config{c}, Options{Node: "h1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	const n = 50
+	var want []byte
+	for i := range n {
+		typ, p := kernelRecord(i)
+		d.Dispatch(typ, p)
+		line := newLineFormatter("h1").appendLine(nil, typ, p)
+		want = append(want, frame(1, uint32(typ), string(line[:len(line)-1]))...)
+	}
+	waitFor(t, 10*time.Second, "delivery, and the SIGTERM trap set", func() (bool, string) {
+		s := stat(d, "bin.conf")
+		_, err := os.Stat(ready)
+		return s.Delivered == n && err == nil, fmt.Sprintf("%+v, %v", s, err)
+	})
+	stopDispatcher(t, d)
+	got, err := os.ReadFile(out)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("binary stream: %d bytes (%v), want %d (%d frames of %d)", len(got), err, len(want), n, FrameLen)
+	}
+	if s := stat(d, "bin.conf"); s.Lost != 0 {
+		t.Errorf("%+v", s)
+	}
+}
