@@ -5,6 +5,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/auditdrain/auditdrain/internal/segment"
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sys/unix"
 )
@@ -25,8 +26,8 @@ type appender struct {
 	seq     uint64   // sequence number of path
 	size    int64    // bytes in the current segment
 	created time.Time
-	idx     segIndex // what the current segment holds
-	overMax bool     // max_log_file syslog/suspend already reported for this segment
+	idx     segment.Tally // what the current segment holds
+	overMax bool          // max_log_file syslog/suspend already reported for this segment
 
 	// Durability. Frames (data frames and notices) are numbered over the
 	// Writer's life; an fsync covers every frame written before it began,
@@ -86,16 +87,16 @@ type notice struct {
 	pending bool // a notice is due: records were dropped, or writing was suspended
 	records uint64
 	cause   Cause // of the first records dropped, or of the suspension
-	stamps  stampRange
+	stamps  segment.Stamps
 }
 
-func (n *notice) add(records int, st stampRange, cause Cause) {
+func (n *notice) add(records int, st segment.Stamps, cause Cause) {
 	if !n.pending {
 		n.cause = cause
 	}
 	n.pending = true
 	n.records += uint64(records)
-	n.stamps.merge(st)
+	n.stamps.Merge(st)
 }
 
 func newAppender(w *Writer, f *os.File, path string, seq uint64, size int64) *appender {
@@ -160,7 +161,7 @@ func (a *appender) control() {
 	if w.resumeReq.Load() && w.resumeReq.Swap(false) {
 		a.resume(true)
 	}
-	if w.rotateReq.Load() && w.rotateReq.Swap(false) && a.f != nil && a.idx.frames > 0 {
+	if w.rotateReq.Load() && w.rotateReq.Swap(false) && a.f != nil && a.idx.Frames > 0 {
 		a.rotate()
 	}
 }
@@ -217,7 +218,7 @@ func (a *appender) handle(b *batch) {
 
 // ready makes sure a segment is open.
 func (a *appender) ready() error {
-	if a.rotateAt && a.f != nil && a.idx.frames > 0 {
+	if a.rotateAt && a.f != nil && a.idx.Frames > 0 {
 		a.closeSegment()
 	}
 	if a.f == nil {
@@ -257,9 +258,9 @@ func (a *appender) written(b *batch) {
 	w := a.w
 	b.frame = a.frame
 	a.cleared()
-	a.idx.records += uint64(b.records)
-	a.idx.frames++
-	a.idx.stamps.merge(b.stamps)
+	a.idx.Records += uint64(b.records)
+	a.idx.Frames++
+	a.idx.Stamps.Merge(b.stamps)
 	w.c.records.Add(uint64(b.records))
 	w.c.batches.Add(1)
 	w.c.bytesIn.Add(uint64(len(b.text)))
@@ -465,7 +466,7 @@ func (a *appender) closeSegment() {
 	a.armed = false
 	a.waitIdle()
 	if a.s.zstd {
-		a.noticeOut = a.idx.appendTrailer(a.noticeOut[:0], a.size)
+		a.noticeOut = a.idx.AppendTrailer(a.noticeOut[:0], a.size)
 		if n, err := a.f.Write(a.noticeOut); err != nil {
 			// Best effort: the segment is valid without its index.
 			if n > 0 {
@@ -528,7 +529,7 @@ func (a *appender) openSegment() error {
 		w.lock = lock
 	}
 	a.seq++
-	path := segmentPath(w.s.Dir, a.seq, w.s.zstd)
+	path := segment.Path(w.s.Dir, a.seq, w.s.zstd)
 	f, size, err := createSegment(path, w.s.LogGroup, w.s.zstd, w.c.fsynced)
 	if err != nil {
 		return err
@@ -536,7 +537,7 @@ func (a *appender) openSegment() error {
 	w.c.segments.Add(1)
 	w.c.bytesOut.Add(uint64(size))
 	a.f, a.path, a.size, a.created = f, path, size, time.Now()
-	a.idx, a.overMax, a.rotateAt = segIndex{}, false, false
+	a.idx, a.overMax, a.rotateAt = segment.Tally{}, false, false
 	return nil
 }
 
@@ -549,7 +550,7 @@ func (a *appender) finish() {
 		}
 	}
 	a.closeSegment()
-	nanos, err := syncDir(a.w.s.Dir)
+	nanos, err := segment.SyncDir(a.w.s.Dir)
 	a.w.c.fsynced(nanos)
 	if err != nil {
 		a.w.setErr(err)

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/auditdrain/auditdrain/internal/segment"
 )
 
 // mountTmpfs mounts a tmpfs of the given size ("8m") on a new temporary
@@ -240,7 +242,7 @@ func TestSpaceLeftActions(t *testing.T) {
 				waitFor(t, "space above 60%", func() bool {
 					return w.Stats().FreeBytes >= 8<<20*60/100 && len(ev.find(EventCleared, CauseSpaceLeft)) > 0
 				})
-				paths, _ := Segments(w.s.Dir)
+				paths, _ := segment.List(w.s.Dir)
 				if len(paths) < 2 {
 					t.Fatalf("rotate went below the floor: %v", paths)
 				}
@@ -330,7 +332,7 @@ func TestDirRemovedWhileRunning(t *testing.T) {
 			}
 			waitFor(t, "the disk error", func() bool { return len(ev.find(EventCondition, CauseDiskError)) > 0 })
 			e := ev.find(EventCondition, CauseDiskError)[0]
-			if !errors.Is(e.Err, ErrSegmentRemoved) || !strings.Contains(e.Err.Error(), segmentName(1, true)) || e.Action.Kind != kind {
+			if !errors.Is(e.Err, ErrSegmentRemoved) || !strings.Contains(e.Err.Error(), segment.Name(1, true)) || e.Action.Kind != kind {
 				t.Fatalf("event %+v", e)
 			}
 			appendAll(t, w, recs[1000:2000])
@@ -370,7 +372,7 @@ func TestReadOnlyWhileRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	seg := segmentPath(dir, 1, true)
+	seg := segment.Path(dir, 1, true)
 	chattr := func(flag string, paths ...string) error {
 		out, err := exec.Command("chattr", append([]string{flag}, paths...)...).CombinedOutput()
 		if err != nil {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/auditdrain/auditdrain/internal/segment"
 )
 
 // A segment holding records is rotated once it is RotateInterval old; an
@@ -27,7 +29,7 @@ func TestRotateByAge(t *testing.T) {
 		if n := w.Stats().Segments; n != uint64(i+2) {
 			t.Fatalf("%d segments after idling, want %d: an empty segment was rotated", n, i+2)
 		}
-		x, err := ReadIndex(segmentPath(dir, uint64(i+1), true))
+		x, err := segment.ReadIndex(segment.Path(dir, uint64(i+1), true))
 		if err != nil || x.Records != 100 {
 			t.Fatalf("segment %d: index %+v, %v; want 100 records", i+1, x, err)
 		}
@@ -111,7 +113,7 @@ func TestRetention(t *testing.T) {
 			if g.trailing != 0 || g.notices != 0 || (c.action == ActionRotate) == (g.skipped == 0) {
 				t.Fatalf("left: %+v", g)
 			}
-			first, _ := ReadIndex(paths[0])
+			first, _ := segment.ReadIndex(paths[0])
 			if uint64(len(recs)-g.skipped) != uint64(strings.Count(got, "\n")) || first.Records == 0 {
 				t.Fatalf("%d records skipped, %d lines left", g.skipped, strings.Count(got, "\n"))
 			}
@@ -196,7 +198,7 @@ func TestRotateRequestRetention(t *testing.T) {
 		waitFor(t, "a rotation", func() bool { return w.Stats().Segments == uint64(i+2) })
 	}
 	w.Close()
-	paths, _ := Segments(dir)
+	paths, _ := segment.List(dir)
 	if len(paths) != 2 || filepath.Base(paths[0]) != "audit-0000000005.log.zst" {
 		t.Fatalf("segments %v, want the last two", paths)
 	}

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/auditdrain/auditdrain/internal/segment"
 	"golang.org/x/sys/unix"
 )
 
@@ -115,7 +116,7 @@ func (a *appender) resume(manual bool) {
 		a.suspended = false
 		a.failing[cause] = false // failing again suspends again
 		a.w.c.suspended.Store(0)
-		if cause == CauseMaxLogFile && a.f != nil && a.idx.frames > 0 {
+		if cause == CauseMaxLogFile && a.f != nil && a.idx.Frames > 0 {
 			a.closeSegment() // ready starts the next segment
 		}
 	} else if !manual || !a.gap.pending {
@@ -135,12 +136,12 @@ func (a *appender) check(now time.Time) {
 	}
 	if a.f != nil {
 		if err := unix.Fstat(int(a.f.Fd()), &a.stat); err == nil && a.stat.Nlink == 0 {
-			path, recs := a.path, a.idx.records
+			path, recs := a.path, a.idx.Records
 			a.abandon()
 			a.fail(CauseDiskError, fmt.Errorf("%w: %q (holding %d records) was removed while open", ErrSegmentRemoved, path, recs))
 		}
 	}
-	if a.s.RotateInterval > 0 && a.f != nil && a.idx.frames > 0 && now.Sub(a.created) >= a.s.RotateInterval {
+	if a.s.RotateInterval > 0 && a.f != nil && a.idx.Frames > 0 && now.Sub(a.created) >= a.s.RotateInterval {
 		a.rotate()
 	}
 }
@@ -200,10 +201,10 @@ func (a *appender) target(cause Cause, total int64) int64 {
 // the oldest segments, never the newest MinLogs, until free space reaches
 // the condition's target. It returns true if it deleted any.
 func (a *appender) freeSpace(cause Cause) bool {
-	if a.f != nil && a.idx.frames > 0 {
+	if a.f != nil && a.idx.Frames > 0 {
 		a.closeSegment()
 	}
-	segs, _, _, err := scanDir(a.s.Dir)
+	segs, _, _, err := segment.ScanDir(a.s.Dir)
 	if err != nil {
 		a.w.setErr(err)
 		return false
@@ -213,7 +214,7 @@ func (a *appender) freeSpace(cause Cause) bool {
 		if free, total, err := a.statfs(); err == nil && free >= a.target(cause, total) {
 			break
 		}
-		path := filepath.Join(a.s.Dir, seg.name)
+		path := filepath.Join(a.s.Dir, seg.Name)
 		if path == a.path && a.f != nil {
 			continue
 		}
@@ -236,7 +237,7 @@ func (a *appender) retention() {
 	if s.NumLogs == 0 && s.MaxTotalBytes == 0 {
 		return
 	}
-	segs, _, _, err := scanDir(s.Dir)
+	segs, _, _, err := segment.ScanDir(s.Dir)
 	if err != nil {
 		a.w.setErr(err)
 		return
@@ -245,7 +246,7 @@ func (a *appender) retention() {
 	var total int64
 	if s.MaxTotalBytes > 0 {
 		for i, seg := range segs {
-			if fi, err := os.Stat(filepath.Join(s.Dir, seg.name)); err == nil {
+			if fi, err := os.Stat(filepath.Join(s.Dir, seg.Name)); err == nil {
 				sizes[i] = fi.Size()
 				total += sizes[i]
 			}
@@ -253,7 +254,7 @@ func (a *appender) retention() {
 	}
 	left, deleted := len(segs), 0
 	for i, seg := range segs {
-		path := filepath.Join(s.Dir, seg.name)
+		path := filepath.Join(s.Dir, seg.Name)
 		over := s.NumLogs > 0 && left > s.NumLogs || s.MaxTotalBytes > 0 && total > s.MaxTotalBytes
 		if !over || path == a.path {
 			break
@@ -280,7 +281,7 @@ func (a *appender) remove(path string, cause Cause) bool {
 }
 
 func (a *appender) syncDirAfterDelete() {
-	nanos, err := syncDir(a.s.Dir)
+	nanos, err := segment.SyncDir(a.s.Dir)
 	a.w.c.fsynced(nanos)
 	if err != nil {
 		a.w.setErr(err)

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/auditdrain/auditdrain/internal/record"
+	"github.com/auditdrain/auditdrain/internal/segment"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -52,12 +54,12 @@ type Writer struct {
 	err       atomic.Pointer[error]
 	finalErr  error // set by the appender before it exits; read by Close after
 	c         counters
-	repair    RepairReport
+	repair    segment.RepairReport
 	lock      *os.File // flock on Dir; replaced by the appender if Dir is made again
 }
 
 // Open repairs the torn tail of the highest-numbered existing segment in
-// cfg.Dir (see Repair), creates a new segment numbered after the highest
+// cfg.Dir (see segment.Repair), creates a new segment numbered after the highest
 // sequence number present (never reusing one) and starts the pipeline.
 // The Writer holds an exclusive flock on cfg.Dir until Close: a second Open
 // of the same directory fails with ErrDirLocked.
@@ -86,7 +88,7 @@ func openSettings(s settings) (*Writer, error) {
 }
 
 func open(s settings, lock *os.File) (*Writer, error) {
-	segs, maxSeq, found, err := scanDir(s.Dir)
+	segs, maxSeq, found, err := segment.ScanDir(s.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -102,18 +104,9 @@ func open(s settings, lock *os.File) (*Writer, error) {
 	}
 	w.c.free.Store(-1)
 	if len(segs) > 0 {
-		last := filepath.Join(s.Dir, segs[len(segs)-1].name)
-		rep, ri, err := repair(last)
+		rep, err := segment.Repair(filepath.Join(s.Dir, segs[len(segs)-1].Name))
 		if err != nil {
 			return nil, fmt.Errorf("writer: open %q: %w", s.Dir, err)
-		}
-		if ri.zstd && !rep.Removed && !ri.trailer {
-			// The writer of this segment did not close it: give it the
-			// index trailer it would have written.
-			if err := appendTrailer(last, &ri.idx, rep.ValidBytes); err != nil {
-				return nil, fmt.Errorf("writer: open %q: %w", s.Dir, err)
-			}
-			rep.Indexed = true
 		}
 		w.repair = rep
 	}
@@ -140,7 +133,7 @@ func open(s settings, lock *os.File) (*Writer, error) {
 			done: make(chan struct{}, 1),
 		}
 	}
-	path := segmentPath(s.Dir, next, s.zstd)
+	path := segment.Path(s.Dir, next, s.zstd)
 	f, size, err := createSegment(path, s.LogGroup, s.zstd, w.c.fsynced)
 	if err != nil {
 		w.closeEncoders()
@@ -188,16 +181,13 @@ func (w *Writer) Append(typ uint16, payload []byte) error {
 		b = <-w.free
 		w.cur = b
 	}
-	ms, serial, stamped := auditStamp(payload)
+	ms, serial, stamped := record.HeaderMillis(payload)
 	if len(b.text) == 0 {
 		b.firstAt = time.Now()
 		b.firstMs, b.hasTS = ms, stamped
-		if !stamped {
-			b.firstMs, b.hasTS = auditMillis(payload)
-		}
 	}
 	if stamped {
-		b.stamps.add(ms, serial)
+		b.stamps.Add(ms, serial)
 	}
 	b.text = w.fmt.appendLine(b.text, typ, payload)
 	b.records++
@@ -319,7 +309,7 @@ func (w *Writer) setErr(err error) {
 
 // LastRepair returns what Open's repair of the previous segment found
 // (the zero report if there was no previous segment).
-func (w *Writer) LastRepair() RepairReport { return w.repair }
+func (w *Writer) LastRepair() segment.RepairReport { return w.repair }
 
 // Stats returns a snapshot of the counters. Safe from any goroutine.
 func (w *Writer) Stats() Stats {

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/auditdrain/auditdrain/internal/segment"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -46,7 +48,7 @@ func TestRoundTrip(t *testing.T) {
 				t.Errorf("Stats: Records=%d BytesIn=%d Err=%v Lost=%d; want %d, %d, nil, 0",
 					st.Records, st.BytesIn, st.Err, st.RecordsLost, len(recs), len(want))
 			}
-			paths, _ := Segments(dir)
+			paths, _ := segment.List(dir)
 			if uint64(len(paths)) != st.Segments {
 				t.Errorf("%d segment files, Stats.Segments = %d", len(paths), st.Segments)
 			}
@@ -129,7 +131,7 @@ func TestReopenContinuesSequence(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	paths, _ := Segments(dir)
+	paths, _ := segment.List(dir)
 	var names []string
 	for _, p := range paths {
 		names = append(names, filepath.Base(p))
@@ -204,7 +206,7 @@ func TestFileModes(t *testing.T) {
 		if fi.Mode().Perm() != wantDir {
 			t.Errorf("LogGroup %d: dir mode %o, want %o", logGroup, fi.Mode().Perm(), wantDir)
 		}
-		paths, _ := Segments(dir)
+		paths, _ := segment.List(dir)
 		if len(paths) < 2 {
 			t.Fatalf("want rotated segments, got %v", paths)
 		}
@@ -256,7 +258,7 @@ func TestRotateFromOtherGoroutine(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	paths, _ := Segments(dir)
+	paths, _ := segment.List(dir)
 	if len(paths) != 4 {
 		t.Fatalf("segments %v, want 4", paths)
 	}
