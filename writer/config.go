@@ -182,6 +182,9 @@ type settings struct {
 	// trace, when not nil, is told about every write, fsync and batch
 	// release (tests only).
 	trace func(traceEvent)
+	// env, when not nil, replaces the real clock and file system (tests
+	// only).
+	env *env
 }
 
 func (c Config) resolve() (settings, error) {

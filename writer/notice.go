@@ -17,8 +17,8 @@ import (
 // the records not written (0 when none had one). The result is valid
 // until the next call.
 func (a *appender) buildNotice() ([]byte, error) {
-	g := &a.gap
-	ms := time.Now().UnixMilli()
+	g := &a.cond.gap
+	ms := a.env.clock.Now().UnixMilli()
 	first, last := g.serials()
 	payload := record.AppendStamp(a.noticeOut[:0], ms, 0)
 	payload = append(payload, "op=resume cause="...)
@@ -73,13 +73,13 @@ func (a *appender) writeNotice() error {
 
 // noticed accounts for the notice just written.
 func (a *appender) noticed() {
-	g := a.gap
-	a.gap = notice{}
-	a.idx.Records++
-	a.idx.Frames++
-	a.idx.Stamps.Add(a.noticeMs, 0)
+	g := a.cond.gap
+	a.cond.gap = notice{}
+	a.seg.idx.Records++
+	a.seg.idx.Frames++
+	a.seg.idx.Stamps.Add(a.noticeMs, 0)
 	a.w.c.notices.Add(1)
 	a.unsynced(time.UnixMilli(a.noticeMs), 1)
 	first, last := g.serials()
-	a.notify(Event{Kind: EventResumed, Cause: g.cause, Path: a.path, FreeBytes: -1, Records: g.records, FirstSerial: first, LastSerial: last})
+	a.notify(Event{Kind: EventResumed, Cause: g.cause, Path: a.seg.path, FreeBytes: -1, Records: g.records, FirstSerial: first, LastSerial: last})
 }

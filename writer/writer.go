@@ -30,8 +30,9 @@ import (
 // never block nor fail Append: the configured actions apply and the
 // records not written are counted (Stats.RecordsNotWritten).
 type Writer struct {
-	s   settings
-	fmt *formatter
+	s     settings
+	fmt   *formatter
+	clock clock
 
 	// Owned by the drain goroutine.
 	cur      *batch
@@ -52,10 +53,8 @@ type Writer struct {
 	rotateReq atomic.Bool
 	resumeReq atomic.Bool
 	err       atomic.Pointer[error]
-	finalErr  error // set by the appender before it exits; read by Close after
 	c         counters
 	repair    segment.RepairReport
-	lock      *os.File // flock on Dir; replaced by the appender if Dir is made again
 }
 
 // Open repairs the torn tail of the highest-numbered existing segment in
@@ -92,9 +91,13 @@ func open(s settings, lock *os.File) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
+	e := osEnv()
+	if s.env != nil {
+		e = *s.env
+	}
 	w := &Writer{
-		lock:    lock,
 		s:       s,
+		clock:   e.clock,
 		fmt:     newFormatter(s.Node),
 		free:    make(chan *batch, s.poolSize),
 		work:    make(chan *batch, s.poolSize),
@@ -134,14 +137,14 @@ func open(s settings, lock *os.File) (*Writer, error) {
 		}
 	}
 	path := segment.Path(s.Dir, next, s.zstd)
-	f, size, err := createSegment(path, s.LogGroup, s.zstd, w.c.fsynced)
+	f, size, err := e.create(path, s.LogGroup, s.zstd, w.c.fsynced)
 	if err != nil {
 		w.closeEncoders()
 		return nil, err
 	}
 	w.c.segments.Add(1)
 	w.c.bytesOut.Add(uint64(size))
-	w.app = newAppender(w, f, path, next, size)
+	w.app = newAppender(w, e, lock, f, path, next, size)
 	for _, enc := range w.encoders {
 		w.workers.Add(1)
 		go w.compressLoop(enc)
@@ -183,7 +186,7 @@ func (w *Writer) Append(typ uint16, payload []byte) error {
 	}
 	ms, serial, stamped := record.HeaderMillis(payload)
 	if len(b.text) == 0 {
-		b.firstAt = time.Now()
+		b.firstAt = w.clock.Now()
 		b.firstMs, b.hasTS = ms, stamped
 	}
 	if stamped {
@@ -287,8 +290,7 @@ func (w *Writer) Close() error {
 	w.workers.Wait()
 	<-w.appDone
 	w.closeEncoders()
-	w.lock.Close()
-	w.closeErr = w.finalErr
+	w.closeErr = w.app.closeErr
 	return w.closeErr
 }
 
