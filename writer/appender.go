@@ -606,6 +606,7 @@ const (
 	traceSyncDone                   // fsync covering frames <= frame completed
 	traceRelease                    // the batch of frame was acknowledged (returned to the pool)
 	traceDrop                       // a batch of records was dropped
+	traceCheck                      // a periodic check (space, links, age) completed
 )
 
 type traceEvent struct {

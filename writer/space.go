@@ -143,6 +143,7 @@ func (a *appender) check(now time.Time) {
 	if a.s.RotateInterval > 0 && a.seg.f != nil && a.seg.idx.Frames > 0 && now.Sub(a.seg.created) >= a.s.RotateInterval {
 		a.rotate()
 	}
+	a.trace(traceCheck, 0, 0)
 }
 
 func (a *appender) checkSpace(free, total int64) {
