@@ -86,8 +86,8 @@ func TestNew(t *testing.T) {
 			t.Errorf("New(%d): Cap %d Len %d HighWater %d Closed %v, want Cap %d and empty",
 				size, r.Cap(), r.Len(), r.HighWater(), r.Closed(), wantCap)
 		}
-		if want := wantCap/4 - headerSize; r.MaxRecord() != want {
-			t.Errorf("New(%d): MaxRecord %d, want %d", size, r.MaxRecord(), want)
+		if want := wantCap/4 - headerSize; r.maxRec != want {
+			t.Errorf("New(%d): MaxRecord %d, want %d", size, r.maxRec, want)
 		}
 	}
 	f(-1, 0, true)
@@ -104,9 +104,9 @@ func TestNew(t *testing.T) {
 func TestTooLarge(t *testing.T) {
 	for _, size := range []int{MinSize, 1 << 20} {
 		r := mustNew(t, size)
-		big := make([]byte, r.MaxRecord()+1)
-		if ok, err := r.TryPush(1, big[:r.MaxRecord()]); !ok || err != nil {
-			t.Fatalf("size %d: TryPush(MaxRecord=%d) = %v, %v; want true, nil", size, r.MaxRecord(), ok, err)
+		big := make([]byte, r.maxRec+1)
+		if ok, err := r.TryPush(1, big[:r.maxRec]); !ok || err != nil {
+			t.Fatalf("size %d: TryPush(MaxRecord=%d) = %v, %v; want true, nil", size, r.maxRec, ok, err)
 		}
 		if ok, err := r.TryPush(1, big); ok || !errors.Is(err, ErrTooLarge) {
 			t.Errorf("size %d: TryPush(%d) = %v, %v; want false, ErrTooLarge", size, len(big), ok, err)
@@ -127,7 +127,7 @@ func advanceTo(t *testing.T, r *Ring, off uint64) {
 	for r.tail.Load()&r.mask != off {
 		cur := r.tail.Load() & r.mask
 		dist := (off - cur) & r.mask
-		e := min(dist, entrySize(r.MaxRecord()))
+		e := min(dist, entrySize(r.maxRec))
 		if dist-e != 0 && dist-e < headerSize {
 			e -= headerSize // leave room for at least one more header-only entry
 		}
@@ -179,12 +179,12 @@ func TestWrapAround(t *testing.T) {
 	sizes := []func() int{
 		func() int { return rng.IntN(64) },
 		func() int { return rng.IntN(1024) },
-		func() int { return rng.IntN(r.MaxRecord() + 1) },
-		func() int { return r.MaxRecord() - rng.IntN(16) },
+		func() int { return rng.IntN(r.maxRec + 1) },
+		func() int { return r.maxRec - rng.IntN(16) },
 	}
 	lens := make(map[uint64]int) // seq -> payload length, pushed not yet drained
-	buf := make([]byte, r.MaxRecord())
-	scratch := make([]byte, r.MaxRecord())
+	buf := make([]byte, r.maxRec)
+	scratch := make([]byte, r.maxRec)
 	var pushed, drained, skips uint64
 	for round := 0; round < 3000; round++ {
 		for {
@@ -312,10 +312,16 @@ func TestFullRingPushBlocks(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- r.Push(uint16(n), record(make([]byte, 1016), uint64(n), 1016)) }()
 	eventually(t, "producer to park", func() bool { return r.prodParked.Load() == 1 })
+	// Parked on a full ring, Push has not returned. (Had it returned
+	// anyway after parking, its result or a missing or overwritten
+	// record shows after the Drain below.)
 	select {
 	case err := <-done:
 		t.Fatalf("Push on full ring returned %v before any Drain", err)
-	case <-time.After(20 * time.Millisecond):
+	default:
+	}
+	if r.Len() != r.Cap() {
+		t.Fatalf("Len %d while the producer is parked, want Cap %d", r.Len(), r.Cap())
 	}
 	scratch := make([]byte, 1016)
 	seq := uint64(0)
@@ -511,7 +517,7 @@ func TestConcurrent(t *testing.T) {
 			sizeOf := func(seq uint64) int {
 				x := seq * 0x9E3779B97F4A7C15
 				if x>>60 == 0 { // 1 in 16 is large, forcing skip markers
-					return int(x>>32) % (r.MaxRecord() + 1)
+					return int(x>>32) % (r.maxRec + 1)
 				}
 				return int(x>>32) % 200
 			}
@@ -521,7 +527,7 @@ func TestConcurrent(t *testing.T) {
 			}
 			res := make(chan result, 1)
 			go func() {
-				scratch := make([]byte, r.MaxRecord())
+				scratch := make([]byte, r.maxRec)
 				var seq uint64
 				var bad string
 				fn := func(typ uint16, p []byte) {
@@ -548,7 +554,7 @@ func TestConcurrent(t *testing.T) {
 				}
 				res <- result{seq, bad}
 			}()
-			buf := make([]byte, r.MaxRecord())
+			buf := make([]byte, r.maxRec)
 			for seq := uint64(0); seq < total; seq++ {
 				var err error
 				if seq%3 == 0 {
@@ -680,18 +686,30 @@ func TestDeferWakeups(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.DeferWakeups()
-	woke := make(chan bool, 1)
-	go func() { woke <- r.Wait(0) }()
-	for r.consParked.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	// With the consumer parked, a deferred push leaves no wake-up token
+	// (the consumer's only way out of Wait(0)); Wake leaves one. The
+	// consumer is only marked parked here, so that nothing can take the
+	// token before it is looked at.
+	r.consParked.Store(1)
 	if err := r.Push(1, []byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-woke:
+	if len(r.consWake) != 0 {
 		t.Fatal("a deferred push woke the consumer")
-	case <-time.After(50 * time.Millisecond):
+	}
+	r.Wake()
+	if len(r.consWake) != 1 {
+		t.Fatal("Wake did not signal the parked consumer")
+	}
+	<-r.consWake
+	r.consParked.Store(0)
+	r.Drain(0, func(uint16, []byte) {})
+	// A consumer really parked wakes on Wake after a deferred push.
+	woke := make(chan bool, 1)
+	go func() { woke <- r.Wait(0) }()
+	eventually(t, "the consumer to park", func() bool { return r.consParked.Load() == 1 })
+	if err := r.Push(1, []byte("y")); err != nil {
+		t.Fatal(err)
 	}
 	r.Wake()
 	select {
