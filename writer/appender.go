@@ -163,6 +163,12 @@ func (a *appender) run() {
 			}
 		case now := <-a.cond.ticker.C():
 			a.check(now)
+		case reply := <-w.rotateReq:
+			var err error
+			if a.seg.f != nil && a.seg.idx.Frames > 0 {
+				err = a.rotate()
+			}
+			reply <- err
 		case <-w.wake:
 		}
 		a.control()
@@ -180,9 +186,6 @@ func (a *appender) control() {
 	}
 	if w.resumeReq.Load() && w.resumeReq.Swap(false) {
 		a.resume(true)
-	}
-	if w.rotateReq.Load() && w.rotateReq.Swap(false) && a.seg.f != nil && a.seg.idx.Frames > 0 {
-		a.rotate()
 	}
 }
 
@@ -464,23 +467,28 @@ func (a *appender) syncLoop() {
 }
 
 // rotate closes the current segment and starts the next one, then applies
-// retention.
-func (a *appender) rotate() {
-	a.closeSegment()
-	if err := a.openSegment(); err != nil {
-		a.fail(classify(err), err)
+// retention. It returns the error of closing (fsync, close) the segment or
+// of creating the next one; both were also acted upon as disk errors.
+func (a *appender) rotate() error {
+	err := a.closeSegment()
+	if oerr := a.openSegment(); oerr != nil {
+		a.fail(classify(oerr), oerr)
+		if err == nil {
+			err = oerr
+		}
 	}
 	if a.s.MaxLogFileAction.Kind == ActionRotate {
 		a.retention()
 	}
+	return err
 }
 
 // closeSegment writes the index trailer (zstd), fsyncs the segment
 // (always: this also covers data written before a failed fsync) and
-// closes it.
-func (a *appender) closeSegment() {
+// closes it. It returns the error of that fsync or close.
+func (a *appender) closeSegment() error {
 	if a.seg.f == nil {
-		return
+		return nil
 	}
 	a.dur.timer.Stop()
 	a.dur.armed = false
@@ -501,15 +509,21 @@ func (a *appender) closeSegment() {
 	snap := a.snapshot()
 	nanos, err := snap.f.Sync(snap.full)
 	a.finishSync(snap, syncResult{nanos, err})
+	var ret error
 	if err != nil {
 		a.closeErr = err
+		ret = fmt.Errorf("writer: fsync %q: %w", a.seg.path, err)
 	}
 	if err := a.seg.f.Close(); err != nil {
 		a.w.setErr(fmt.Errorf("writer: close %q: %w", a.seg.path, err))
 		a.closeErr = err
+		if ret == nil {
+			ret = fmt.Errorf("writer: close %q: %w", a.seg.path, err)
+		}
 	}
 	a.seg.f = nil
 	a.seg.rotateAt = false
+	return ret
 }
 
 // abandon closes the current segment without writing to it (it was

@@ -211,3 +211,29 @@ func TestDiskErrorUnlinked(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// Rotate reports a failure to start the next segment (here the disk is
+// full), which is also a disk condition (here with syslog); once there is
+// room the next frame starts a segment.
+func TestRotateError(t *testing.T) {
+	d, ev := openFake(t, 1<<30, Config{BatchBytes: 16 << 10, FsyncInterval: time.Second, DiskFullAction: Action{Kind: ActionSyslog}})
+	w := d.w
+	recs := serialRecs(200, 1, 1732564000000, 64, 15)
+	appendAll(t, w, recs[:100])
+	w.Flush()
+	waitProcessed(t, w, 100)
+	undo := d.fs.fill(0)
+	err := w.Rotate()
+	if !errors.Is(err, syscall.ENOSPC) || len(ev.find(EventCondition, CauseDiskFull)) != 1 {
+		t.Fatalf("Rotate on a full disk = %v; events %v", err, ev.all())
+	}
+	undo()
+	appendAll(t, w, recs[100:])
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := w.Stats(); st.Segments != 2 || st.Records != 200 {
+		t.Fatalf("stats %+v", st)
+	}
+	checkGaps(t, catDir(t, w.s.Dir), recs, false)
+}

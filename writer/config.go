@@ -153,7 +153,7 @@ type Config struct {
 	CheckInterval time.Duration
 	// Notify, when not nil, receives every Event. It is called on the
 	// appender goroutine: it must return quickly and must not call
-	// Append, Tick, Flush or Close. Actions "syslog" expect it to log
+	// Append, Tick, Flush, Rotate or Close. Actions "syslog" expect it to log
 	// the event to syslog.
 	Notify func(Event)
 	// initPath is the program run by ActionSingle and ActionHalt

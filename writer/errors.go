@@ -5,7 +5,7 @@ import "errors"
 // Sentinel errors. Errors returned by this package wrap one of these (or an
 // OS error) with the values involved; compare with errors.Is.
 var (
-	// ErrClosed is returned by Append, Tick and Flush after Close.
+	// ErrClosed is returned by Append, Tick, Flush and Rotate after Close.
 	ErrClosed = errors.New("writer: closed")
 	// ErrConfig is wrapped by Open when a Config field is invalid.
 	ErrConfig = errors.New("writer: invalid config")

@@ -10,22 +10,33 @@ import (
 	"github.com/auditdrain/auditdrain/internal/segment"
 )
 
-// A segment holding records is rotated once it is RotateInterval old; an
-// idle or empty segment is not; each closed segment carries its index.
+// A segment holding records is rotated once it is RotateInterval old (by
+// the manual clock), not before; an idle or empty segment is not, however
+// old; each closed segment carries its index.
 func TestRotateByAge(t *testing.T) {
-	dir := t.TempDir()
-	w, err := Open(Config{Dir: dir, LogGroup: -1, FsyncInterval: time.Second, RotateInterval: 40 * time.Millisecond, CheckInterval: 5 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, _ := openFake(t, 1<<30, Config{FsyncInterval: time.Second, RotateInterval: 40 * time.Millisecond, CheckInterval: 5 * time.Millisecond})
+	w := d.w
+	dir := w.s.Dir
 	recs := genEvents(300, 41)
 	for i := range 3 {
 		chunk := recs[i*100 : (i+1)*100]
 		appendAll(t, w, chunk)
 		w.Flush()
-		waitFor(t, "a rotation by age", func() bool { return w.Stats().Segments == uint64(i+2) })
-		// Now idle: an empty segment is never rotated.
-		time.Sleep(100 * time.Millisecond)
+		waitProcessed(t, w, uint64(i+1)*100)
+		if i == 0 {
+			// 35 ms old: younger than RotateInterval.
+			for range 7 {
+				d.check(t)
+			}
+			if n := w.Stats().Segments; n != 1 {
+				t.Fatalf("%d segments: rotated before RotateInterval", n)
+			}
+		}
+		d.checkUntil(t, "a rotation by age", func() bool { return w.Stats().Segments == uint64(i+2) })
+		// Now idle for 200 ms: an empty segment is never rotated.
+		for range 40 {
+			d.check(t)
+		}
 		if n := w.Stats().Segments; n != uint64(i+2) {
 			t.Fatalf("%d segments after idling, want %d: an empty segment was rotated", n, i+2)
 		}

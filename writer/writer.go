@@ -50,7 +50,7 @@ type Writer struct {
 	app      *appender
 	appDone  chan struct{}
 
-	rotateReq atomic.Bool
+	rotateReq chan chan error // to the appender: rotate now, reply with the result
 	resumeReq atomic.Bool
 	err       atomic.Pointer[error]
 	c         counters
@@ -96,14 +96,15 @@ func open(s settings, lock *os.File) (*Writer, error) {
 		e = *s.env
 	}
 	w := &Writer{
-		s:       s,
-		clock:   e.clock,
-		fmt:     newFormatter(s.Node),
-		free:    make(chan *batch, s.poolSize),
-		work:    make(chan *batch, s.poolSize),
-		order:   make(chan *batch, s.poolSize),
-		wake:    make(chan struct{}, 1),
-		appDone: make(chan struct{}),
+		s:         s,
+		clock:     e.clock,
+		fmt:       newFormatter(s.Node),
+		free:      make(chan *batch, s.poolSize),
+		work:      make(chan *batch, s.poolSize),
+		order:     make(chan *batch, s.poolSize),
+		wake:      make(chan struct{}, 1),
+		rotateReq: make(chan chan error),
+		appDone:   make(chan struct{}),
 	}
 	w.c.free.Store(-1)
 	if len(segs) > 0 {
@@ -244,16 +245,26 @@ func (w *Writer) Flush() error {
 	return nil
 }
 
-// Rotate asks the appender to start a new segment before the next frame
-// (immediately if idle). A segment that holds no frame yet is not rotated.
-// Safe from any goroutine; it does not wait.
+// Rotate closes the current segment (index trailer, fsync) and starts the
+// next one, applying retention as after a size rotation, and returns once
+// that is done. A segment that holds no frame yet is not rotated (nil). It
+// returns the error of closing the segment or of creating the next one
+// (both also handled as disk errors, see Config.DiskErrorAction), and
+// ErrClosed after Close. Safe from any goroutine, but not from
+// Config.Notify.
 func (w *Writer) Rotate() error {
-	w.rotateReq.Store(true)
+	reply := make(chan error, 1)
 	select {
-	case w.wake <- struct{}{}:
-	default:
+	case w.rotateReq <- reply:
+	case <-w.appDone:
+		return ErrClosed
 	}
-	return nil
+	select {
+	case err := <-reply:
+		return err
+	case <-w.appDone:
+		return ErrClosed
+	}
 }
 
 // Resume ends a suspension (auditd's SIGUSR2): writing continues, the
