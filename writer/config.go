@@ -15,7 +15,6 @@ import (
 const (
 	DefaultBatchBytes      = 1 << 20
 	DefaultFlushInterval   = 100 * time.Millisecond
-	DefaultFsyncInterval   = time.Second // not applied to a zero FsyncInterval: see Config
 	DefaultMaxSegmentBytes = 64 << 20
 	DefaultFreq            = 50 // auditd's freq in its shipped auditd.conf
 	DefaultMinLogs         = 2
@@ -94,8 +93,8 @@ type Config struct {
 	Freq int
 	// FsyncInterval is the group-commit period of Flush "interval": the
 	// segment is fsynced at most this long after a frame was written to
-	// it. ZERO MEANS FLUSH "data"; use DefaultFsyncInterval (1s) for the
-	// daemon's default. Negative is invalid.
+	// it. ZERO MEANS FLUSH "data" (no default is applied: the daemon's
+	// configuration passes its own, 1s). Negative is invalid.
 	FsyncInterval time.Duration
 	// MaxSegmentBytes: when a frame makes the segment larger than this
 	// many bytes on disk, MaxLogFileAction applies (default 64 MiB).

@@ -279,7 +279,7 @@ func checkSegments(t testing.TB, dir string) []string {
 	}
 	var zst []string
 	for _, p := range paths {
-		if strings.HasSuffix(p, segment.ExtZstd) {
+		if strings.HasSuffix(p, ".log.zst") {
 			zst = append(zst, p)
 		}
 	}

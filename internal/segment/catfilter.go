@@ -70,7 +70,7 @@ func CatFiltered(out io.Writer, f Filter, paths ...string) error {
 			return fmt.Errorf("segment: cat: %w", err)
 		}
 		var r io.Reader = file
-		if strings.HasSuffix(path, ExtZstd) {
+		if strings.HasSuffix(path, extZstd) {
 			if x, err := readIndex(file, path); err == nil && !f.overlaps(x) {
 				file.Close()
 				continue
@@ -93,7 +93,7 @@ func CatFiltered(out io.Writer, f Filter, paths ...string) error {
 		case err == nil:
 		case ow.err != nil && errors.Is(err, ow.err):
 			return fmt.Errorf("segment: cat %q: write output: %w", path, err)
-		case strings.HasSuffix(path, ExtZstd):
+		case strings.HasSuffix(path, extZstd):
 			return fmt.Errorf("segment: cat %q: %w: %w", path, ErrCorrupt, err)
 		default:
 			return fmt.Errorf("segment: cat %q: %w", path, err)

@@ -129,7 +129,7 @@ func ReadIndex(path string) (Index, error) {
 }
 
 func readIndex(f *os.File, path string) (Index, error) {
-	if !strings.HasSuffix(path, ExtZstd) {
+	if !strings.HasSuffix(path, extZstd) {
 		return Index{}, fmt.Errorf("%w: %q is not a zstd segment", ErrNoIndex, path)
 	}
 	fi, err := f.Stat()
@@ -166,7 +166,7 @@ func ScanIndex(path string) (Index, error) {
 	}
 	var x Tally
 	var r io.Reader = f
-	if strings.HasSuffix(path, ExtZstd) {
+	if strings.HasSuffix(path, extZstd) {
 		// Count frames by walking their headers, then decode the text.
 		fr := frameReader{r: bufio.NewReaderSize(f, 256<<10), remain: fi.Size()}
 		for {
@@ -195,7 +195,7 @@ func ScanIndex(path string) (Index, error) {
 		return Index{}, fmt.Errorf("segment: scan index of %q: %w", path, err)
 	}
 	size := fi.Size()
-	if strings.HasSuffix(path, ExtZstd) && size >= indexFrameSize {
+	if strings.HasSuffix(path, extZstd) && size >= indexFrameSize {
 		var buf [indexFrameSize]byte
 		if _, err := f.ReadAt(buf[:], size-indexFrameSize); err == nil {
 			if _, data, ok := parseTrailer(buf[:]); ok && data == size-indexFrameSize {

@@ -16,13 +16,11 @@ import (
 const (
 	namePrefix = "audit-"
 	nameDigits = 10
-	// ExtPlain ends the name of a plain-text segment.
-	ExtPlain = ".log"
-	// ExtZstd ends the name of a zstd segment.
-	ExtZstd = ".log.zst"
-	// BrokenSuffix is appended to a segment's name for the copy of the
+	extPlain   = ".log"
+	extZstd    = ".log.zst"
+	// brokenSuffix is appended to a segment's name for the copy of the
 	// torn tail Repair cut off it.
-	BrokenSuffix = ".broken"
+	brokenSuffix = ".broken"
 )
 
 // headerMagic is the payload of the skippable frame that opens every zstd
@@ -41,14 +39,14 @@ var header = func() []byte {
 	return append(h, headerMagic...)
 }()
 
-// IsZstd reports whether path names a zstd segment (by its extension).
-func IsZstd(path string) bool { return strings.HasSuffix(path, ".zst") }
+// isZstd reports whether path names a zstd segment (by its extension).
+func isZstd(path string) bool { return strings.HasSuffix(path, ".zst") }
 
 // Name returns the file name of segment number seq.
 func Name(seq uint64, compressed bool) string {
-	ext := ExtPlain
+	ext := extPlain
 	if compressed {
-		ext = ExtZstd
+		ext = extZstd
 	}
 	return fmt.Sprintf("%s%0*d%s", namePrefix, nameDigits, seq, ext)
 }
@@ -58,17 +56,17 @@ func Path(dir string, seq uint64, compressed bool) string {
 	return filepath.Join(dir, Name(seq, compressed))
 }
 
-// ParseName returns the sequence number of a segment file name, and
+// parseName returns the sequence number of a segment file name, and
 // whether the name is a .broken copy of one.
-func ParseName(name string) (seq uint64, broken, ok bool) {
+func parseName(name string) (seq uint64, broken, ok bool) {
 	rest, found := strings.CutPrefix(name, namePrefix)
 	if !found {
 		return 0, false, false
 	}
-	rest, broken = strings.CutSuffix(rest, BrokenSuffix)
-	num, found := strings.CutSuffix(rest, ExtZstd)
+	rest, broken = strings.CutSuffix(rest, brokenSuffix)
+	num, found := strings.CutSuffix(rest, extZstd)
 	if !found {
-		if num, found = strings.CutSuffix(rest, ExtPlain); !found {
+		if num, found = strings.CutSuffix(rest, extPlain); !found {
 			return 0, false, false
 		}
 	}
@@ -103,7 +101,7 @@ func ScanDir(dir string) (segs []Entry, maxSeq uint64, found bool, err error) {
 		return nil, 0, false, fmt.Errorf("segment: list segments in %q: %w", dir, err)
 	}
 	for _, e := range ents {
-		seq, broken, ok := ParseName(e.Name())
+		seq, broken, ok := parseName(e.Name())
 		if !ok || e.IsDir() {
 			continue
 		}

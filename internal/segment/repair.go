@@ -43,7 +43,8 @@ const maxRepairFrame = 1 << 30
 // For a zstd segment (*.zst) it walks the frames by their headers (magic,
 // frame header, block headers, optional checksum; skippable frames are
 // kept as they are) and decodes each data frame to verify its content
-// checksum and that its text ends with a newline. For a plain segment
+// checksum (a frame without one ends the valid prefix) and that its text
+// ends with a newline. For a plain segment
 // the valid prefix ends after the last '\n' that precedes the first NUL
 // byte (audit text never contains NUL).
 //
@@ -80,7 +81,7 @@ func repair(path string) (rep RepairReport, ri repairIndex, err error) {
 		return rep, ri, fmt.Errorf("segment: repair: %w", err)
 	}
 	size := fi.Size()
-	compressed := IsZstd(path)
+	compressed := isZstd(path)
 	if compressed {
 		ri.zstd = true
 		rep.ValidBytes, rep.Frames, err = validZstd(f, size, &ri)
@@ -102,7 +103,7 @@ func repair(path string) (rep RepairReport, ri repairIndex, err error) {
 func cutTail(f *os.File, fi os.FileInfo, rep *RepairReport, compressed bool) error {
 	path, size := rep.Path, fi.Size()
 	rep.CutBytes = size - rep.ValidBytes
-	rep.BrokenPath = path + BrokenSuffix
+	rep.BrokenPath = path + brokenSuffix
 	if err := saveTail(f, rep.ValidBytes, rep.BrokenPath, fi.Mode().Perm()); err != nil {
 		return err
 	}
@@ -147,6 +148,11 @@ func validZstd(f *os.File, size int64, ri *repairIndex) (int64, int, error) {
 			return 0, 0, err
 		}
 		if kind == frameData {
+			if !fr.checksum {
+				// Nothing to verify its content against (auditdrain
+				// always writes the checksum): the valid prefix ends here.
+				return valid, frames, nil
+			}
 			text, err = dec.DecodeAll(fr.buf, text[:0])
 			if err != nil || (len(text) > 0 && text[len(text)-1] != '\n') {
 				return valid, frames, nil
