@@ -168,9 +168,10 @@ func TestDiskErrorFsync(t *testing.T) {
 	recs := serialRecs(300, 1, 1732564000000, 64, 13)
 	done := 0
 	cd.feed(t, recs, &done, func(Stats) bool { return done >= 100 })
+	waitFor(t, "the first batch's fsync", func() bool { return w.Stats().RecordsSynced == 100 })
 	d.fs.set(func(fs *fakeFS) { fs.syncErr = syscall.EIO })
 	cd.feed(t, recs, &done, func(Stats) bool { return done >= 200 })
-	waitFor(t, "the fsync error", func() bool { return len(ev.find(EventCondition, CauseDiskError)) == 1 })
+	waitFor(t, "the fsync error", func() bool { return len(ev.find(EventCondition, CauseDiskError)) > 0 })
 	d.fs.set(func(fs *fakeFS) { fs.syncErr = nil })
 	cd.feed(t, recs, &done, func(Stats) bool { return done >= 300 })
 	if err := w.Close(); err != nil {
