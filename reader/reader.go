@@ -43,27 +43,12 @@ func (m Mode) String() string {
 	return fmt.Sprintf("Mode(%d)", int(m))
 }
 
-// ParseMode parses "unicast" or "multicast".
-func ParseMode(s string) (Mode, error) {
-	switch s {
-	case "unicast", "":
-		return ModeUnicast, nil
-	case "multicast":
-		return ModeMulticast, nil
-	}
-	return 0, fmt.Errorf("reader: unknown mode %q (want unicast or multicast)", s)
-}
-
 // Errors returned by Open and ReadBatch.
 var (
 	// ErrAlreadyRegistered: another live process is the registered audit
 	// daemon (the kernel answered EEXIST). The caller should name it (its
 	// pid is in the kernel's status) rather than retry.
 	ErrAlreadyRegistered = errors.New("reader: another process is registered as the audit daemon")
-	// ErrReplaced: the reader received AUDIT_REPLACE, meaning another
-	// process tried to register. It is counted, not returned; exported so
-	// callers can log it consistently.
-	ErrReplaced = errors.New("reader: another process asked to replace the audit daemon")
 )
 
 // Config configures Open. The zero value is usable: unicast, 64 datagrams

@@ -1,13 +1,13 @@
 // Package ring owns the in-memory hand-off between the netlink reader and the
 // writers: a bounded, lock-free, single-producer single-consumer ring of
 // variable-length audit records, sized in bytes. It is internal to auditdrain
-// (the daemon is its only user), not an API for other programs.
+// (the daemon and its pipeline are its only users), not an API for other programs.
 //
 // # Concurrency contract
 //
 // Exactly one goroutine may act as the producer (TryPush, Push) and exactly one
 // goroutine as the consumer (Drain, Wait) at any time. Close, Closed, Len, Cap,
-// and HighWater may be called from any goroutine. Close is
+// HighWater and MaxRecord may be called from any goroutine. Close is
 // idempotent and may be called from a goroutine other than the producer to
 // abort a blocked Push.
 //
@@ -40,8 +40,8 @@
 // of 8) and places the entry at offset 0. The marker and the entry after it are
 // published together by the same tail store, so a consumer never sees a
 // marker without a following entry. The bytes skipped count as in use until
-// the consumer passes them. The largest record is Cap()/4 minus the header,
-// so even with the worst skip a record always fits into an empty ring.
+// the consumer passes them. MaxRecord is Cap()/4 minus the header, so even with
+// the worst skip a record always fits into an empty ring.
 //
 // # Parking
 //

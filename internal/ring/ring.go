@@ -14,8 +14,7 @@ var (
 	// ErrClosed is returned by TryPush and Push once the ring is closed.
 	ErrClosed = errors.New("ring: closed")
 	// ErrTooLarge is returned (wrapped, with the sizes) by TryPush and Push
-	// for a payload longer than a quarter of the ring minus the 8-byte
-	// entry header; such a record can never fit.
+	// for a payload longer than MaxRecord; such a record can never fit.
 	ErrTooLarge = errors.New("ring: record too large")
 	// ErrInvalidSize is returned (wrapped, with the size) by New for a
 	// non-positive or absurdly large size.
@@ -38,7 +37,7 @@ const (
 //
 // Concurrency: TryPush and Push must be called from one producer goroutine at
 // a time; Drain and Wait from one consumer goroutine at a time. Close, Closed,
-// Len, Cap and HighWater are safe from any goroutine. See the
+// Len, Cap, HighWater and MaxRecord are safe from any goroutine. See the
 // package documentation for the framing and the parking protocol.
 type Ring struct {
 	// Read-only after New (plus closed, which is written once).
@@ -116,8 +115,7 @@ func entrySize(n int) uint64 {
 
 // TryPush copies one record of type typ and payload p into the ring without
 // blocking. It returns (false, nil) if there is not enough free space right
-// now, an error wrapping ErrTooLarge if p is longer than Cap()/4 minus the
-// 8-byte header, and ErrClosed
+// now, an error wrapping ErrTooLarge if len(p) > MaxRecord(), and ErrClosed
 // after Close. p is not retained. Producer only.
 //
 // A TryPush racing with a Close from another goroutine may or may not
@@ -340,3 +338,7 @@ func (r *Ring) Cap() int { return int(r.size) }
 // HighWater returns the largest Len observed by the producer right after a
 // push. Safe from any goroutine.
 func (r *Ring) HighWater() int { return int(r.highWater.Load()) }
+
+// MaxRecord returns the largest payload TryPush and Push accept:
+// Cap()/4 minus the 8-byte header.
+func (r *Ring) MaxRecord() int { return r.maxRec }

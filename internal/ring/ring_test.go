@@ -86,8 +86,8 @@ func TestNew(t *testing.T) {
 			t.Errorf("New(%d): Cap %d Len %d HighWater %d Closed %v, want Cap %d and empty",
 				size, r.Cap(), r.Len(), r.HighWater(), r.Closed(), wantCap)
 		}
-		if want := wantCap/4 - headerSize; r.maxRec != want {
-			t.Errorf("New(%d): MaxRecord %d, want %d", size, r.maxRec, want)
+		if want := wantCap/4 - headerSize; r.MaxRecord() != want {
+			t.Errorf("New(%d): MaxRecord %d, want %d", size, r.MaxRecord(), want)
 		}
 	}
 	f(-1, 0, true)
@@ -104,9 +104,9 @@ func TestNew(t *testing.T) {
 func TestTooLarge(t *testing.T) {
 	for _, size := range []int{MinSize, 1 << 20} {
 		r := mustNew(t, size)
-		big := make([]byte, r.maxRec+1)
-		if ok, err := r.TryPush(1, big[:r.maxRec]); !ok || err != nil {
-			t.Fatalf("size %d: TryPush(MaxRecord=%d) = %v, %v; want true, nil", size, r.maxRec, ok, err)
+		big := make([]byte, r.MaxRecord()+1)
+		if ok, err := r.TryPush(1, big[:r.MaxRecord()]); !ok || err != nil {
+			t.Fatalf("size %d: TryPush(MaxRecord=%d) = %v, %v; want true, nil", size, r.MaxRecord(), ok, err)
 		}
 		if ok, err := r.TryPush(1, big); ok || !errors.Is(err, ErrTooLarge) {
 			t.Errorf("size %d: TryPush(%d) = %v, %v; want false, ErrTooLarge", size, len(big), ok, err)
@@ -127,7 +127,7 @@ func advanceTo(t *testing.T, r *Ring, off uint64) {
 	for r.tail.Load()&r.mask != off {
 		cur := r.tail.Load() & r.mask
 		dist := (off - cur) & r.mask
-		e := min(dist, entrySize(r.maxRec))
+		e := min(dist, entrySize(r.MaxRecord()))
 		if dist-e != 0 && dist-e < headerSize {
 			e -= headerSize // leave room for at least one more header-only entry
 		}
@@ -179,12 +179,12 @@ func TestWrapAround(t *testing.T) {
 	sizes := []func() int{
 		func() int { return rng.IntN(64) },
 		func() int { return rng.IntN(1024) },
-		func() int { return rng.IntN(r.maxRec + 1) },
-		func() int { return r.maxRec - rng.IntN(16) },
+		func() int { return rng.IntN(r.MaxRecord() + 1) },
+		func() int { return r.MaxRecord() - rng.IntN(16) },
 	}
 	lens := make(map[uint64]int) // seq -> payload length, pushed not yet drained
-	buf := make([]byte, r.maxRec)
-	scratch := make([]byte, r.maxRec)
+	buf := make([]byte, r.MaxRecord())
+	scratch := make([]byte, r.MaxRecord())
 	var pushed, drained, skips uint64
 	for round := 0; round < 3000; round++ {
 		for {
@@ -517,7 +517,7 @@ func TestConcurrent(t *testing.T) {
 			sizeOf := func(seq uint64) int {
 				x := seq * 0x9E3779B97F4A7C15
 				if x>>60 == 0 { // 1 in 16 is large, forcing skip markers
-					return int(x>>32) % (r.maxRec + 1)
+					return int(x>>32) % (r.MaxRecord() + 1)
 				}
 				return int(x>>32) % 200
 			}
@@ -527,7 +527,7 @@ func TestConcurrent(t *testing.T) {
 			}
 			res := make(chan result, 1)
 			go func() {
-				scratch := make([]byte, r.maxRec)
+				scratch := make([]byte, r.MaxRecord())
 				var seq uint64
 				var bad string
 				fn := func(typ uint16, p []byte) {
@@ -554,7 +554,7 @@ func TestConcurrent(t *testing.T) {
 				}
 				res <- result{seq, bad}
 			}()
-			buf := make([]byte, r.maxRec)
+			buf := make([]byte, r.MaxRecord())
 			for seq := uint64(0); seq < total; seq++ {
 				var err error
 				if seq%3 == 0 {
