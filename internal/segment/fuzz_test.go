@@ -1,7 +1,6 @@
 package segment
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -30,7 +29,7 @@ func realSegment(t testing.TB, name string) []byte {
 // frameBounds returns the end offsets of the frames of a valid segment.
 func frameBounds(t testing.TB, data []byte) []int {
 	t.Helper()
-	fr := frameReader{r: bufio.NewReader(bytes.NewReader(data)), remain: int64(len(data))}
+	fr := newFrameReader(bytes.NewReader(data), int64(len(data)), 4096)
 	var ends []int
 	off := 0
 	for {
@@ -80,7 +79,7 @@ func addSegmentSeeds(f *testing.F, add func(zstd bool, b []byte)) {
 func FuzzFrameWalker(f *testing.F) {
 	addSegmentSeeds(f, func(_ bool, b []byte) { f.Add(b) })
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fr := frameReader{r: bufio.NewReaderSize(bytes.NewReader(data), 16), remain: int64(len(data))}
+		fr := newFrameReader(bytes.NewReader(data), int64(len(data)), 16)
 		off := 0
 		for i := 0; ; i++ {
 			if i > len(data) {
@@ -208,7 +207,7 @@ func FuzzRepair(f *testing.F) {
 		}
 		// Every data frame kept has a content checksum, and they all
 		// verify (DecodeAll checks them; skippable frames are skipped).
-		fr := frameReader{r: bufio.NewReader(bytes.NewReader(after)), remain: int64(len(after))}
+		fr := newFrameReader(bytes.NewReader(after), int64(len(after)), 4096)
 		for {
 			kind, err := fr.next()
 			if err == io.EOF {

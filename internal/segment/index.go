@@ -2,17 +2,15 @@ package segment
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/auditdrain/auditdrain/internal/record"
-	"github.com/klauspost/compress/zstd"
 )
 
 // The index trailer: a skippable frame with its own magic, written last in
@@ -129,7 +127,7 @@ func ReadIndex(path string) (Index, error) {
 }
 
 func readIndex(f *os.File, path string) (Index, error) {
-	if !strings.HasSuffix(path, extZstd) {
+	if !IsZstd(path) {
 		return Index{}, fmt.Errorf("%w: %q is not a zstd segment", ErrNoIndex, path)
 	}
 	fi, err := f.Stat()
@@ -151,9 +149,12 @@ func readIndex(f *os.File, path string) (Index, error) {
 	return x.Export(data), nil
 }
 
-// ScanIndex builds a segment's index by reading all of it (decompressing a
-// zstd segment), for segments without a trailer. An index trailer found on
-// the way is not counted as data.
+// ScanIndex builds a segment's index by reading all of it, for segments
+// without a trailer. Of a zstd segment it counts only the data frames that
+// verify (as Cat prints them, decoded as a stream: memory is bounded by
+// MaxWindow, time by MaxFrameText per frame) and skips damaged regions as
+// Cat does: the Index then covers what is readable, and the error is a
+// *SkipError. An index trailer found on the way is not counted as data.
 func ScanIndex(path string) (Index, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -165,37 +166,49 @@ func ScanIndex(path string) (Index, error) {
 		return Index{}, fmt.Errorf("segment: scan index of %q: %w", path, err)
 	}
 	var x Tally
-	var r io.Reader = f
-	if strings.HasSuffix(path, extZstd) {
-		// Count frames by walking their headers, then decode the text.
-		fr := frameReader{r: bufio.NewReaderSize(f, 256<<10), remain: fi.Size()}
-		for {
-			kind, err := fr.next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return Index{}, fmt.Errorf("segment: scan index of %q: %w", path, err)
-			}
-			if kind == frameData {
-				x.Frames++
-			}
-		}
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
+	size := fi.Size()
+	if !IsZstd(path) {
+		if err := x.scanText(f); err != nil {
 			return Index{}, fmt.Errorf("segment: scan index of %q: %w", path, err)
 		}
-		dec, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1))
-		if err != nil {
-			return Index{}, fmt.Errorf("segment: scan index of %q: %w: %w", path, ErrCorrupt, err)
+		return x.Export(size), nil
+	}
+	var v verifier
+	defer v.close()
+	var skips SkipError
+	fr := newFrameReader(f, size, 256<<10)
+	for {
+		start := fr.pos
+		kind, err := fr.next()
+		if err == io.EOF {
+			break
 		}
-		defer dec.Close()
-		r = dec
+		if err == nil && kind == frameData {
+			err = v.tally(fr, &x)
+		}
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, errTorn) && !errors.Is(err, ErrCorrupt) {
+			return Index{}, fmt.Errorf("segment: scan index of %q: %w", path, err)
+		}
+		next, found, rerr := resyncTally(fr, &v, start+1)
+		if rerr != nil {
+			return Index{}, fmt.Errorf("segment: scan index of %q: %w", path, rerr)
+		}
+		if !found && errors.Is(err, errTorn) && kind == frameSkippable {
+			break // a cut trailer
+		}
+		if !found {
+			next = size
+		}
+		skips.add(Skip{Path: path, Offset: start, Bytes: next - start, Reason: err}, skips.Regions == 0)
+		if !found {
+			break
+		}
+		fr.seek(next)
 	}
-	if err := x.scanText(r); err != nil {
-		return Index{}, fmt.Errorf("segment: scan index of %q: %w", path, err)
-	}
-	size := fi.Size()
-	if strings.HasSuffix(path, extZstd) && size >= indexFrameSize {
+	if size >= indexFrameSize {
 		var buf [indexFrameSize]byte
 		if _, err := f.ReadAt(buf[:], size-indexFrameSize); err == nil {
 			if _, data, ok := parseTrailer(buf[:]); ok && data == size-indexFrameSize {
@@ -203,47 +216,50 @@ func ScanIndex(path string) (Index, error) {
 			}
 		}
 	}
+	if skips.Regions > 0 {
+		return x.Export(size), &skips
+	}
 	return x.Export(size), nil
+}
+
+// resyncTally is Reader.resync for ScanIndex: the first offset at or
+// after off where a frame parses and verifies.
+func resyncTally(fr *frameReader, v *verifier, off int64) (int64, bool, error) {
+	for {
+		cand, ok, err := fr.resync(off)
+		if err != nil || !ok {
+			return 0, false, err
+		}
+		fr.seek(cand)
+		kind, err := fr.next()
+		if err == nil && kind == frameData {
+			var scratch Tally
+			err = v.tally(fr, &scratch)
+		}
+		if err == nil {
+			return cand, true, nil
+		}
+		off = cand + 1
+	}
 }
 
 // scanText adds the lines of r to x.
 func (x *Tally) scanText(r io.Reader) error {
 	br := bufio.NewReaderSize(r, 256<<10)
+	partial := false
 	for {
 		line, err := br.ReadSlice('\n')
-		if len(line) > 0 {
+		if len(line) > 0 && !partial {
 			x.addLine(line)
 		}
-		switch {
-		case err == bufio.ErrBufferFull:
-			// A line longer than the buffer: its header was in the first
-			// part; skip the rest of it.
-			for err == bufio.ErrBufferFull {
-				_, err = br.ReadSlice('\n')
-			}
-			if err != nil && err != io.EOF {
-				return err
-			}
-			if err == io.EOF {
-				return nil
-			}
-		case err == io.EOF:
+		partial = err == bufio.ErrBufferFull
+		switch err {
+		case nil, bufio.ErrBufferFull:
+		case io.EOF:
 			return nil
-		case err != nil:
+		default:
 			return err
 		}
-	}
-}
-
-// addText adds every line of text (whole lines) to x.
-func (x *Tally) addText(text []byte) {
-	for len(text) > 0 {
-		i := bytes.IndexByte(text, '\n')
-		if i < 0 {
-			i = len(text) - 1
-		}
-		x.addLine(text[:i+1])
-		text = text[i+1:]
 	}
 }
 

@@ -39,9 +39,6 @@ var header = func() []byte {
 	return append(h, headerMagic...)
 }()
 
-// isZstd reports whether path names a zstd segment (by its extension).
-func isZstd(path string) bool { return strings.HasSuffix(path, ".zst") }
-
 // Name returns the file name of segment number seq.
 func Name(seq uint64, compressed bool) string {
 	ext := extPlain

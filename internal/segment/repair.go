@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/klauspost/compress/zstd"
 )
 
 // RepairReport says what Repair found and did.
@@ -31,10 +30,6 @@ type repairIndex struct {
 	idx     Tally // its records
 	trailer bool  // it ends with a valid index trailer
 }
-
-// maxRepairFrame bounds the memory one decoded frame may take while
-// verifying (frames written by auditdrain are one batch, or one record).
-const maxRepairFrame = 1 << 30
 
 // Repair finds the end of the valid prefix of a segment and cuts the
 // rest, which a crash during a write can leave behind (a torn tail), then
@@ -81,7 +76,7 @@ func repair(path string) (rep RepairReport, ri repairIndex, err error) {
 		return rep, ri, fmt.Errorf("segment: repair: %w", err)
 	}
 	size := fi.Size()
-	compressed := isZstd(path)
+	compressed := IsZstd(path)
 	if compressed {
 		ri.zstd = true
 		rep.ValidBytes, rep.Frames, err = validZstd(f, size, &ri)
@@ -90,6 +85,16 @@ func repair(path string) (rep RepairReport, ri repairIndex, err error) {
 	}
 	if err != nil {
 		return rep, ri, fmt.Errorf("segment: repair %q: %w", path, err)
+	}
+	if compressed && size == 0 {
+		// An empty file is not valid zstd (zstd -t rejects it), and
+		// holds nothing: remove it.
+		if err := os.Remove(path); err != nil {
+			return rep, ri, fmt.Errorf("segment: repair: remove empty %q: %w", path, err)
+		}
+		rep.Removed = true
+		_, err := SyncDir(filepath.Dir(path))
+		return rep, ri, err
 	}
 	if rep.ValidBytes >= size {
 		rep.ValidBytes = size
@@ -127,16 +132,16 @@ func cutTail(f *os.File, fi os.FileInfo, rep *RepairReport, compressed bool) err
 
 // validZstd returns the length of the longest prefix of whole, verified
 // frames and how many frames it holds, and summarizes its records in ri.
+// Data frames are verified as a stream (memory: at most MaxWindow), and
+// the frame walker rejects, from the headers alone, a window above
+// MaxWindow and a decoded size above MaxFrameText, so a damaged or
+// malicious tail costs no more than a real one.
 func validZstd(f *os.File, size int64, ri *repairIndex) (int64, int, error) {
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxRepairFrame))
-	if err != nil {
-		return 0, 0, fmt.Errorf("create zstd decoder: %w", err)
-	}
-	defer dec.Close()
-	fr := frameReader{r: bufio.NewReaderSize(f, 256<<10), remain: size}
+	var v verifier
+	defer v.close()
+	fr := newFrameReader(f, size, 256<<10)
 	var valid int64
 	var frames int
-	var text []byte
 	for {
 		kind, err := fr.next()
 		switch {
@@ -148,17 +153,12 @@ func validZstd(f *os.File, size int64, ri *repairIndex) (int64, int, error) {
 			return 0, 0, err
 		}
 		if kind == frameData {
-			if !fr.checksum {
-				// Nothing to verify its content against (auditdrain
-				// always writes the checksum): the valid prefix ends here.
-				return valid, frames, nil
+			if err := v.tally(fr, &ri.idx); err != nil {
+				if errors.Is(err, ErrCorrupt) {
+					return valid, frames, nil
+				}
+				return 0, 0, err
 			}
-			text, err = dec.DecodeAll(fr.buf, text[:0])
-			if err != nil || (len(text) > 0 && text[len(text)-1] != '\n') {
-				return valid, frames, nil
-			}
-			ri.idx.addText(text)
-			ri.idx.Frames++
 			ri.trailer = false
 		} else {
 			_, data, ok := parseTrailer(fr.buf)
