@@ -185,15 +185,18 @@ func (w *Writer) Append(typ uint16, payload []byte) error {
 		b = <-w.free
 		w.cur = b
 	}
-	ms, serial, stamped := record.HeaderMillis(payload)
-	if len(b.text) == 0 {
+	start := len(b.text)
+	b.text = w.fmt.appendLine(b.text, typ, payload)
+	// The index counts what a reader of the line finds (ScanIndex and
+	// CatFiltered use the same LineHeader).
+	ms, serial, stamped := record.LineHeader(b.text[start:])
+	if start == 0 {
 		b.firstAt = w.clock.Now()
 		b.firstMs, b.hasTS = ms, stamped
 	}
 	if stamped {
 		b.stamps.Add(ms, serial)
 	}
-	b.text = w.fmt.appendLine(b.text, typ, payload)
 	b.records++
 	if len(b.text) >= w.s.BatchBytes {
 		w.seal()

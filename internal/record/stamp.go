@@ -20,20 +20,22 @@ func HeaderMillis(p []byte) (ms int64, serial uint64, ok bool) {
 	return sec*1000 + int64(milli), serial, true
 }
 
-// lineMsg is what precedes the header in a formatted log line:
-// "[node=N ]type=T msg=audit(...): ...".
-var lineMsg = []byte(" msg=audit(")
+// lineMsg is what precedes the payload in a formatted log line:
+// "[node=N ]type=T msg=PAYLOAD".
+var lineMsg = []byte(" msg=")
 
-// LineHeader finds the header of a formatted log line ("type=T
-// msg=audit(SEC.MS:SERIAL): ...", optionally after "node=N ") and parses it
-// as [HeaderMillis] does: the same grammar for a kernel payload and for the
-// line auditdrain or auditd wrote from it.
+// LineHeader parses the header of a formatted log line ("type=T
+// msg=audit(SEC.MS:SERIAL): ...", optionally after "node=N ") as
+// [HeaderMillis] does: the payload starts after the line's first " msg="
+// (node names and type names hold no space), and the header must open it.
+// So the line written from a payload has a header exactly when the payload
+// has one: "type=T msg=op=x msg=audit(1.000:42): y" has none.
 func LineHeader(line []byte) (ms int64, serial uint64, ok bool) {
 	i := bytes.Index(line, lineMsg)
 	if i < 0 {
 		return 0, 0, false
 	}
-	return HeaderMillis(line[i+len(" msg="):])
+	return HeaderMillis(line[i+len(lineMsg):])
 }
 
 // AppendStamp appends the header "audit(SEC.MSS:SERIAL): " for a time in

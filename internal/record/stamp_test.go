@@ -53,6 +53,16 @@ func TestOneGrammar(t *testing.T) {
 	if _, _, ok := LineHeader([]byte("type=SYSCALL audit(1.000:1): x")); ok {
 		t.Error("LineHeader accepted a line without msg=")
 	}
+	// A payload without header that quotes one further on: the payload
+	// has no header, so neither has its line.
+	for _, line := range []string{"type=USER msg=op=x msg=audit(1732564000.123:42): y", "node=h type=USER msg=op=x msg=audit(1732564000.123:42): y"} {
+		if _, _, okP := HeaderMillis([]byte("op=x msg=audit(1732564000.123:42): y")); okP {
+			t.Fatal("HeaderMillis accepted a payload without header")
+		}
+		if _, serial, ok := LineHeader([]byte(line)); ok {
+			t.Errorf("LineHeader(%q) found serial %d", line, serial)
+		}
+	}
 }
 
 func TestParseType(t *testing.T) {
