@@ -9,14 +9,21 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
+// emptyLine: the writer never writes an empty line (every line starts
+// with "type=" or "node="), so a frame holding one is damage, or a bomb of
+// newlines claiming a billion records.
+var (
+	emptyLine    = []byte("\n\n")
+	errEmptyLine = fmt.Errorf("%w: empty line in frame text", ErrCorrupt)
+)
+
 // verifier decodes and verifies the data frames a frameReader found. A
 // frame is good only if it carries a content checksum that matches, its
 // decoded size equals the size it declares (when it declares one), and its
-// text is whole lines; the walker has already bounded its window and
+// text is whole, non-empty lines; the walker has already bounded its window and
 // decoded size (MaxWindow, MaxFrameText).
 type verifier struct {
-	all    *zstd.Decoder // DecodeAll: Cat, which prints a frame only once verified
-	stream *zstd.Decoder // streaming: tally, whose memory is the window, not the frame
+	stream *zstd.Decoder // memory: the window, not the frame
 	br     *bufio.Reader
 	frame  bytes.Reader
 	text   []byte
@@ -35,51 +42,73 @@ func newDecoder(r io.Reader) (*zstd.Decoder, error) {
 }
 
 func (v *verifier) close() {
-	if v.all != nil {
-		v.all.Close()
-	}
 	if v.stream != nil {
 		v.stream.Close()
 	}
 }
 
-// check verifies what the frame headers say before decoding.
-func checkHeaders(fr *frameReader) error {
-	if !fr.checksum {
-		return fmt.Errorf("%w: data frame without content checksum", ErrCorrupt)
-	}
-	return nil
-}
-
 // decode decodes the data frame in fr.buf into a buffer reused by the next
-// call and verifies it.
+// call and verifies it. It decodes as a stream into a buffer that grows
+// with the text, so that a frame that turns out bad (an empty line, more
+// text than its blocks can hold) stops early and costs no more than it
+// decoded.
 func (v *verifier) decode(fr *frameReader) ([]byte, error) {
-	if err := checkHeaders(fr); err != nil {
+	if err := v.reset(fr); err != nil {
 		return nil, err
 	}
-	if v.all == nil {
-		dec, err := newDecoder(nil)
-		if err != nil {
-			return nil, err
+	text := v.text[:0]
+	for {
+		if len(text) == cap(text) {
+			grown := make([]byte, len(text), min(max(2*cap(text), 64<<10), int(fr.maxText)+1))
+			copy(grown, text)
+			text = grown
 		}
-		v.all = dec
+		start := len(text)
+		n, err := v.stream.Read(text[start:cap(text)])
+		text = text[:start+n]
+		if n > 0 && (text[0] == '\n' || bytes.Contains(text[max(start-1, 0):], emptyLine)) {
+			v.text = text[:0]
+			return nil, errEmptyLine
+		}
+		if int64(len(text)) > fr.maxText {
+			v.text = text[:0]
+			return nil, fmt.Errorf("%w: frame decodes to more than its blocks hold (%d bytes)", ErrCorrupt, fr.maxText)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			v.text = text[:0]
+			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
 	}
-	// Capacity for what the frame can decode to, so that DecodeAll does
-	// not grow the buffer beyond the bound.
-	if want := int(min(fr.maxText, MaxFrameText)); cap(v.text) < want && want <= 16<<20 {
-		v.text = make([]byte, 0, want)
-	}
-	text, err := v.all.DecodeAll(fr.buf, v.text[:0])
-	if cap(text) <= MaxFrameText+maxBlockSize {
-		v.text = text[:0]
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
-	}
+	v.text = text[:0]
 	if err := checkText(fr, int64(len(text)), text); err != nil {
 		return nil, err
 	}
 	return text, nil
+}
+
+// reset verifies what the frame headers say and starts decoding the frame
+// in fr.buf with v.stream.
+func (v *verifier) reset(fr *frameReader) error {
+	if !fr.checksum {
+		return fmt.Errorf("%w: data frame without content checksum", ErrCorrupt)
+	}
+	v.frame.Reset(fr.buf)
+	if v.stream == nil {
+		dec, err := newDecoder(&v.frame)
+		if err != nil {
+			return err
+		}
+		v.stream = dec
+		v.br = bufio.NewReaderSize(dec, 64<<10)
+		return nil
+	}
+	if err := v.stream.Reset(&v.frame); err != nil {
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return nil
 }
 
 func checkText(fr *frameReader, n int64, text []byte) error {
@@ -101,19 +130,8 @@ func checkText(fr *frameReader, n int64, text []byte) error {
 // tally decodes the data frame in fr.buf as a stream (memory: its window)
 // and adds its lines to x only if it verifies.
 func (v *verifier) tally(fr *frameReader, x *Tally) error {
-	if err := checkHeaders(fr); err != nil {
+	if err := v.reset(fr); err != nil {
 		return err
-	}
-	v.frame.Reset(fr.buf)
-	if v.stream == nil {
-		dec, err := newDecoder(&v.frame)
-		if err != nil {
-			return err
-		}
-		v.stream = dec
-		v.br = bufio.NewReaderSize(dec, 64<<10)
-	} else if err := v.stream.Reset(&v.frame); err != nil {
-		return fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	v.br.Reset(v.stream)
 	t := Tally{Frames: 1}
@@ -126,6 +144,9 @@ func (v *verifier) tally(fr *frameReader, x *Tally) error {
 			n += int64(len(line))
 			last = line[len(line)-1]
 			if !partial {
+				if len(line) == 1 && last == '\n' {
+					return errEmptyLine
+				}
 				t.addLine(line)
 			}
 			partial = err == bufio.ErrBufferFull
