@@ -2,14 +2,17 @@ package segment
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/auditdrain/auditdrain/internal/record"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -71,6 +74,56 @@ func addSegmentSeeds(f *testing.F, add func(zstd bool, b []byte)) {
 	add(true, append(bytes.Clone(z[:frameBounds(f, z)[1]]), noCRC[len(header):]...))
 	add(false, plain[:len(plain)/2])
 	add(false, append(bytes.Clone(plain[:100]), 0, 0, 0))
+
+	// The cases of issue 11.
+	ends := frameBounds(f, z)
+	over := bytes.Clone(z)
+	copy(over[(ends[1]+ends[2])/2:], []byte{0xde, 0xad, 0xbe, 0xef}) // 4 bytes overwritten
+	add(true, over)
+	add(true, z[:len(z)-50])                                                // 50 bytes cut from the trailer
+	add(true, z[:(ends[1]+ends[2])/2])                                      // a frame cut in the middle
+	add(true, append(bytes.Clone(z[:ends[len(ends)-2]]), bomb92(f, 19)...)) // a 512 MiB window
+	add(true, append(bytes.Clone(z[:ends[0]]), bomb92(f, 17)...))           // 144 MiB
+	add(true, append(bytes.Clone(header), rleFrame(8192, 'a')...))          // 1 GiB of 'a'
+	add(true, append(append(bytes.Clone(header), rleFrame(4, '\n')...), rleFrame(4, '\n')...))
+	add(true, nil) // an empty .log.zst
+	for _, pos := range []int{ends[0] + 4, ends[0] + 5, ends[1] + 6, len(z) - 3} {
+		flip := bytes.Clone(z)
+		flip[pos] ^= 0x02 // e.g. a compressed block turned raw
+		add(true, flip)
+	}
+}
+
+// bomb92 is a 92-byte data frame with a valid checksum whose window
+// descriptor asks for 2^(10+exp) bytes.
+func bomb92(f testing.TB, exp byte) []byte {
+	text := []byte(strings.Repeat("x", 78) + "\n")
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderCRC(true), zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer enc.Close()
+	ref := enc.EncodeAll(text, nil)
+	b := binary.LittleEndian.AppendUint32(nil, zstdMagic)
+	h := uint32(len(text))<<3 | 1
+	b = append(b, 0x04, exp<<3, byte(h), byte(h>>8), byte(h>>16))
+	b = append(b, text...)
+	return append(b, ref[len(ref)-4:]...)
+}
+
+// rleFrame is a data frame of n RLE blocks of 128 KiB of byte c (window
+// 8 MiB) with a bogus checksum: 4 bytes on disk per 128 KiB.
+func rleFrame(n int, c byte) []byte {
+	b := binary.LittleEndian.AppendUint32(nil, zstdMagic)
+	b = append(b, 0x04, 13<<3)
+	for i := range n {
+		h := uint32(maxBlockSize)<<3 | blockTypeRLE<<1
+		if i == n-1 {
+			h |= 1
+		}
+		b = append(b, byte(h), byte(h>>8), byte(h>>16), c)
+	}
+	return append(b, 1, 2, 3, 4)
 }
 
 // FuzzFrameWalker: on any input the walker returns, frame after frame,
@@ -104,6 +157,9 @@ func FuzzFrameWalker(f *testing.F) {
 			}
 			if kind == frameData && fr.blocks == 0 {
 				t.Fatalf("data frame %d without a block", i)
+			}
+			if kind == frameData && (fr.window > MaxWindow || fr.maxText > MaxFrameText || fr.contentSize > MaxFrameText) {
+				t.Fatalf("data frame %d beyond the bounds: window %d, text up to %d, declared %d", i, fr.window, fr.maxText, fr.contentSize)
 			}
 			off += n
 		}
@@ -273,4 +329,72 @@ func repairWithin(t *testing.T, path string) RepairReport {
 		t.Fatal("Repair did not return within 10 s")
 		panic("unreachable")
 	}
+}
+
+// FuzzCat: on any segment, Cat and CatFiltered return in bounded time
+// with nil or a *SkipError, print only whole, non-empty lines, report
+// skipped regions in order inside the file, and print, when nothing was
+// skipped and a standard decoder reads the whole file, exactly what it
+// reads; the filtered output is the unfiltered one, filtered.
+func FuzzCat(f *testing.F) {
+	addSegmentSeeds(f, func(z bool, b []byte) { f.Add(z, b) })
+	ref, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(MaxFrameText), zstd.WithDecoderMaxWindow(MaxWindow))
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer ref.Close()
+	base := memDir(f)
+	f.Fuzz(func(t *testing.T, compressed bool, data []byte) {
+		path := Path(base, 1, compressed)
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var skips []Skip
+		var out bytes.Buffer
+		r := Reader{Warn: func(s Skip) { skips = append(skips, s) }}
+		start := time.Now()
+		err := r.Cat(&out, path)
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("Cat took %v", d)
+		}
+		var se *SkipError
+		if err != nil && (!errors.As(err, &se) || se.Regions != len(skips)) {
+			t.Fatalf("Cat: %v with %d warnings", err, len(skips))
+		}
+		if err == nil && len(skips) > 0 {
+			t.Fatalf("%d warnings, no error", len(skips))
+		}
+		text := out.Bytes()
+		if compressed && len(text) > 0 && (text[len(text)-1] != '\n' || text[0] == '\n' || bytes.Contains(text, []byte("\n\n"))) {
+			t.Fatalf("output is not whole non-empty lines: %q", text)
+		}
+		var end int64
+		for _, s := range skips {
+			if s.Path != path || s.Offset < end || s.Bytes <= 0 || s.Offset+s.Bytes > int64(len(data)) {
+				t.Fatalf("warning %v after offset %d of %d bytes", s, end, len(data))
+			}
+			end = s.Offset + s.Bytes
+		}
+		if compressed && len(skips) == 0 {
+			if want, err := ref.DecodeAll(data, nil); err == nil && !bytes.Equal(want, text) {
+				t.Fatalf("Cat printed %d bytes, a standard decoder reads %d", len(text), len(want))
+			}
+		}
+		var filtered bytes.Buffer
+		flt := Filter{SerialMin: 1}
+		if err2 := CatFiltered(&filtered, flt, path); (err2 == nil) != (err == nil) {
+			t.Fatalf("Cat: %v, CatFiltered: %v", err, err2)
+		}
+		var want []byte
+		for line := range bytes.Lines(text) {
+			if ms, serial, ok := record.LineHeader(line); ok && flt.Match(ms, serial) {
+				want = append(want, line...)
+			}
+		}
+		if !bytes.Equal(want, filtered.Bytes()) {
+			if _, err := ReadIndex(path); err != nil { // a trailer may let it skip the segment
+				t.Fatalf("CatFiltered printed %d bytes, the filtered Cat %d", filtered.Len(), len(want))
+			}
+		}
+	})
 }
