@@ -34,21 +34,24 @@ type repairIndex struct {
 // rest, which a crash during a write can leave behind (a torn tail), then
 // gives a zstd segment the index trailer its writer did not write.
 //
-// For a zstd segment (*.zst) it walks the frames by their headers (magic,
-// frame header, block headers, optional checksum; skippable frames are
-// kept as they are) and decodes each data frame to verify its content
-// checksum (a frame without one ends the valid prefix) and that its text
-// ends with a newline. For a plain segment
-// the valid prefix ends after the last '\n' that precedes the first NUL
-// byte (audit text never contains NUL).
+// For a zstd segment (IsZstd) it walks the frames by their headers
+// (magic, frame header, block headers, optional checksum; skippable frames
+// of at most 64 KiB are kept as they are), rejecting a window above
+// MaxWindow or a decoded size above MaxFrameText from the headers alone,
+// and decodes each data frame as a stream (memory: its window) to verify
+// its content checksum (a frame without one ends the valid prefix), its
+// declared size, and that its text is whole, non-empty lines. For a plain
+// segment the valid prefix ends after the last '\n' that precedes the
+// first NUL byte (audit text never contains NUL).
 //
 // If anything follows the valid prefix, those bytes are copied to
 // <path>.broken (replacing an older copy) and fsynced, the segment is
 // truncated to the valid prefix and fsynced. A zstd segment left with
-// nothing valid is removed instead (an empty file is not valid zstd), so
-// only the .broken copy remains. A zstd segment that does not end with a
-// valid index trailer then gets one (RepairReport.Indexed), fsynced.
-// Afterwards `zstd -t` accepts the segment.
+// nothing valid, or empty, is removed instead (an empty file is not valid
+// zstd), so only the .broken copy (if any) remains. A zstd segment that
+// does not end with a valid index trailer then gets one
+// (RepairReport.Indexed), fsynced. Afterwards `zstd -t` accepts the
+// segment.
 func Repair(path string) (RepairReport, error) {
 	rep, ri, err := repair(path)
 	if err != nil || !ri.zstd || rep.Removed || ri.trailer {
