@@ -225,9 +225,12 @@ func (r *Reader) catZstd(out io.Writer, f *os.File, size int64, path string, off
 			return start, fmt.Errorf("segment: cat %q: %w", path, err)
 		}
 		// Damage at start, or a frame still being written.
-		next, found, rerr := r.resync(fr, start+1, path)
+		next, found, rerr := resyncVerified(fr, start+1, func(fr *frameReader) error {
+			_, err := r.v.decode(fr)
+			return err
+		})
 		if rerr != nil {
-			return start, rerr
+			return start, fmt.Errorf("segment: cat %q: %w", path, rerr)
 		}
 		if !found {
 			if errors.Is(err, errTorn) && (live || kind == frameSkippable) {
@@ -245,21 +248,19 @@ func (r *Reader) catZstd(out io.Writer, f *os.File, size int64, path string, off
 	}
 }
 
-// resync finds the first offset at or after off where a frame parses and,
-// for a data frame, verifies. It leaves fr positioned anywhere.
-func (r *Reader) resync(fr *frameReader, off int64, path string) (int64, bool, error) {
+// resyncVerified finds the first offset at or after off where a frame
+// parses and, for a data frame, passes verify. It leaves fr positioned
+// anywhere.
+func resyncVerified(fr *frameReader, off int64, verify func(*frameReader) error) (int64, bool, error) {
 	for {
 		cand, ok, err := fr.resync(off)
-		if err != nil {
-			return 0, false, fmt.Errorf("segment: cat %q: %w", path, err)
-		}
-		if !ok {
-			return 0, false, nil
+		if err != nil || !ok {
+			return 0, false, err
 		}
 		fr.seek(cand)
 		kind, err := fr.next()
 		if err == nil && kind == frameData {
-			_, err = r.v.decode(fr)
+			err = verify(fr)
 		}
 		if err == nil {
 			return cand, true, nil

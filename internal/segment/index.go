@@ -192,7 +192,10 @@ func ScanIndex(path string) (Index, error) {
 		if !errors.Is(err, errTorn) && !errors.Is(err, ErrCorrupt) {
 			return Index{}, fmt.Errorf("segment: scan index of %q: %w", path, err)
 		}
-		next, found, rerr := resyncTally(fr, &v, start+1)
+		next, found, rerr := resyncVerified(fr, start+1, func(fr *frameReader) error {
+			var scratch Tally
+			return v.tally(fr, &scratch)
+		})
 		if rerr != nil {
 			return Index{}, fmt.Errorf("segment: scan index of %q: %w", path, rerr)
 		}
@@ -220,27 +223,6 @@ func ScanIndex(path string) (Index, error) {
 		return x.Export(size), &skips
 	}
 	return x.Export(size), nil
-}
-
-// resyncTally is Reader.resync for ScanIndex: the first offset at or
-// after off where a frame parses and verifies.
-func resyncTally(fr *frameReader, v *verifier, off int64) (int64, bool, error) {
-	for {
-		cand, ok, err := fr.resync(off)
-		if err != nil || !ok {
-			return 0, false, err
-		}
-		fr.seek(cand)
-		kind, err := fr.next()
-		if err == nil && kind == frameData {
-			var scratch Tally
-			err = v.tally(fr, &scratch)
-		}
-		if err == nil {
-			return cand, true, nil
-		}
-		off = cand + 1
-	}
 }
 
 // scanText adds the lines of r to x.
