@@ -3,6 +3,7 @@ module github.com/auditdrain/auditdrain
 go 1.26.8
 
 require (
+	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/elastic/go-libaudit/v2 v2.6.2
 	github.com/klauspost/compress v1.20.4
 	github.com/mdlayher/netlink v1.11.2
@@ -13,7 +14,6 @@ require (
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
-	github.com/coreos/go-systemd/v22 v22.7.0 // indirect
 	github.com/elastic/go-licenser v0.4.1 // indirect
 	github.com/google/go-cmp v0.7.0 // indirect
 	github.com/kballard/go-shellquote v0.0.0-20180428030007-95032a82bc51 // indirect

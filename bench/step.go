@@ -1,6 +1,17 @@
 package bench
 
-import "math"
+import (
+	"errors"
+	"math"
+)
+
+// ErrNotAudited says that the load's events never reached the kernel's audit
+// queue: the bench stops rather than report 100% loss.
+var ErrNotAudited = errors.New("bench: the load's events were not audited. " +
+	"On a machine where audit had never been enabled before this process started, " +
+	"the kernel (audit_alloc) gives no audit context to threads that existed before " +
+	"the first enable. Enable audit once (auditctl -e 1, or audit=1 on the kernel " +
+	"command line) and start the bench again")
 
 // Step is what one reader did at one offered rate: the row of the bench table.
 // A Step is a plain value; it is safe to copy and to share once built.
@@ -63,6 +74,12 @@ type Step struct {
 // Clean reports whether the step lost nothing and stalled nothing.
 func (s Step) Clean() bool {
 	return s.Error == "" && s.Counted && s.Loss == 0 && s.KernelLost == 0 && s.StallSeconds == 0
+}
+
+// notAudited reports a step in which a sizeable load reached the reader not
+// at all and the kernel lost nothing: the load was never audited.
+func (s Step) notAudited() bool {
+	return s.Error == "" && s.Counted && s.Events >= 100 && s.OnDisk == 0 && s.KernelLost == 0
 }
 
 // measure is what the sweep observed during one step, before any derived

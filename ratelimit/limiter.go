@@ -1,19 +1,11 @@
 package ratelimit
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"time"
 
 	"github.com/auditdrain/auditdrain/internal/record"
-)
-
-// Record types whose key= field names the key of the rule that matched the
-// event (kernel audit_log_exit and audit_log_uring).
-const (
-	typeSyscall = 1300 // AUDIT_SYSCALL
-	typeURingOp = 1336 // AUDIT_URINGOP
 )
 
 // Config lists the limits. The zero Config limits nothing (but still counts).
@@ -40,15 +32,13 @@ type KeyStats struct {
 // must not run concurrently with each other; Stats may be called from any
 // goroutine at any time. A Limiter needs no Close.
 type Limiter struct {
-	byKey   map[string]uint16 // rule key -> index in buckets (never 0)
-	buckets []*bucket         // [0] is the default bucket "", then Config.Rules in order
-	events  []eventSlot       // tableSize recent decisions, by serial mod tableSize
+	keys    *record.KeyIndex // rule key -> index in buckets (never 0)
+	buckets []*bucket        // [0] is the default bucket "", then Config.Rules in order
+	events  []eventSlot      // tableSize recent decisions, by serial mod tableSize
 
 	started bool
 	epoch   time.Time // the first now passed to Allow: time 0 of the buckets
 	last    int64     // latest clock reading in ns since epoch; never goes back
-
-	scratch [MaxKeyLen]byte // a hex-encoded key, decoded
 }
 
 // New validates cfg and returns a Limiter with every bucket full. Errors wrap
@@ -62,8 +52,9 @@ func New(cfg Config) (*Limiter, error) {
 			return nil, fmt.Errorf("%w: default %q: %v", ErrInvalidRule, cfg.Default.String(), err)
 		}
 	}
+	byKey := make(map[string]int, len(cfg.Rules))
+	keys := make([]string, 0, len(cfg.Rules))
 	l := &Limiter{
-		byKey:   make(map[string]uint16, len(cfg.Rules)),
 		buckets: make([]*bucket, 0, 1+len(cfg.Rules)),
 		events:  make([]eventSlot, tableSize),
 	}
@@ -73,12 +64,14 @@ func New(cfg Config) (*Limiter, error) {
 		if err := r.validate(true); err != nil {
 			return nil, fmt.Errorf("%w %q (rule %d): %v", ErrInvalidRule, r.String(), i+1, err)
 		}
-		if j, dup := l.byKey[r.Key]; dup {
+		if j, dup := byKey[r.Key]; dup {
 			return nil, fmt.Errorf("%w: key %q in rules %d and %d", ErrInvalidRule, r.Key, j, i+1)
 		}
-		l.byKey[r.Key] = uint16(len(l.buckets))
+		byKey[r.Key] = i + 1
+		keys = append(keys, r.Key) // keys[i] gets number i+1: the bucket's index
 		l.buckets = append(l.buckets, newBucket(r.Key, r))
 	}
+	l.keys = record.NewKeyIndex(keys)
 	return l, nil
 }
 
@@ -95,14 +88,14 @@ func (l *Limiter) Allow(now time.Time, typ uint16, payload []byte) bool {
 	s := uint32(serial)
 	slot := &l.events[s%tableSize]
 	known := slot.state != slotEmpty && slot.serial == s
-	keyed := typ == typeSyscall || typ == typeURingOp
+	keyed := record.CarriesEventKey(typ)
 	if known && (slot.state == slotFinal || !keyed) {
 		return l.buckets[slot.bucket].count(slot.allow)
 	}
 
 	var bi uint16 // the default bucket unless the key has a Rule
 	if keyed {
-		bi = l.lookup(payload)
+		bi = l.lookup(typ, payload)
 	}
 	if known && bi == 0 {
 		// The event was decided provisionally by the default bucket, and
@@ -124,37 +117,8 @@ func (l *Limiter) Allow(now time.Time, typ uint16, payload []byte) bool {
 
 // lookup returns the index of the bucket for the key of a SYSCALL or URINGOP
 // payload: its Rule's bucket, or 0 (default) when it has none.
-func (l *Limiter) lookup(payload []byte) uint16 {
-	if len(l.byKey) == 0 {
-		return 0
-	}
-	val, quoted, ok := record.KeyField(payload)
-	if !ok {
-		return 0
-	}
-	if quoted {
-		return l.byKey[string(val)] // no allocation: the compiler does not copy
-	}
-	// Hex-encoded: one key with unusual bytes, or several joined by 0x01.
-	if len(val) > 2*len(l.scratch) {
-		return 0
-	}
-	dec, ok := record.AppendUnhex(l.scratch[:0], val)
-	if !ok {
-		return 0
-	}
-	for len(dec) > 0 {
-		k := dec
-		if i := bytes.IndexByte(dec, record.KeySeparator); i >= 0 {
-			k, dec = dec[:i], dec[i+1:]
-		} else {
-			dec = nil
-		}
-		if bi := l.byKey[string(k)]; bi != 0 {
-			return bi
-		}
-	}
-	return 0
+func (l *Limiter) lookup(typ uint16, payload []byte) uint16 {
+	return uint16(l.keys.Lookup(typ, payload))
 }
 
 // clock converts now to nanoseconds since the first call, never decreasing.

@@ -6,6 +6,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/auditdrain/auditdrain/internal/record"
 )
 
 // ErrInvalidRule is wrapped by every error about a malformed or out-of-range
@@ -13,7 +15,7 @@ import (
 var ErrInvalidRule = errors.New("ratelimit: invalid rule")
 
 // MaxKeyLen is the longest rule key the kernel accepts (AUDIT_MAX_KEY_LEN).
-const MaxKeyLen = 256
+const MaxKeyLen = record.MaxKeyLen
 
 // maxRate keeps the token interval at one nanosecond or more.
 const maxRate = 1e9

@@ -11,8 +11,11 @@ import (
 	"time"
 	"unsafe"
 
+	libaudit "github.com/elastic/go-libaudit/v2"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/auditdrain/auditdrain/internal/record"
 )
 
 // Mode selects how the kernel delivers records to the reader.
@@ -57,10 +60,6 @@ var (
 	// daemon (the kernel answered EEXIST). The caller should name it (its
 	// pid is in the kernel's status) rather than retry.
 	ErrAlreadyRegistered = errors.New("reader: another process is registered as the audit daemon")
-	// ErrReplaced: the reader received AUDIT_REPLACE, meaning another
-	// process tried to register. It is counted, not returned; exported so
-	// callers can log it consistently.
-	ErrReplaced = errors.New("reader: another process asked to replace the audit daemon")
 )
 
 // Config configures Open. The zero value is usable: unicast, 64 datagrams
@@ -248,12 +247,13 @@ func (r *Reader) recv(fd uintptr) bool {
 // register sends AUDIT_SET pid=getpid() from the data socket and waits for
 // the kernel's answer, keeping any record that arrives before it.
 func (r *Reader) register() error {
-	var st [44]byte                                             // struct audit_status
-	binary.NativeEndian.PutUint32(st[0:], 4)                    // mask: AUDIT_STATUS_PID
-	binary.NativeEndian.PutUint32(st[12:], uint32(os.Getpid())) // pid
+	st, err := binary.Append(nil, binary.NativeEndian, libaudit.AuditStatus{Mask: libaudit.AuditStatusPID, PID: uint32(os.Getpid())})
+	if err != nil {
+		return fmt.Errorf("reader: encoding AUDIT_SET: %w", err)
+	}
 	msg, err := r.conn.Send(netlink.Message{
-		Header: netlink.Header{Type: 1001, Flags: netlink.Request | netlink.Acknowledge},
-		Data:   st[:],
+		Header: netlink.Header{Type: netlink.HeaderType(record.TypeSet), Flags: netlink.Request | netlink.Acknowledge},
+		Data:   st,
 	})
 	if err != nil {
 		return fmt.Errorf("reader: sending AUDIT_SET pid=%d: %w", os.Getpid(), err)

@@ -1,5 +1,13 @@
-// Package record owns zero-allocation parsing of fields from one raw kernel
-// audit record payload, the text the kernel sends in one netlink message:
+// Package record is the one home of what auditdrain knows about a single
+// audit record: the header parser ([Header], [HeaderMillis], and
+// [LineHeader] for a formatted log line, all one grammar), the header's
+// formatting ([AppendStamp]), the event-key matcher ([KeyIndex], used by
+// both the rate limiter and the overflow policy), and the record-type
+// constants (go-libaudit's, as uint16). No other package parses a header,
+// matches a key or declares a type number.
+//
+// It parses fields from one raw kernel audit record payload without
+// allocating, the text the kernel sends in one netlink message:
 //
 //	audit(1795636980.303:3): arch=c000003e syscall=44 ... key="mykey"
 //
