@@ -12,6 +12,7 @@ import (
 	"github.com/auditdrain/auditdrain/internal/daemon"
 	"github.com/auditdrain/auditdrain/internal/rulesd"
 	"github.com/auditdrain/auditdrain/internal/service"
+	"golang.org/x/sys/unix"
 )
 
 // cmdSignal sends reload (SIGHUP), rotate (SIGUSR1) or resume (SIGUSR2) to
@@ -19,11 +20,11 @@ import (
 func cmdSignal(e *env, args []string) error {
 	sig := map[string]syscall.Signal{"reload": syscall.SIGHUP, "rotate": syscall.SIGUSR1, "resume": syscall.SIGUSR2}[e.name]
 	what := map[string]string{
-		"reload": "reload its config and rules",
-		"rotate": "start a new log segment",
-		"resume": "resume writing after a disk action suspended it",
+		"reload": "SIGHUP to the running daemon, found through its control socket: reload the config and the rules",
+		"rotate": "SIGUSR1 to the running daemon, found through its control socket: start a new log segment",
+		"resume": "SIGUSR2 to the running daemon, found through its control socket: resume writing after a disk action suspended it",
 	}[e.name]
-	fs := e.flags("[flags]", fmt.Sprintf("Send %v to the running daemon, found through its control socket, to %s.", sig, what))
+	fs := e.flags("[flags]", "Send "+what+".")
 	cf := addConfigFlag(fs)
 	ctlSock := controlSocketFlag(fs)
 	pos, err := e.parse(fs, args)
@@ -42,9 +43,9 @@ func cmdSignal(e *env, args []string) error {
 		return err
 	}
 	if err := syscall.Kill(st.PID, sig); err != nil {
-		return fmt.Errorf("sending %v to pid %d: %w", sig, st.PID, err)
+		return fmt.Errorf("sending %s to pid %d: %w", unix.SignalName(sig), st.PID, err)
 	}
-	fmt.Fprintf(e.stdout, "sent %v to auditdrain (pid %d)\n", sig, st.PID)
+	fmt.Fprintf(e.stdout, "sent %s to auditdrain (pid %d)\n", unix.SignalName(sig), st.PID)
 	return nil
 }
 
@@ -71,7 +72,10 @@ func cmdRules(e *env, args []string) error {
 	fs := e.flags("[flags] [DIR]", about+"\nDIR defaults to the config's rules_dir.")
 	cf := addConfigFlag(fs)
 	dirFlag := fs.String("rules-dir", "", "the rules directory `DIR` (the same as the argument)")
-	allowPanic := fs.Bool("allow-panic", false, "allow -f 2 (kernel panic on any lost record)")
+	allowPanic := new(bool)
+	if args[0] == "load" {
+		allowPanic = fs.Bool("allow-panic", false, "allow -f 2 (kernel panic on any lost record)")
+	}
 	pos, err := e.parse(fs, args[1:])
 	if err != nil {
 		return err

@@ -245,7 +245,7 @@ type configFlag struct {
 // addConfigFlag adds --config to fs.
 func addConfigFlag(fs *flag.FlagSet) configFlag {
 	return configFlag{fs, fs.String("config", defaultConfigPath,
-		"read the config from `FILE`: auditdrain's own, or auditd's auditd.conf (recognised by its name); optional when not given")}
+		"read the config from `FILE` (auditdrain.conf, or auditd's auditd.conf, recognised by its name); the default file may be missing")}
 }
 
 // load reads the config file, as every command does, so that run and the
@@ -280,9 +280,9 @@ func cmdRun(e *env, args []string) error {
 	fs := e.flags("[flags]", "Drain the kernel audit queue into the log until SIGTERM or SIGINT.\n"+
 		"SIGHUP reloads the config and the rules, SIGUSR1 rotates the log, SIGUSR2 resumes writing.")
 	cf := addConfigFlag(fs)
-	logDir := fs.String("log-dir", "", "directory for the log segments (config: log_dir)")
+	logDir := fs.String("log-dir", "", "write the log segments in `DIR` (config: log_dir)")
 	rules := fs.String("rules", "", "`FILE` of auditctl rules to load (config: rules)")
-	mode := fs.String("mode", "", "unicast (replace auditd) or multicast (beside it) (config: mode)")
+	mode := fs.String("mode", "", "`MODE`: unicast (replace auditd) or multicast (beside it) (config: mode)")
 	ctlSock := fs.String("control-socket", "", "control socket `PATH` (config: control_socket)")
 	discard := fs.Bool("discard", false, "count records instead of writing them (benchmark floor)")
 	var sets setFlags

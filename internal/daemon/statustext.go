@@ -169,6 +169,9 @@ func formatStatusValue(name string, v reflect.Value) string {
 		return strconv.FormatFloat(v.Float(), 'f', -1, 64)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		if isBytesField(name) {
+			if v.Int() < 0 {
+				return "not measured" // as log_fs_free_bytes before the first check
+			}
 			return formatIEC(v.Int())
 		}
 		return strconv.FormatInt(v.Int(), 10)
@@ -185,15 +188,15 @@ func isBytesField(name string) bool {
 	return strings.HasPrefix(name, "bytes_") || strings.HasSuffix(name, "_bytes") || strings.HasPrefix(name, "ring_")
 }
 
-// formatIEC formats a byte count: exact below 1 KiB, else with one decimal
-// in the largest IEC unit it reaches.
+// formatIEC formats a byte count n >= 0: exact below 1 KiB, else with one
+// decimal in the largest IEC unit it reaches.
 func formatIEC(n int64) string {
-	if n < 1024 && n > -1024 {
+	if n < 1024 {
 		return strconv.FormatInt(n, 10) + " B"
 	}
 	f, unit := float64(n), ""
 	for _, u := range []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"} {
-		if f > -1024 && f < 1024 {
+		if f < 1024 {
 			break
 		}
 		f, unit = f/1024, u

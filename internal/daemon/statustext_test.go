@@ -13,6 +13,7 @@ func TestStatusWriteText(t *testing.T) {
 		DroppedByKey:   map[string]uint64{"b": 1, "a": 3},
 		FsyncP99Ms:     1.234,
 		Suspended:      true,
+		FreeBytes:      -1,
 		SuspendCause:   "disk full",
 		RecordsWritten: 11,
 	}
@@ -56,6 +57,7 @@ func TestStatusWriteText(t *testing.T) {
 		" 1.23 ms\n",
 		"\n  writing_suspended ", " yes\n",
 		" disk full\n",
+		"\n  log_fs_free_bytes ", " not measured\n",
 		"\n  lost_total ", "\n  lost_by_cause\n    kernel ", "\n    overrun ",
 		"\n  dropped_events_by_key\n    a ", "\n    b ",
 	} {
@@ -96,7 +98,7 @@ func indexOf(lines []string, s string) int {
 }
 
 func TestFormatIEC(t *testing.T) {
-	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 5 << 30: "5.0 GiB", -2048: "-2.0 KiB"} {
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 5 << 30: "5.0 GiB", 1<<63 - 1: "8.0 EiB"} {
 		if got := formatIEC(n); got != want {
 			t.Errorf("formatIEC(%d) = %q, want %q", n, got, want)
 		}
