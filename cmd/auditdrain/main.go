@@ -50,8 +50,8 @@ Usage:
   auditdrain uninstall [--restore-auditd]                   remove the unit (the config and logs stay)
   auditdrain version                         print the version
 
-Every command but bench, config, install and uninstall reads the config file
-that run reads: --config FILE (default ` + config.DefaultPath + `, optional).
+cat, status, reload, rotate, resume and rules read the config file run reads:
+--config FILE (default ` + config.DefaultPath + `, which may be missing).
 Flags may come before or after arguments; "--" ends them.
 Run 'auditdrain COMMAND --help' for the flags of a command.
 `
