@@ -1,7 +1,10 @@
 // Command auditdrain drains the kernel's audit queue into compressed,
 // durable log segments. It owns only the command line: each subcommand
-// parses its flags and calls the package that does the work
-// (internal/daemon for run and status, writer for cat, bench for bench).
+// parses its flags (with internal/cli's conventions), reads the config
+// file when it needs one (configFlag.load, the same for every command),
+// and calls the package that does the work (internal/daemon for run and
+// status, writer for cat, rulesd for rules, bench for bench). Errors are
+// printed here, once, as "auditdrain: COMMAND: error".
 package main
 
 import (
