@@ -27,11 +27,7 @@ func cmdSignal(e *env, args []string) error {
 	fs := e.flags("[flags]", "Send "+what+".")
 	cf := addConfigFlag(fs)
 	ctlSock := controlSocketFlag(fs)
-	pos, err := e.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(pos); err != nil {
+	if err := e.parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	sock, err := controlSocket(cf, *ctlSock)
@@ -130,11 +126,7 @@ func cmdInstall(e *env, args []string) error {
 	start := fs.Bool("start", false, "enable and start auditdrain (auditd untouched)")
 	offline := fs.Bool("offline", false, "write the files only; run no systemctl command")
 	bin := fs.String("binary", "", "binary `PATH` for ExecStart (default: this executable)")
-	pos, err := e.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(pos); err != nil {
+	if err := e.parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	if *bin == "" {
@@ -153,11 +145,7 @@ func cmdUninstall(e *env, args []string) error {
 	fs := e.flags("[flags]", "Remove the systemd unit. The config and the logs stay.")
 	restore := fs.Bool("restore-auditd", false, "enable and start auditd again")
 	offline := fs.Bool("offline", false, "remove the unit file only; run no systemctl command")
-	pos, err := e.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(pos); err != nil {
+	if err := e.parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	rep, err := service.Uninstall(service.UninstallOptions{RestoreAuditd: *restore, Offline: *offline})

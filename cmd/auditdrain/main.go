@@ -231,12 +231,14 @@ func (e *env) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	return pos, err
 }
 
-// noArgs is the error for positional arguments a command does not take.
-func noArgs(pos []string) error {
-	if len(pos) > 0 {
-		return cli.Usagef("unexpected arguments %q", pos)
+// parseNoArgs is parse for a command that takes flags only: a positional
+// argument is a usage error.
+func (e *env) parseNoArgs(fs *flag.FlagSet, args []string) error {
+	pos, err := e.parse(fs, args)
+	if err == nil && len(pos) > 0 {
+		err = cli.Usagef("unexpected arguments %q", pos)
 	}
-	return nil
+	return err
 }
 
 // configFlag is the --config flag of every command that reads the config.
@@ -290,11 +292,7 @@ func cmdRun(e *env, args []string) error {
 	discard := fs.Bool("discard", false, "count records instead of writing them (benchmark floor)")
 	var sets setFlags
 	fs.Var(&sets, "set", "override one config key: --set `key=value` (repeatable)")
-	pos, err := e.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(pos); err != nil {
+	if err := e.parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	load := func() (config.Config, error) {
@@ -453,11 +451,7 @@ func cmdStatus(e *env, args []string) error {
 	cf := addConfigFlag(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	ctlSock := controlSocketFlag(fs)
-	pos, err := e.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(pos); err != nil {
+	if err := e.parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	sock, err := controlSocket(cf, *ctlSock)
@@ -540,11 +534,7 @@ func kernelStatus() (libaudit.AuditStatus, *auditctl.Features, error) {
 
 func cmdConfig(e *env, args []string) error {
 	fs := e.flags("", "List the config keys, their defaults and what they mean.")
-	pos, err := e.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(pos); err != nil {
+	if err := e.parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	out := e.stdout
@@ -558,11 +548,7 @@ func cmdConfig(e *env, args []string) error {
 
 func cmdVersion(e *env, args []string) error {
 	fs := e.flags("", "Print auditdrain's version, the Go version it was built with and, when known, the source revision.")
-	pos, err := e.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(pos); err != nil {
+	if err := e.parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	writeVersion(e.stdout)
