@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -275,4 +276,28 @@ func TestErrorTextDropsRepeatedPrefixes(t *testing.T) {
 	f("run", "config: /etc/a.conf:2: unknown key \"x\"", "/etc/a.conf:2: unknown key \"x\"")
 	f("status", "dial unix /x: connect: connection refused", "dial unix /x: connect: connection refused")
 	f("cat", "cat", "cat")
+}
+
+// The built binary exits with runMain's status: 2 once for a bad flag,
+// with one error line and the hint, and 0 with help on stdout.
+func TestBinaryExitStatus(t *testing.T) {
+	run := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		cmd := exec.Command(binPath, args...)
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		return cmd.ProcessState.ExitCode(), out.String(), errb.String()
+	}
+	code, out, errOut := run("cat", t.TempDir(), "--bogus")
+	if code != 2 || out != "" || errOut != "auditdrain: cat: unknown flag --bogus\nRun 'auditdrain cat --help' for usage.\n" {
+		t.Errorf("cat DIR --bogus: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	code, out, errOut = run("cat", "--help")
+	if code != 0 || errOut != "" || !strings.HasPrefix(out, "Usage: auditdrain cat ") {
+		t.Errorf("cat --help: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
 }
