@@ -253,26 +253,14 @@ func addConfigFlag(fs *flag.FlagSet) configFlag {
 		"read the config from `FILE` (auditdrain.conf, or auditd's auditd.conf, recognised by its name); the default file may be missing")}
 }
 
-// load reads the config file, as every command does, so that run and the
-// commands that read its log or talk to it agree on the log directory and
-// the control socket. The file may be missing when --config was not given.
-// An auditd.conf is imported: the keys auditdrain does not implement are
-// listed in one warning on warn.
+// load reads the config file, as every command does (through loadConfig),
+// so that run and the commands that read its log or talk to it agree on
+// the log directory and the control socket. The file may be missing when
+// --config was not given.
 func (c configFlag) load(warn io.Writer) (config.Config, error) {
 	explicit := false
 	c.fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "config" })
-	path := *c.path
-	if filepath.Base(path) == "auditd.conf" {
-		cfg, ignored, err := config.ImportAuditdConf(path)
-		if err != nil {
-			return cfg, err
-		}
-		if len(ignored) > 0 {
-			fmt.Fprintf(warn, "auditdrain: %s: ignoring keys auditdrain does not implement: %s\n", path, strings.Join(ignored, ", "))
-		}
-		return cfg, nil
-	}
-	return config.Load(path, !explicit)
+	return loadConfig(*c.path, !explicit, warn)
 }
 
 // setFlags collects repeated --set key=value flags.
@@ -349,6 +337,23 @@ func cmdRun(e *env, args []string) error {
 		}()
 	}
 	return daemon.Run(interruptible(), cfg, daemon.Options{Discard: *discard, Log: e.stderr}, ready)
+}
+
+// loadConfig reads a config file: auditdrain's own, or auditd's auditd.conf
+// (recognised by its name), whose keys auditdrain does not implement are
+// listed in one warning.
+func loadConfig(path string, optional bool, warn io.Writer) (config.Config, error) {
+	if filepath.Base(path) == "auditd.conf" {
+		cfg, ignored, err := config.ImportAuditdConf(path)
+		if err != nil {
+			return cfg, err
+		}
+		if len(ignored) > 0 {
+			fmt.Fprintf(warn, "auditdrain: %s: ignoring keys auditdrain does not implement: %s\n", path, strings.Join(ignored, ", "))
+		}
+		return cfg, nil
+	}
+	return config.Load(path, optional)
 }
 
 func cmdCat(e *env, args []string) error {
