@@ -106,10 +106,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	mode, err := reader.ParseMode(cfg.Mode)
-	if err != nil {
-		return err
-	}
+	mode := cfg.Mode
 	if err := checkPrivileges(mode); err != nil {
 		return err
 	}
@@ -119,6 +116,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	phase := time.Now()
 	// Rules are parsed before anything touches the kernel: a bad line stops
 	// the start with nothing half-done.
+	var err error
 	if d.rules, err = prepareRules(cfg); err != nil {
 		return err
 	}
@@ -135,7 +133,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	}
 
 	if !opts.Discard {
-		wc, err := writerConfig(cfg, d.writerEvent)
+		wc, err := cfg.Writer(d.writerEvent)
 		if err != nil {
 			return err
 		}
@@ -148,10 +146,8 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 		return err
 	}
 	d.ring.DeferWakeups()
-	if d.over, err = newOverflow(d.ring, cfg.OverflowAction, cfg.HighWater, cfg.KeepTypes, cfg.KeepKeys); err != nil {
-		return err
-	}
-	if d.limiter, err = newLimiter(cfg); err != nil {
+	d.over = newOverflow(d.ring, cfg.OverflowAction, cfg.HighWater, cfg.KeepTypes, cfg.KeepKeys)
+	if d.limiter, err = newLimiter(cfg.Limits); err != nil {
 		return err
 	}
 	d.rd, err = reader.Open(reader.Config{Mode: mode, RcvBuf: int(cfg.RcvBuf)})
@@ -253,7 +249,7 @@ func (d *Daemon) applyKernel() error {
 		d.rules = &ruleSource{where: "none (configuration locked)"}
 		return nil
 	}
-	if c.Mode == "multicast" {
+	if c.Mode == reader.ModeMulticast {
 		// Beside a registered daemon the kernel's settings and rules are
 		// that daemon's: only an explicit rules file is loaded.
 		if c.Rules != "" {
@@ -272,10 +268,10 @@ func (d *Daemon) applyKernel() error {
 		s.BacklogLimit = uint32(c.BacklogLimit)
 	}
 	switch wait := c.BacklogWaitTime; c.KernelBackpressure {
-	case "drop":
+	case config.BackpressureDrop:
 		s.Mask |= libaudit.AuditStatusBacklogWaitTime
 		s.BacklogWaitTime = 0
-	case "wait":
+	case config.BackpressureWait:
 		if wait <= 0 {
 			wait = defaultBacklogWaitTime
 		}
@@ -311,7 +307,7 @@ func (d *Daemon) applyKernel() error {
 	}
 	// kernel_backpressure is an explicit choice about stalling programs:
 	// it wins over a rules.d --backlog_wait_time (unless -e 2 locked it).
-	if c.KernelBackpressure == "wait" || c.KernelBackpressure == "drop" {
+	if c.KernelBackpressure == config.BackpressureWait || c.KernelBackpressure == config.BackpressureDrop {
 		if st, err := d.ctl.Status(); err == nil && st.Enabled != 2 && st.BacklogWaitTime != s.BacklogWaitTime {
 			if err := d.ctl.SetBacklogWaitTime(s.BacklogWaitTime); err != nil {
 				return fmt.Errorf("daemon: kernel_backpressure = %s: setting backlog_wait_time %d: %w", c.KernelBackpressure, s.BacklogWaitTime, err)
@@ -495,54 +491,4 @@ func (d *Daemon) closeAll() {
 	if d.ctl != nil {
 		d.ctl.Close()
 	}
-}
-
-func writerConfig(c config.Config, notify func(writer.Event)) (writer.Config, error) {
-	node, err := c.Node()
-	if err != nil {
-		return writer.Config{}, err
-	}
-	gid, err := lookupGroup(c.LogGroup)
-	if err != nil {
-		return writer.Config{}, err
-	}
-	wc := writer.Config{
-		Dir:                c.LogDir,
-		Compression:        c.Compression,
-		Level:              c.CompressionLevel,
-		BatchBytes:         int(c.BatchBytes),
-		FlushInterval:      c.FlushInterval,
-		Flush:              c.Flush,
-		Freq:               c.Freq,
-		FsyncInterval:      c.FsyncInterval,
-		MaxSegmentBytes:    c.MaxLogFile << 20,
-		RotateInterval:     c.RotateInterval,
-		NumLogs:            c.NumLogs,
-		MaxTotalBytes:      c.MaxTotalLogSize,
-		AllowSystemActions: c.AllowSystemActions,
-		Workers:            c.Writers,
-		LogGroup:           gid,
-		Node:               node,
-		Notify:             notify,
-	}
-	// The config package has already checked these parse.
-	for _, a := range []struct {
-		dst *writer.Action
-		v   string
-	}{
-		{&wc.MaxLogFileAction, c.MaxLogFileAction}, {&wc.SpaceLeftAction, c.SpaceLeftAction},
-		{&wc.AdminSpaceLeftAction, c.AdminSpaceLeftAction}, {&wc.DiskFullAction, c.DiskFullAction},
-		{&wc.DiskErrorAction, c.DiskErrorAction},
-	} {
-		if *a.dst, err = writer.ParseAction(a.v); err != nil {
-			return wc, fmt.Errorf("config: %w", err)
-		}
-	}
-	if wc.SpaceLeft, err = writer.ParseThreshold(c.SpaceLeft); err != nil {
-		return wc, fmt.Errorf("config: space_left: %w", err)
-	}
-	if wc.AdminSpaceLeft, err = writer.ParseThreshold(c.AdminSpaceLeft); err != nil {
-		return wc, fmt.Errorf("config: admin_space_left: %w", err)
-	}
-	return wc, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/auditdrain/auditdrain/internal/auditctl"
 	"github.com/auditdrain/auditdrain/internal/config"
 	"github.com/auditdrain/auditdrain/internal/rulesd"
+	"github.com/auditdrain/auditdrain/reader"
 )
 
 // ruleSource is what the daemon loads into the kernel: one rules file
@@ -31,7 +32,7 @@ func prepareRules(c config.Config) (*ruleSource, error) {
 			return nil, err
 		}
 		return &ruleSource{file: rs, where: c.Rules}, nil
-	case c.Mode == "multicast":
+	case c.Mode == reader.ModeMulticast:
 		// Beside a registered daemon, rules.d is that daemon's business.
 		return &ruleSource{where: "none (multicast: the registered daemon's rules)"}, nil
 	case c.RulesDir != "":
