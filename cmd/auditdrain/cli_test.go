@@ -143,11 +143,12 @@ func TestCatFlagsAfterArguments(t *testing.T) {
 	}
 }
 
-// writeConfig writes a config file setting log_dir and control_socket.
-func writeConfig(t *testing.T, logDir, sock string) string {
+// writeConfig writes a config file setting log_dir, control_socket and
+// rules_dir.
+func writeConfig(t *testing.T, logDir, sock, rulesDir string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "auditdrain.conf")
-	text := fmt.Sprintf("log_dir = %s\ncontrol_socket = %s\n", logDir, sock)
+	text := fmt.Sprintf("log_dir = %s\ncontrol_socket = %s\nrules_dir = %s\n", logDir, sock, rulesDir)
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -159,8 +160,22 @@ func TestCommandsReadRunsConfig(t *testing.T) {
 	logDir := filepath.Join(dir, "log")
 	writeLog(t, logDir, 41, 42)
 	sock := filepath.Join(dir, "ctl.sock")
-	conf := writeConfig(t, logDir, sock)
+	rulesDir := filepath.Join(dir, "rules.d")
+	os.Mkdir(rulesDir, 0o700)
+	os.WriteFile(filepath.Join(rulesDir, "10-a.rules"), []byte("-w /etc/shadow -p wa -k cli_conf_test\n"), 0o600)
+	conf := writeConfig(t, logDir, sock, rulesDir)
 
+	if os.Geteuid() != 0 {
+		// Only root's files are trusted as config (config.CheckTrusted):
+		// every command refuses this one, naming it, so it did read it.
+		for _, cmd := range [][]string{{"cat"}, {"status"}, {"reload"}, {"rotate"}, {"resume"}, {"rules", "check"}} {
+			code, _, errOut := invoke(t, append(cmd, "--config", conf)...)
+			if code != 1 || !strings.Contains(errOut, conf) || !strings.Contains(errOut, "untrusted") {
+				t.Errorf("%q --config (not root): exit %d, stderr %q; want exit 1 refusing %s as untrusted", cmd, code, errOut, conf)
+			}
+		}
+		return
+	}
 	code, out, errOut := invoke(t, "cat", "--config", conf)
 	if code != 0 || strings.Count(out, "\n") != 2 || !strings.Contains(out, ":42)") {
 		t.Errorf("cat --config: exit %d, stdout %q, stderr %q; want the two records of the config's log_dir", code, out, errOut)
@@ -170,6 +185,10 @@ func TestCommandsReadRunsConfig(t *testing.T) {
 		if !strings.Contains(errOut, sock) {
 			t.Errorf("%s --config: stderr %q does not name the config's control socket %s", cmd, errOut, sock)
 		}
+	}
+	code, out, errOut = invoke(t, "rules", "check", "--config", conf)
+	if code != 0 || !strings.Contains(out, "-k cli_conf_test") {
+		t.Errorf("rules check --config: exit %d, stdout %q, stderr %q; want the rules of the config's rules_dir", code, out, errOut)
 	}
 	code, _, errOut = invoke(t, "cat", "--config", filepath.Join(dir, "missing.conf"))
 	if code != 1 || !strings.Contains(errOut, "missing.conf") {

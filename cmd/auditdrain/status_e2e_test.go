@@ -22,7 +22,7 @@ func TestCommandsFollowRunsConfig(t *testing.T) {
 	dir := t.TempDir()
 	logDir := filepath.Join(dir, "log")
 	sock := filepath.Join(dir, "ctl.sock")
-	conf := writeConfig(t, logDir, sock)
+	conf := writeConfig(t, logDir, sock, "")
 	d := startDaemon(t, "--config", conf)
 	d.waitReady(t)
 	pid := d.cmd.Process.Pid
