@@ -79,6 +79,19 @@ type Status struct {
 	KernelBacklog      uint64            `json:"kernel_backlog"`
 	KernelBacklogPeak  uint64            `json:"kernel_backlog_peak"`
 	KernelStallJiffies uint64            `json:"kernel_stall_jiffies"`
+
+	// Rules: how many of the configured rules are in the kernel, and the
+	// lines the kernel refused at the last load or reload.
+	RulesLoaded  int         `json:"rules_loaded"`
+	RulesRefused []RuleError `json:"rules_refused,omitempty"`
+}
+
+// RuleError is a line of the configured rules that the kernel refused.
+type RuleError struct {
+	File  string `json:"file"`
+	Line  int    `json:"line"`
+	Rule  string `json:"rule"`  // the line, as written
+	Error string `json:"error"` // the kernel's answer ("no such file or directory")
 }
 
 // Status returns the daemon's counters. Safe from any goroutine.
@@ -100,28 +113,20 @@ func (d *Daemon) Status() Status {
 		RingHighWater:  d.ring.HighWater(),
 		RingCapacity:   d.ring.Cap(),
 		RecordsDrained: d.drained.Load(),
-		EOESkipped:     d.eoe.Load(),
 	}
 	s.SelfRecords = d.selfRecords.Load()
 	l := d.currentLosses()
-	s.Lost = make(map[string]uint64, len(lossCauses))
-	for i, c := range lossCauses {
-		s.Lost[c] = l[i]
-	}
-	s.LostTotal = sumLosses(l)
-	s.DroppedByType, s.DroppedByKey = d.over.dropSummary()
-	if d.limiter != nil {
-		s.RateLimitedByKey = map[string]uint64{}
-		for _, k := range d.limiter.Stats() {
-			if k.Suppressed > 0 {
-				s.RateLimitedByKey[k.Key] = k.Suppressed
-			}
-		}
-	}
-	s.LateSerials = d.gaps.late.Load()
+	s.Lost = l.Map()
+	s.LostTotal = l.Total()
+	ps := d.pipe.Stats()
+	s.EOESkipped = ps.EOESkipped
+	s.LateSerials = ps.LateSerials
+	s.DroppedByType, s.DroppedByKey = d.pipe.DropSummary()
+	s.RateLimitedByKey = d.pipe.RateLimitedByKey()
 	s.KernelBacklog = d.kpoll.backlog.Load()
 	s.KernelBacklogPeak = d.kpoll.backlogPeak.Load()
 	s.KernelStallJiffies = d.kpoll.stallJiffies.Load()
+	s.RulesLoaded, s.RulesRefused = d.rules.statusRules()
 	if d.w != nil {
 		ws := d.w.Stats()
 		s.RecordsWritten = ws.Records
