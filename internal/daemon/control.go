@@ -94,6 +94,12 @@ type RuleError struct {
 	Error string `json:"error"` // the kernel's answer ("no such file or directory")
 }
 
+// String is the line `auditdrain status` prints for e: file:line, the rule
+// and the kernel's answer.
+func (e RuleError) String() string {
+	return fmt.Sprintf("%s:%d: %q: %s", e.File, e.Line, e.Rule, e.Error)
+}
+
 // Status returns the daemon's counters. Safe from any goroutine.
 func (d *Daemon) Status() Status {
 	rs := d.rd.Stats()

@@ -57,10 +57,11 @@ var statusSection = map[string]string{
 }
 
 // statusRow is one line of the text form: a name and its value, indented
-// one more level when it is an entry of a map or list field.
+// one more level when it is an entry of a map or list field. A list entry
+// is all name (a line of its own), so it does not widen the name column.
 type statusRow struct {
-	nested      bool
-	name, value string
+	nested, entry bool
+	name, value   string
 }
 
 // WriteText writes s as `auditdrain status` prints it: "name value" lines
@@ -92,6 +93,9 @@ func (s Status) WriteText(w io.Writer, kernel string) error {
 	width := 0
 	for _, rs := range rows {
 		for _, r := range rs {
+			if r.entry {
+				continue
+			}
 			n := len(r.name)
 			if r.nested {
 				n += 2
@@ -142,7 +146,7 @@ func fieldRows(name string, v reflect.Value) []statusRow {
 			rows[0].value = "none"
 		}
 		for i := range v.Len() {
-			rows = append(rows, statusRow{nested: true, name: formatStatusValue(name, v.Index(i))})
+			rows = append(rows, statusRow{nested: true, entry: true, name: formatStatusValue(name, v.Index(i))})
 		}
 		return rows
 	}
@@ -181,7 +185,35 @@ func formatStatusValue(name string, v reflect.Value) string {
 		}
 		return strconv.FormatUint(v.Uint(), 10)
 	}
+	if st, ok := v.Interface().(fmt.Stringer); ok {
+		return st.String()
+	}
+	if v.Kind() == reflect.Struct {
+		return formatStruct(v)
+	}
 	return fmt.Sprint(v.Interface())
+}
+
+// formatStruct formats a struct without a String method as its fields'
+// "json_name=value" pairs, never as Go's {a b c}.
+func formatStruct(v reflect.Value) string {
+	var parts []string
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !f.IsExported() || name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		val := formatStatusValue(name, v.Field(i))
+		if v.Field(i).Kind() == reflect.String {
+			val = strconv.Quote(val)
+		}
+		parts = append(parts, name+"="+val)
+	}
+	return strings.Join(parts, " ")
 }
 
 func isBytesField(name string) bool {

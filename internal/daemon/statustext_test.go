@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -16,6 +17,7 @@ func TestStatusWriteText(t *testing.T) {
 		FreeBytes:      -1,
 		SuspendCause:   "disk full",
 		RecordsWritten: 11,
+		RulesRefused:   []RuleError{{File: "/r/10.rules", Line: 21, Rule: "-w /nope -k a", Error: "no such file or directory"}},
 	}
 	var b strings.Builder
 	if err := s.WriteText(&b, "enabled 1\nbacklog_wait_time_actual 0\nloginuid_immutable 0 unlocked\n"); err != nil {
@@ -36,7 +38,7 @@ func TestStatusWriteText(t *testing.T) {
 	// Every "name value" row has its value in the same column.
 	col := -1
 	for _, l := range lines {
-		if !strings.HasPrefix(l, "  ") || !strings.Contains(strings.TrimSpace(l), " ") {
+		if !strings.HasPrefix(l, "  ") || !strings.Contains(strings.TrimSpace(l), " ") || strings.HasPrefix(l, "    /r/") {
 			continue
 		}
 		trimmed := strings.TrimLeft(l, " ")
@@ -60,6 +62,7 @@ func TestStatusWriteText(t *testing.T) {
 		"\n  log_fs_free_bytes ", " not measured\n",
 		"\n  lost_total ", "\n  lost_by_cause\n    kernel ", "\n    overrun ",
 		"\n  dropped_events_by_key\n    a ", "\n    b ",
+		"\n  rules_refused\n    /r/10.rules:21: \"-w /nope -k a\": no such file or directory\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in:\n%s", want, out)
@@ -85,6 +88,19 @@ func TestStatusWriteText(t *testing.T) {
 	s.WriteText(&b, "")
 	if strings.Contains(b.String(), "kernel\n") {
 		t.Errorf("kernel section without kernel lines:\n%s", b.String())
+	}
+}
+
+func TestFormatStruct(t *testing.T) {
+	type pair struct {
+		Name  string `json:"name"`
+		Count int    `json:"count,omitempty"`
+		Bytes int64  `json:"free_bytes"`
+		Plain bool
+	}
+	got := formatStatusValue("x", reflect.ValueOf(pair{"a b", 3, 2048, true}))
+	if want := `name="a b" count=3 free_bytes=2.0 KiB Plain=yes`; got != want {
+		t.Errorf("formatStatusValue(struct) = %q, want %q", got, want)
 	}
 }
 
