@@ -2,7 +2,10 @@ package enrich
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"time"
+	"unsafe"
 
 	"github.com/elastic/go-libaudit/v2/auparse"
 	"golang.org/x/sys/unix"
@@ -54,6 +57,7 @@ type Enricher struct {
 	force         bool // look at the name files at the next lookup, whatever the pace
 
 	fields  []field // the record's interpreted fields, reused
+	p       []byte  // the payload they index
 	scratch []byte  // one interpreted value, reused
 	sa      []byte  // a decoded socket address, reused
 	nl      []byte  // a payload with '\n' turned into ' ', reused
@@ -69,10 +73,12 @@ type interpEntry struct {
 	name, val []byte
 }
 
-// field is one field auditd interprets; name and val alias the payload.
+// field is one field auditd interprets, by offsets into the payload (so
+// that recording it writes no pointer).
 type field struct {
-	name, val []byte
-	kind      kind
+	ns, ne, vs, ve int32 // name and value: p[ns:ne], p[vs:ve] of the parsed payload
+	name           uint8 // index in names
+	kind           kind
 }
 
 // recInfo is what auparse gathers by position while splitting a record
@@ -125,14 +131,50 @@ func New(opts Options) *Enricher {
 // nothing, or the Separator followed by the interpreted fields separated by
 // spaces. See the package documentation for the format.
 func (e *Enricher) Append(dst []byte, typ uint16, payload []byte) []byte {
-	if i := bytes.IndexByte(payload, 0); i >= 0 {
-		payload = payload[:i]
-	}
-	if typ == typeEOE {
+	switch typ {
+	case typeEOE:
 		return dst // auparse drops a lone EOE: no event, no fields
+	case typeProctitle, typeCWD, typeExecve, typeBprmFcaps:
+		// Kernel-only records whose fields auditd never interprets
+		// (proctitle=, cwd=, argc= and escaped arguments, capability
+		// sets): skipped without parsing.
+		return dst
 	}
 	if _, _, _, ok := record.Header(payload); !ok {
 		return dst // auparse cannot place the line in an event
+	}
+	if typ == typeAddUser || typ == typeAddGroup {
+		e.force = true // auditd flushes its name caches before these
+	}
+	e.nowSet = false
+	e.interp = e.interp[:0]
+	rec, ok, ctl := e.parse(typ, payload)
+	switch {
+	case ctl:
+		dst = e.appendControl(dst, typ, payload)
+	case ok:
+		if left := formatBufLen - e.lineLen(typ, payload); left > minSpaceLeft {
+			dst = e.emit(dst, rec, left)
+		}
+	}
+	switch typ {
+	case typeUserMgmt, typeDelUser, typeDelGroup, typeGrpMgmt:
+		e.force = true // and after these
+	}
+	return dst
+}
+
+// appendControl is Append for a payload holding a control byte, which parse
+// reports instead of handling: the payload ends at a NUL, a '\n' is a
+// space, and a Separator (which only a user space message can carry) ends
+// the record for auparse, which reads what follows it as interpretations
+// (load_interpretation_list).
+func (e *Enricher) appendControl(dst []byte, typ uint16, payload []byte) []byte {
+	if i := bytes.IndexByte(payload, 0); i >= 0 {
+		payload = payload[:i]
+	}
+	if _, _, _, ok := record.Header(payload); !ok {
+		return dst
 	}
 	left := formatBufLen - e.lineLen(typ, payload)
 	if left <= minSpaceLeft {
@@ -147,24 +189,12 @@ func (e *Enricher) Append(dst []byte, typ uint16, payload []byte) []byte {
 		}
 		payload = e.nl
 	}
-	if typ == typeAddUser || typ == typeAddGroup {
-		e.force = true // auditd flushes its name caches before these
-	}
-	e.nowSet = false
-	e.interp = e.interp[:0]
 	if i := bytes.IndexByte(payload, Separator); i >= 0 {
-		// Only a user space message can carry the separator. auparse
-		// cuts the record there and reads what follows as interpretations
-		// (load_interpretation_list).
 		e.loadInterp(payload[i+1:])
 		payload = payload[:i]
 	}
-	if rec, ok := e.parse(typ, payload); ok {
+	if rec, ok, _ := e.parse(typ, payload); ok {
 		dst = e.emit(dst, rec, left)
-	}
-	switch typ {
-	case typeUserMgmt, typeDelUser, typeDelGroup, typeGrpMgmt:
-		e.force = true // and after these
 	}
 	return dst
 }
@@ -237,20 +267,42 @@ func decimalLen(v uint64) int {
 // parse splits the payload into fields as auparse's parse_up_record does,
 // keeping the ones auditd interprets, and gathers the positional values.
 // ok is false when auparse would reject the record (then auditd appends
-// nothing).
-func (e *Enricher) parse(typ uint16, p []byte) (rec recInfo, ok bool) {
+// nothing); ctl reports a byte below 0x20 in the payload (see
+// appendControl), in which case the rest of the result is not to be used.
+func (e *Enricher) parse(typ uint16, p []byte) (rec recInfo, ok, ctl bool) {
 	rec = recInfo{machine: -1, syscall: -1}
 	e.fields = e.fields[:0]
+	e.p = p
 	cnt := 1 // fields so far: "type" is the first
 	avc := typ == typeAVC || typ == typeUserAVC
 	t := tokenizer{p: p}
 	t.next() // "audit(...):", which follows "msg=" in the line: dropped
+	i := t.i
 	for {
-		tok, more := t.next()
-		if !more {
+		// The next token and its first '=', as t.nextEq does, inlined:
+		// this loop is most of Append's cost.
+		for i < len(p) && p[i] == ' ' {
+			i++
+		}
+		if i >= len(p) {
 			break
 		}
-		eq := bytes.IndexByte(tok, '=')
+		start, eq := i, -1
+		for ; i < len(p); i++ {
+			c := p[i]
+			if c == ' ' {
+				break
+			}
+			if c < 0x20 {
+				t.ctl = true
+			} else if c == '=' {
+				eq = i - start
+				t.i = i + 1
+				i = t.spaceFrom(i + 1)
+				break
+			}
+		}
+		tok := p[start:i]
 		if eq < 0 {
 			if !avc {
 				continue
@@ -268,13 +320,14 @@ func (e *Enricher) parse(typ uint16, p []byte) (rec recInfo, ok bool) {
 					continue
 				}
 				total, any := 0, false
+				t.i = i
 				for {
 					perm, more := t.next()
 					if !more || perm[0] == '}' {
 						break
 					}
 					if len(perm)+1 >= 256-total {
-						return rec, false // auparse gives up on the record
+						return rec, false, t.ctl // auparse gives up on the record
 					}
 					if any {
 						total++
@@ -282,17 +335,18 @@ func (e *Enricher) parse(typ uint16, p []byte) (rec recInfo, ok bool) {
 					total += len(perm)
 					any = true
 				}
+				i = t.i
 				cnt++ // seperms
 			}
 			continue
 		}
 		name, val := tok[:eq], tok[eq+1:]
-		if eq == 3 && string(tok[:4]) == "msg=" && len(tok) > 4 {
-			switch tok[4] {
+		if eq == 3 && string(name) == "msg" && len(val) > 0 {
+			switch val[0] {
 			case 'a':
 				continue // msg=audit(...)
 			case '\'':
-				rest := tok[5:]
+				rest := val[1:]
 				eq = bytes.IndexByte(rest, '=')
 				if eq < 0 {
 					continue
@@ -306,20 +360,25 @@ func (e *Enricher) parse(typ uint16, p []byte) (rec recInfo, ok bool) {
 		if len(val) == 0 {
 			continue
 		}
-		val = trimValue(val)
-		if string(name) == "key" {
-			cnt += keyFields(val)
+		if len(name) == 3 && string(name) == "key" {
+			cnt += keyFields(trimValue(val))
 			continue
 		}
 		cnt++
+		n := fieldIndex(typ, name)
+		k := names[n].kind
+		if k == kindNone && cnt != 6 && (cnt > 3 || cnt < 2) && cnt != 11 {
+			continue // the common case: a field nobody looks at
+		}
+		val = trimValue(val)
 		switch {
-		case (cnt == 2 || cnt == 11) && string(name) == "arch":
+		case (cnt == 2 || cnt == 11) && k == kindArch:
 			if v, erange := strtoul(val, 16); erange {
 				rec.machine = -2
 			} else {
 				rec.machine = elfToMachine(uint32(v))
 			}
-		case (cnt == 3 || cnt == 12) && string(name) == "syscall":
+		case (cnt == 3 || cnt == 12) && k == kindSyscall:
 			if v, erange := strtoul(val, 10); erange {
 				rec.syscall = -1
 			} else {
@@ -332,33 +391,102 @@ func (e *Enricher) parse(typ uint16, p []byte) (rec recInfo, ok bool) {
 				rec.a0 = v
 			}
 		}
-		if k := fieldKind(typ, name, val); k != kindNone {
-			e.fields = append(e.fields, field{name: name, val: val, kind: k})
+		if k != kindNone {
+			e.fields = append(e.fields, field{
+				ns: int32(offset(p, name)), ne: int32(offset(p, name) + len(name)),
+				vs: int32(offset(p, val)), ve: int32(offset(p, val) + len(val)),
+				name: n, kind: k,
+			})
 		}
 	}
-	return rec, true
+	return rec, true, t.ctl
+}
+
+// offset is the index in p at which sub, a subslice of p, starts.
+func offset(p, sub []byte) int {
+	if len(sub) == 0 {
+		return 0
+	}
+	return int(uintptr(unsafe.Pointer(&sub[0])) - uintptr(unsafe.Pointer(&p[0])))
 }
 
 // tokenizer splits on spaces, skipping runs of them (audit_strsplit_r).
 type tokenizer struct {
-	p []byte
-	i int
+	p   []byte
+	i   int
+	ctl bool // a byte below 0x20 was seen
 }
 
 func (t *tokenizer) next() ([]byte, bool) {
-	for t.i < len(t.p) && t.p[t.i] == ' ' {
-		t.i++
+	tok, _, more := t.nextEq()
+	return tok, more
+}
+
+// nextEq is next, also giving the index of the token's first '=' (-1 if
+// none). Names are short, so the '=' is looked for byte by byte; the rest
+// of the token is scanned eight bytes at a time.
+func (t *tokenizer) nextEq() (tok []byte, eq int, more bool) {
+	p, i := t.p, t.i
+	for i < len(p) && p[i] == ' ' {
+		i++
 	}
-	if t.i >= len(t.p) {
-		return nil, false
+	if i >= len(p) {
+		t.i = i
+		return nil, -1, false
 	}
-	start := t.i
-	if j := bytes.IndexByte(t.p[start:], ' '); j >= 0 {
-		t.i = start + j
-	} else {
-		t.i = len(t.p)
+	start := i
+	eq = -1
+	for ; i < len(p); i++ {
+		c := p[i]
+		if c == ' ' {
+			t.i = i
+			return p[start:i], -1, true
+		}
+		if c < 0x20 {
+			t.ctl = true
+		} else if c == '=' {
+			eq = i - start
+			break
+		}
 	}
-	return t.p[start:t.i], true
+	if eq < 0 {
+		t.i = len(p)
+		return p[start:], -1, true
+	}
+	i = t.spaceFrom(i + 1)
+	t.i = i
+	return p[start:i], eq, true
+}
+
+// spaceFrom returns the index of the first ' ' in t.p at or after i, or
+// len(t.p), noting any byte below 0x20 before it. Words of eight bytes are
+// tested at once: for the zero-byte test (x-0x01..)&^x&0x80.., and its
+// "below n" form, the lowest flagged byte is exact.
+func (t *tokenizer) spaceFrom(i int) int {
+	const ones, highs, spaces = 0x0101010101010101, 0x8080808080808080, 0x2020202020202020
+	p := t.p
+	for ; i+8 <= len(p); i += 8 {
+		w := binary.LittleEndian.Uint64(p[i:])
+		x := w ^ spaces
+		sp := (x - ones) &^ x & highs
+		low := (w - spaces) &^ w & highs // bytes below 0x20
+		if sp|low == 0 {
+			continue
+		}
+		if sp != 0 && (low == 0 || bits.TrailingZeros64(sp) < bits.TrailingZeros64(low)) {
+			return i + bits.TrailingZeros64(sp)/8
+		}
+		t.ctl = true
+		break
+	}
+	for ; i < len(p); i++ {
+		if c := p[i]; c == ' ' {
+			return i
+		} else if c < 0x20 {
+			t.ctl = true
+		}
+	}
+	return len(p)
 }
 
 // trimValue drops the trailing punctuation auparse drops, in its order:
@@ -425,7 +553,8 @@ func (e *Enricher) emit(dst []byte, rec recInfo, left int) []byte {
 		seps++
 		v := e.value(e.scratch[:0], f, rec)
 		e.scratch = v
-		nlen := min(len(f.name), 63)
+		upper := names[f.name].upper
+		nlen := len(upper) - 1 // the names auditd interprets are all short
 		encode := f.kind == kindUID || f.kind == kindGID
 		hex := encode && needsEncoding(v)
 		var text int // length of NAME=value as written
@@ -444,13 +573,7 @@ func (e *Enricher) emit(dst []byte, rec recInfo, left int) []byte {
 			dst = append(dst, ' ')
 			left--
 		}
-		for _, c := range f.name[:nlen] {
-			if c >= 'a' && c <= 'z' {
-				c -= 'a' - 'A'
-			}
-			dst = append(dst, c)
-		}
-		dst = append(dst, '=')
+		dst = append(dst, upper...)
 		switch {
 		case hex:
 			for _, c := range v {
@@ -497,11 +620,34 @@ func hexVal(c byte) byte {
 	return 0
 }
 
+// digitVal is c's value as a digit of base 10 or 16, or 16 if it is not one.
+func digitVal(c byte, base uint64) uint64 {
+	switch {
+	case c >= '0' && c <= '9':
+		return uint64(c - '0')
+	case base == 16 && c|0x20 >= 'a' && c|0x20 <= 'f':
+		return uint64(c|0x20-'a') + 10
+	}
+	return 16
+}
+
 // strtoul is C's strtoul (glibc, 64-bit unsigned long) for bases 10 and
 // 16: leading white space, an optional sign (a '-' negates modulo 2^64), an
 // optional 0x in base 16, then digits up to the first non-digit; no digits
 // gives 0. erange is set, and the value is all ones, on overflow.
 func strtoul(s []byte, base uint64) (v uint64, erange bool) {
+	// Fast path: up to 15 digits (no overflow), no space, sign or 0x.
+	if n := len(s); n > 0 && n <= 15 && digitVal(s[0], base) < base &&
+		!(base == 16 && n > 1 && s[0] == '0' && s[1]|0x20 == 'x') {
+		for _, c := range s {
+			d := digitVal(c, base)
+			if d >= base {
+				break
+			}
+			v = v*base + d
+		}
+		return v, false
+	}
 	i := 0
 	for i < len(s) && (s[i] == ' ' || s[i] >= '\t' && s[i] <= '\r') {
 		i++
@@ -526,10 +672,12 @@ digits:
 		default:
 			break digits
 		}
-		if v > (^uint64(0)-d)/base {
+		hi, lo := bits.Mul64(v, base)
+		sum, carry := bits.Add64(lo, d, 0)
+		if hi != 0 || carry != 0 {
 			erange = true
 		}
-		v = v*base + d
+		v = sum
 	}
 	if erange {
 		return ^uint64(0), true

@@ -11,8 +11,9 @@ import (
 // auparse_do_interpretation does for the kinds auditd appends (raw escape
 // mode: nothing is escaped).
 func (e *Enricher) value(dst []byte, f *field, rec recInfo) []byte {
+	val := e.p[f.vs:f.ve]
 	for _, in := range e.interp {
-		if string(in.name) != string(f.name) {
+		if string(in.name) != string(e.p[f.ns:f.ne]) {
 			continue
 		}
 		if bytes.HasPrefix(in.val, []byte("unknown-")) {
@@ -25,17 +26,17 @@ func (e *Enricher) value(dst []byte, f *field, rec recInfo) []byte {
 	}
 	switch f.kind {
 	case kindUID:
-		return e.appendID(dst, f.val, e.users)
+		return e.appendID(dst, val, e.users)
 	case kindGID:
-		return e.appendID(dst, f.val, e.groups)
+		return e.appendID(dst, val, e.groups)
 	case kindArch:
-		return appendArch(dst, f.val, rec.machine)
+		return appendArch(dst, val, rec.machine)
 	case kindSyscall:
-		return e.appendSyscall(dst, f.val, rec)
+		return e.appendSyscall(dst, val, rec)
 	case kindSockaddr:
-		return e.appendSockaddr(dst, f.val)
+		return e.appendSockaddr(dst, val)
 	}
-	return append(dst, f.val...)
+	return append(dst, val...)
 }
 
 // appendEscaped is auparse's print_escaped: a quoted value unquoted (up to

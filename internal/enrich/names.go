@@ -21,6 +21,9 @@ type idNames struct {
 	path       string
 	checkEvery time.Duration
 	names      map[uint32]string
+	lastID     uint32 // the id lookup last found, and its name:
+	lastName   string // records repeat one id in many fields
+	lastOK     bool
 
 	checked time.Time // last stat; zero: never
 	stamp   fileStamp // the file as last loaded
@@ -49,7 +52,13 @@ func (n *idNames) lookup(id uint32, now time.Time) (string, bool) {
 	if n.checked.IsZero() || now.Sub(n.checked) >= n.checkEvery {
 		n.refresh(now)
 	}
+	if n.lastOK && n.lastID == id {
+		return n.lastName, true
+	}
 	name, ok := n.names[id]
+	if ok {
+		n.lastID, n.lastName, n.lastOK = id, name, true
+	}
 	return name, ok
 }
 
@@ -80,10 +89,12 @@ func (n *idNames) load(stamp fileStamp) {
 	data, err := os.ReadFile(n.path)
 	if err != nil {
 		n.names, n.err = map[uint32]string{}, err
+		n.lastOK = false
 		n.stamp = fileStamp{} // retry at the next check
 		return
 	}
 	n.names, n.err, n.stamp = parseIDFile(data), nil, stamp
+	n.lastOK = false
 }
 
 // parseIDFile parses passwd(5) or group(5) text: name:password:id:...

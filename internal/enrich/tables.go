@@ -17,6 +17,9 @@ const (
 	typeTrustedApp   = uint16(auparse.AUDIT_TRUSTED_APP)
 	typeGrpMgmt      = uint16(auparse.AUDIT_GRP_MGMT)
 	typeExecve       = uint16(auparse.AUDIT_EXECVE)
+	typeProctitle    = uint16(auparse.AUDIT_PROCTITLE)
+	typeCWD          = uint16(auparse.AUDIT_CWD)
+	typeBprmFcaps    = uint16(auparse.AUDIT_BPRM_FCAPS)
 	typeEOE          = uint16(auparse.AUDIT_EOE)
 	typeNetfilterPkt = uint16(auparse.AUDIT_NETFILTER_PKT)
 	typeKernModule   = uint16(auparse.AUDIT_KERN_MODULE)
@@ -35,46 +38,128 @@ const (
 	kindSockaddr             // decoded socket address, NAME=value
 )
 
-// nameKind is auparse's field-name table (typetab.h) restricted to the
-// types auditd appends: AUPARSE_TYPE_UID, _GID, _SYSCALL, _ARCH and
-// _SOCKADDR. The switch compiles to comparisons without allocating.
-func nameKind(name []byte) kind {
-	switch string(name) {
-	case "auid", "uid", "euid", "suid", "fsuid", "ouid", "oauid", "old-auid",
-		"iuid", "id", "inode_uid", "sauid", "obj_uid":
-		return kindUID
-	case "obj_gid", "gid", "egid", "sgid", "fsgid", "ogid", "igid", "inode_gid", "new_gid":
-		return kindGID
-	case "syscall":
-		return kindSyscall
-	case "arch":
-		return kindArch
-	case "saddr":
-		return kindSockaddr
-	}
-	return kindNone
+// interpreted is one field name auditd interprets: its kind and the
+// upper-cased "NAME=" it writes.
+type interpreted struct {
+	kind  kind
+	upper string
 }
 
-// fieldKind is auparse_interp_adjust_type for the kinds above: a few record
-// types override the name table.
-func fieldKind(typ uint16, name, val []byte) kind {
-	switch {
-	case typ == typeExecve && len(name) > 0 && name[0] == 'a' && string(name) != "argc" && !hasLen(name):
-		return kindNone // a0, a1[2]...: escaped arguments
-	case typ == typeAVC && string(name) == "saddr":
-		return kindNone
-	case typ == typeNetfilterPkt && string(name) == "saddr":
-		return kindNone // an address, not a sockaddr
-	case string(name) == "acct":
-		return kindNone
-	case string(name) == "id" && (typ == typeAddGroup || typ == typeGrpMgmt || typ == typeDelGroup):
-		return kindGID
-	case typ == typeTrustedApp:
-		return kindNone // every field of TRUSTED_APP is escaped or left alone
-	case typ == typeKernModule && string(name) == "name":
-		return kindNone
+// names is auparse's field-name table (typetab.h) restricted to the types
+// auditd appends: AUPARSE_TYPE_UID, _GID, _SYSCALL, _ARCH and _SOCKADDR.
+// Index 0 is no such name; nameIndex gives the others.
+var names = [...]interpreted{
+	{kindNone, ""},
+	{kindUID, "AUID="},
+	{kindUID, "UID="},
+	{kindUID, "EUID="},
+	{kindUID, "SUID="},
+	{kindUID, "FSUID="},
+	{kindUID, "OUID="},
+	{kindUID, "OAUID="},
+	{kindUID, "OLD-AUID="},
+	{kindUID, "IUID="},
+	{kindUID, "ID="},
+	{kindUID, "INODE_UID="},
+	{kindUID, "SAUID="},
+	{kindUID, "OBJ_UID="},
+	{kindGID, "OBJ_GID="},
+	{kindGID, "GID="},
+	{kindGID, "EGID="},
+	{kindGID, "SGID="},
+	{kindGID, "FSGID="},
+	{kindGID, "OGID="},
+	{kindGID, "IGID="},
+	{kindGID, "INODE_GID="},
+	{kindGID, "NEW_GID="},
+	{kindSyscall, "SYSCALL="},
+	{kindArch, "ARCH="},
+	{kindSockaddr, "SADDR="},
+	{kindGID, "ID="}, // groupID: "id" of group records
+}
+
+// groupID is the index of "id" as a group id (ADD_GROUP, DEL_GROUP,
+// GRP_MGMT).
+const groupID = 26
+
+// nameIndex is the index in names of a field name, 0 if auditd leaves the
+// field alone. The switch compiles to comparisons without allocating.
+func nameIndex(name []byte) uint8 {
+	switch string(name) {
+	case "auid":
+		return 1
+	case "uid":
+		return 2
+	case "euid":
+		return 3
+	case "suid":
+		return 4
+	case "fsuid":
+		return 5
+	case "ouid":
+		return 6
+	case "oauid":
+		return 7
+	case "old-auid":
+		return 8
+	case "iuid":
+		return 9
+	case "id":
+		return 10
+	case "inode_uid":
+		return 11
+	case "sauid":
+		return 12
+	case "obj_uid":
+		return 13
+	case "obj_gid":
+		return 14
+	case "gid":
+		return 15
+	case "egid":
+		return 16
+	case "sgid":
+		return 17
+	case "fsgid":
+		return 18
+	case "ogid":
+		return 19
+	case "igid":
+		return 20
+	case "inode_gid":
+		return 21
+	case "new_gid":
+		return 22
+	case "syscall":
+		return 23
+	case "arch":
+		return 24
+	case "saddr":
+		return 25
 	}
-	return nameKind(name)
+	return 0
+}
+
+// fieldIndex is auparse_interp_adjust_type for the names above: a few
+// record types override the name table.
+func fieldIndex(typ uint16, name []byte) uint8 {
+	n := nameIndex(name)
+	if n == 0 {
+		return 0
+	}
+	switch {
+	case typ == typeExecve && name[0] == 'a' && string(name) != "argc" && !hasLen(name):
+		return 0 // a0, a1[2]...: escaped arguments
+	case typ == typeAVC && string(name) == "saddr":
+		return 0
+	case typ == typeNetfilterPkt && string(name) == "saddr":
+		return 0 // an address, not a sockaddr
+	case string(name) == "id" && (typ == typeAddGroup || typ == typeGrpMgmt || typ == typeDelGroup):
+		return groupID
+	case typ == typeTrustedApp:
+		return 0 // every field of TRUSTED_APP is escaped or left alone
+	}
+	return n
 }
 
 // hasLen reports whether name contains "_len".

@@ -31,27 +31,42 @@ type rec struct {
 }
 
 // rawLine is the line auditd 3.0.9 writes for a record with log_format =
-// RAW and no node name (what the writer package produces): the payload up
-// to its first NUL, '\n' turned into ' ', one trailing ' ' dropped.
+// RAW and no node name, made the way the writer's formatter makes it (a
+// prefix table, then the payload up to its first NUL, '\n' turned into ' ',
+// one trailing ' ' dropped), so that benchmarks compare Append with the
+// writer's real cost.
 func rawLine(dst []byte, typ uint16, payload []byte) []byte {
 	if i := bytes.IndexByte(payload, 0); i >= 0 {
 		payload = payload[:i]
 	}
-	dst = append(dst, "type="...)
-	dst = append(dst, record.TypeName(typ)...)
-	dst = append(dst, " msg="...)
+	if int(typ) < len(rawPrefixes) {
+		dst = append(dst, rawPrefixes[typ]...)
+	} else {
+		dst = append(dst, "type="+record.TypeName(typ)+" msg="...)
+	}
 	start := len(dst)
 	dst = append(dst, payload...)
-	for i := start; i < len(dst); i++ {
-		if dst[i] == '\n' {
-			dst[i] = ' '
+	for p := dst[start:]; ; {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			break
 		}
+		p[i] = ' '
+		p = p[i+1:]
 	}
 	if len(dst) > start && dst[len(dst)-1] == ' ' {
 		dst = dst[:len(dst)-1]
 	}
 	return dst
 }
+
+var rawPrefixes = func() []string {
+	p := make([]string, 4096)
+	for t := range p {
+		p[t] = "type=" + record.TypeName(uint16(t)) + " msg="
+	}
+	return p
+}()
 
 // enrichedLine is rawLine followed by what Append adds.
 func enrichedLine(e *Enricher, dst []byte, typ uint16, payload []byte) []byte {
