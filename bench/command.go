@@ -32,6 +32,12 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 // writes the table (or JSON) to stdout and the plot to its file. On -h it
 // prints the flags and returns flag.ErrHelp.
 func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == loadWorkerCommand {
+		return loadWorker(ctx, args[1:], os.Stdin, stdout)
+	}
+	if len(args) > 0 && args[0] == floorCommand {
+		return floorMain(ctx, args[1:])
+	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -50,6 +56,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	waitTime := fs.Uint("backlog-wait-time", 0, "kernel backlog_wait_time in jiffies (0 = drop, never stall)")
 	rateLimit := fs.Uint("rate-limit", 0, "kernel rate_limit in records/s (0 = none)")
 	stall := fs.Bool("stall", false, fmt.Sprintf("stall mode: backlog_wait_time %d (the kernel default) unless --backlog-wait-time is given; the figure of merit is the stall time", KernelDefaultBacklogWaitTime))
+	idle := fs.Duration("idle", 0, "before the sweep, measure each reader's CPU and wake-ups for this long with the rules loaded and no load (0 = skip; 20s is the figure the README quotes)")
 	asJSON := fs.Bool("json", false, "write the result as JSON instead of a table")
 	plotPath := fs.String("plot", "", "write an SVG chart of delivered rate and loss against offered rate to this file")
 	var sets stringList
@@ -73,6 +80,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Duration:   *duration,
 		Threads:    *threads,
 		Stall:      *stall,
+		Idle:       *idle,
 		Sets:       sets,
 		Bin:        *bin,
 		Auditd:     *auditd,

@@ -5,13 +5,19 @@
 // The pieces, one job per file:
 //   - load*.go and pace.go: load generators (syscall, exec, file, user) that
 //     run at a fixed offered rate, or flat out, on N locked OS threads for a
-//     duration, each with the audit rules it needs scoped to this process,
-//     and that count exactly how many audit events they caused.
+//     duration, each with the audit rules it needs scoped to the process that
+//     runs it, and that count exactly how many audit events they caused.
+//   - loadproc.go: each step runs the load in a process of its own
+//     (`auditdrain bench load-worker`), started after audit is enabled: the
+//     kernel gives no audit context to threads that existed before the
+//     first enable. A step whose events reach no reader stops the bench with
+//     ErrNotAudited rather than reporting 100% loss.
 //   - count.go: counting the bench's events in a reader's own output (the
 //     daemon's `cat`, or auditd's log files), so that records the kernel drops
 //     without counting them in `lost` still show as loss.
 //   - reader.go and proc.go: the readers under test (auditdrain, its discard
-//     mode, auditd with its shipped config, with RAW + flush NONE and with
+//     mode, the floor (floor.go: one thread blocking in recvmmsg and discarding,
+//     the least any reader can cost on this machine), auditd with its shipped config, with RAW + flush NONE and with
 //     RAW + flush DATA (auditd-data, on request), and no
 //     reader at all), each started fresh per step with its log in a temporary
 //     directory and stopped by its pid (SIGTERM, SIGKILL after 30 s); their
@@ -19,7 +25,8 @@
 //   - kernel.go: the bench's kernel session: saved and restored status and
 //     rules, the settings applied per step, and the backlog poller.
 //   - sweep.go and step.go: the sweep over offered rates and readers and the
-//     figures recorded per step.
+//     figures recorded per step; idle.go: the idle step (CPU ticks and
+//     wake-ups with the rules loaded and no load).
 //   - knee.go: the knee per reader and the ratios between readers.
 //   - report.go, plot.go: the terminal table and progress line, JSON, SVG.
 //   - machine.go: what the bench ran on (kernel, CPUs, HZ) for the report.

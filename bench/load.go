@@ -69,16 +69,18 @@ type Load interface {
 	Run(ctx context.Context, spec LoadSpec) (LoadOutcome, error)
 }
 
-// NewLoad returns the load called name for this process. scratch is a
-// directory the file load may write under; the caller owns it.
-func NewLoad(name, scratch string) (Load, error) {
+// NewLoad returns the load called name, whose operations are performed by
+// process pid (rules are scoped to it). scratch is a directory the file
+// load may write under; the caller owns it. The bench runs the load in a
+// process of its own (see loadproc.go); pid is that process.
+func NewLoad(name, scratch string, pid int) (Load, error) {
 	switch name {
 	case LoadSyscall:
-		return newSyscallLoad(), nil
+		return newSyscallLoad(pid), nil
 	case LoadExec:
-		return newExecLoad()
+		return newExecLoad(pid)
 	case LoadFile:
-		return newFileLoad(scratch)
+		return newFileLoad(scratch, pid)
 	case LoadUser:
 		return newUserLoad(), nil
 	}

@@ -19,11 +19,11 @@ type execLoad struct {
 	path string
 }
 
-func newExecLoad() (*execLoad, error) {
+func newExecLoad(pid int) (*execLoad, error) {
 	if _, err := os.Stat(execTarget); err != nil {
 		return nil, fmt.Errorf("bench: exec load needs %s: %w", execTarget, err)
 	}
-	return &execLoad{pid: os.Getpid(), path: execTarget}, nil
+	return &execLoad{pid: pid, path: execTarget}, nil
 }
 
 func (l *execLoad) Name() string { return LoadExec }

@@ -18,7 +18,7 @@ type fileLoad struct {
 	dir string
 }
 
-func newFileLoad(scratch string) (*fileLoad, error) {
+func newFileLoad(scratch string, pid int) (*fileLoad, error) {
 	if scratch == "" {
 		return nil, fmt.Errorf("bench: file load needs a scratch directory")
 	}
@@ -26,7 +26,7 @@ func newFileLoad(scratch string) (*fileLoad, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("bench: cannot create watched directory %q: %w", dir, err)
 	}
-	return &fileLoad{pid: os.Getpid(), dir: dir}, nil
+	return &fileLoad{pid: pid, dir: dir}, nil
 }
 
 func (l *fileLoad) Name() string { return LoadFile }

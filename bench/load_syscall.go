@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"golang.org/x/sys/unix"
 )
@@ -13,7 +12,7 @@ import (
 // PROCTITLE and EOE records).
 type syscallLoad struct{ pid int }
 
-func newSyscallLoad() *syscallLoad { return &syscallLoad{pid: os.Getpid()} }
+func newSyscallLoad(pid int) *syscallLoad { return &syscallLoad{pid: pid} }
 
 func (l *syscallLoad) Name() string { return LoadSyscall }
 

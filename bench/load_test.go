@@ -14,7 +14,7 @@ import (
 
 func TestNewLoad(t *testing.T) {
 	for _, name := range []string{LoadSyscall, LoadExec, LoadFile, LoadUser} {
-		l, err := NewLoad(name, t.TempDir())
+		l, err := NewLoad(name, t.TempDir(), os.Getpid())
 		if err != nil {
 			t.Fatalf("NewLoad(%q): %v", name, err)
 		}
@@ -22,10 +22,10 @@ func TestNewLoad(t *testing.T) {
 			t.Errorf("%s: Name %q, RecordsPerEvent %d", name, l.Name(), l.RecordsPerEvent())
 		}
 	}
-	if _, err := NewLoad("disk", ""); !errors.Is(err, ErrUnknownLoad) {
+	if _, err := NewLoad("disk", "", os.Getpid()); !errors.Is(err, ErrUnknownLoad) {
 		t.Fatalf("NewLoad(disk) = %v", err)
 	}
-	if _, err := NewLoad(LoadFile, ""); err == nil {
+	if _, err := NewLoad(LoadFile, "", os.Getpid()); err == nil {
 		t.Fatal("file load without a scratch directory")
 	}
 }
@@ -38,7 +38,7 @@ func TestLoadRulesParse(t *testing.T) {
 		name  string
 		scope string
 	}{{LoadSyscall, "pid="}, {LoadExec, "ppid="}, {LoadFile, "pid="}, {LoadUser, ""}} {
-		l, err := NewLoad(c.name, t.TempDir())
+		l, err := NewLoad(c.name, t.TempDir(), os.Getpid())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -51,3 +51,19 @@ func TestProcUsageSelf(t *testing.T) {
 		t.Fatal("procUsage(-1): no error")
 	}
 }
+
+func TestParseSwitches(t *testing.T) {
+	st := []byte("Name:\tauditdrain\nvoluntary_ctxt_switches:\t120\nnonvoluntary_ctxt_switches:\t7\n")
+	if n, err := parseSwitches(st); err != nil || n != 127 {
+		t.Fatalf("parseSwitches = %d, %v; want 127", n, err)
+	}
+	if _, err := parseSwitches([]byte("Name:\tx\nvoluntary_ctxt_switches:\t1\n")); !errors.Is(err, ErrProcFormat) {
+		t.Fatalf("one counter missing: %v", err)
+	}
+	if _, err := parseSwitches([]byte("voluntary_ctxt_switches:\tx\nnonvoluntary_ctxt_switches:\t1\n")); !errors.Is(err, ErrProcFormat) {
+		t.Fatalf("bad number: %v", err)
+	}
+	if n, err := contextSwitches(os.Getpid()); err != nil || n <= 0 {
+		t.Fatalf("contextSwitches(self) = %d, %v", n, err)
+	}
+}

@@ -72,6 +72,21 @@ func WriteTable(w io.Writer, res *Result) error {
 	}
 	b.WriteString("\n")
 
+	if len(res.Idle) > 0 {
+		b.WriteString("idle: rules loaded, no load\n")
+		itw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(itw, "reader\tseconds\tCPU ticks (10 ms)\twake-ups\twake-ups/s\t")
+		for _, i := range res.Idle {
+			if i.Error != "" {
+				fmt.Fprintf(itw, "%s\terror: %s\t\t\t\t\n", i.Reader, oneLine(i.Error, 200))
+				continue
+			}
+			fmt.Fprintf(itw, "%s\t%.1f\t%d\t%d\t%.1f\t\n", i.Reader, i.Seconds, i.CPUTicks, i.Wakeups, i.WakeupsPerSecond)
+		}
+		itw.Flush()
+		b.WriteString("\n")
+	}
+
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	width := len("reader")
 	for _, s := range res.Steps {

@@ -54,6 +54,10 @@ type Options struct {
 	// AuditdConf is auditd's shipped configuration, the base of both
 	// auditd readers' configurations.
 	AuditdConf string
+	// Idle, when positive, adds an idle step for each reader before the
+	// sweep: its CPU and wake-ups over Idle with the rules loaded and no
+	// load.
+	Idle time.Duration
 	// WorkDir is where each step's temporary directory is made.
 	WorkDir string
 	// Log, when set, receives notes while the run waits (for the
@@ -77,6 +81,7 @@ type Result struct {
 	Stall    bool      `json:"stall"`
 	Sets     []string  `json:"set,omitempty"`
 	Readers  []string  `json:"readers"`
+	Idle     []Idle    `json:"idle,omitempty"`
 	Steps    []Step    `json:"steps"`
 	Knees    []Knee    `json:"knees"`
 	Ratios   []Ratio   `json:"ratios,omitempty"`
@@ -194,7 +199,9 @@ func run(ctx context.Context, o Options, lock func() (func(), error)) (_ *Result
 		return nil, fmt.Errorf("bench: cannot create work directory in %q: %w", o.WorkDir, err)
 	}
 	defer os.RemoveAll(scratch)
-	load, err := NewLoad(o.Load, scratch)
+	// This process's load only names the load and checks it can be set
+	// up; each step runs it in a fresh process (startLoadProcess).
+	load, err := NewLoad(o.Load, scratch, os.Getpid())
 	if err != nil {
 		return nil, err
 	}
@@ -225,8 +232,19 @@ func run(ctx context.Context, o Options, lock func() (func(), error)) (_ *Result
 		auditdConf: o.AuditdConf,
 		kernel:     k,
 	}
-	s := &sweeper{o: o, env: env, k: k, load: load, hz: res.Machine.HZ}
+	s := &sweeper{o: o, env: env, k: k, load: load, scratch: scratch, hz: res.Machine.HZ}
 	steps := plan(o.Readers, o.Rates)
+	if o.Idle > 0 {
+		for i, name := range o.Readers {
+			if ctx.Err() != nil || name == ReaderNone {
+				continue
+			}
+			if o.Progress != nil {
+				o.Progress(0, len(steps), fmt.Sprintf("%s idle for %v", name, o.Idle))
+			}
+			res.Idle = append(res.Idle, s.idleStep(ctx, i, name, o.Idle))
+		}
+	}
 	for i, p := range steps {
 		if ctx.Err() != nil {
 			break
@@ -251,11 +269,12 @@ func run(ctx context.Context, o Options, lock func() (func(), error)) (_ *Result
 
 // sweeper runs the steps of one Run. It is used by Run's goroutine only.
 type sweeper struct {
-	o    Options
-	env  *readerEnv
-	k    *kernel
-	load Load
-	hz   int
+	o       Options
+	env     *readerEnv
+	k       *kernel
+	load    Load
+	scratch string
+	hz      int
 }
 
 // step runs one step: a fresh reader, the kernel settings, the load's
@@ -300,14 +319,21 @@ func (s *sweeper) measure(ctx context.Context, idx int, p plannedStep, m *measur
 	}
 	m.perEvent = s.load.RecordsPerEvent()
 
+	// The load's process starts now, after audit is enabled, so its
+	// threads are audited; the rules are scoped to its pid.
+	lp, err := startLoadProcess(ctx, s.o.Bin, s.load.Name(), s.scratch)
+	if err != nil {
+		return err
+	}
+	defer lp.close()
 	key := fmt.Sprintf("adbench_%d_%d", os.Getpid(), idx)
-	rules := s.load.Rules(key)
+	rules := lp.Rules(key)
 	// The discard reader's count of records read is all there is to go
 	// by: measure how many records adding the rules made (a CONFIG_CHANGE
 	// and the records of the syscall that sent it); deleting them makes
 	// about as many.
 	var recRules, recStart, overhead int64
-	if r.name == ReaderDiscard {
+	if r.estimated() {
 		if recRules, err = r.progress(ctx); err != nil {
 			return err
 		}
@@ -316,7 +342,7 @@ func (s *sweeper) measure(ctx context.Context, idx int, p plannedStep, m *measur
 		return err
 	}
 	defer func() { err = errors.Join(err, s.k.deleteRules()) }()
-	if r.name == ReaderDiscard {
+	if r.estimated() {
 		// Only the kernel is watched here: the status command run by
 		// progress would itself be audited by the exec load's rule.
 		if err := s.settleKernel(ctx); err != nil {
@@ -332,7 +358,7 @@ func (s *sweeper) measure(ctx context.Context, idx int, p plannedStep, m *measur
 	if err != nil {
 		return err
 	}
-	m.out, err = s.load.Run(ctx, LoadSpec{Rate: p.rate, Threads: s.o.Threads, Duration: s.o.Duration, Key: key})
+	m.out, err = lp.Run(ctx, LoadSpec{Rate: p.rate, Threads: s.o.Threads, Duration: s.o.Duration, Key: key})
 	if err == nil && ctx.Err() != nil {
 		err = fmt.Errorf("bench: step interrupted: %w", ctx.Err())
 	}
@@ -361,15 +387,15 @@ func (s *sweeper) measure(ctx context.Context, idx int, p plannedStep, m *measur
 			return err
 		}
 		m.p50, m.p99 = positive(st, "latency_p50_ms"), positive(st, "latency_p99_ms")
-		if r.name == ReaderDiscard {
-			n, ok := statusNumber(st, "records_read")
-			if !ok {
-				return fmt.Errorf("bench: discard reader's status has no records_read")
-			}
-			m.counted, m.estimated = true, true
-			m.records = int64(n) - recStart
-			m.onDisk = estimateEvents(m.records, overhead, m.perEvent, m.out.Events)
+	}
+	if r.estimated() {
+		n, err := r.recordsRead(cctx)
+		if err != nil {
+			return err
 		}
+		m.counted, m.estimated = true, true
+		m.records = n - recStart
+		m.onDisk = estimateEvents(m.records, overhead, m.perEvent, m.out.Events)
 	}
 	cpuAfter, rss, err := r.usage()
 	if err != nil {
@@ -381,7 +407,7 @@ func (s *sweeper) measure(ctx context.Context, idx int, p plannedStep, m *measur
 	}
 	switch r.name {
 	case ReaderAuditdrain, ReaderAuditd, ReaderAuditdRaw, ReaderAuditdData:
-		c, size, err := r.count(cctx, s.load.Matcher(key))
+		c, size, err := r.count(cctx, lp.Matcher(key))
 		if err != nil {
 			return err
 		}

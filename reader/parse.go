@@ -1,14 +1,18 @@
 package reader
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/auditdrain/auditdrain/internal/record"
+)
 
 // Netlink and audit message types the reader treats specially.
 const (
-	typeNoop    = 0x1  // NLMSG_NOOP
-	typeError   = 0x2  // NLMSG_ERROR: an ack (errno 0) or a failed request
-	typeDone    = 0x3  // NLMSG_DONE
-	typeOverrun = 0x4  // NLMSG_OVERRUN
-	typeReplace = 1329 // AUDIT_REPLACE: another process asked to become the audit daemon
+	typeNoop    = 0x1                // NLMSG_NOOP
+	typeError   = 0x2                // NLMSG_ERROR: an ack (errno 0) or a failed request
+	typeDone    = 0x3                // NLMSG_DONE
+	typeOverrun = 0x4                // NLMSG_OVERRUN
+	typeReplace = record.TypeReplace // another process asked to become the audit daemon
 
 	// firstRecordType is NLMSG_MIN_TYPE: below it are netlink's own control
 	// messages. Everything else arriving on the data socket is a record:

@@ -43,17 +43,6 @@ func (m Mode) String() string {
 	return fmt.Sprintf("Mode(%d)", int(m))
 }
 
-// ParseMode parses "unicast" or "multicast".
-func ParseMode(s string) (Mode, error) {
-	switch s {
-	case "unicast", "":
-		return ModeUnicast, nil
-	case "multicast":
-		return ModeMulticast, nil
-	}
-	return 0, fmt.Errorf("reader: unknown mode %q (want unicast or multicast)", s)
-}
-
 // Errors returned by Open and ReadBatch.
 var (
 	// ErrAlreadyRegistered: another live process is the registered audit

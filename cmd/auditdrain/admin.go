@@ -64,10 +64,17 @@ func cmdRules(args []string, out io.Writer) error {
 		return err
 	}
 	defer c.Close()
-	if err := set.Load(c, *allowPanic); err != nil {
+	rep, err := set.Load(c, *allowPanic)
+	for _, re := range rep.Refused {
+		fmt.Fprintf(os.Stderr, "%v\n", re)
+	}
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "loaded %d rules from %s\n", len(set.Rules), *dir)
+	fmt.Fprintf(out, "loaded %d rules from %s\n", rep.Loaded, *dir)
+	if rep.Err() != nil {
+		return fmt.Errorf("%s: %d lines refused by the kernel (listed above); stopped loading: %v", *dir, len(rep.Refused), rep.Stopped)
+	}
 	return nil
 }
 

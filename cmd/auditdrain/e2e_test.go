@@ -290,6 +290,36 @@ func TestUnknownConfigKey(t *testing.T) {
 	}
 }
 
+// TestConfigRefusedBeforeDisk: a config others can write, an exec action
+// whose program others can write, or a typo in keep_types or ratelimit stop
+// `run` with an error naming the file or key, before the log directory is
+// created (as non-root too: the checks come before the privilege check).
+func TestConfigRefusedBeforeDisk(t *testing.T) {
+	dir := t.TempDir()
+	writable := filepath.Join(dir, "writable")
+	os.WriteFile(writable, []byte("space_left_action = exec /bin/true\n"), 0o666)
+	os.Chmod(writable, 0o666)
+	logDir := filepath.Join(dir, "log")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--config", writable}, "untrusted file: " + writable},
+		{[]string{"--config", "/dev/null", "--set", "space_left_action=exec " + writable}, "key space_left_action = \"exec " + writable + "\": untrusted file"},
+		{[]string{"--config", "/dev/null", "--set", "keep_types=LOGIN,LOGON"}, `key keep_types = "LOGIN,LOGON": unknown record type "LOGON"`},
+		{[]string{"--config", "/dev/null", "--set", "ratelimit=key=a rate=x"}, `key ratelimit = "key=a rate=x"`},
+	} {
+		args := append([]string{"run", "--log-dir", logDir, "--control-socket", filepath.Join(dir, "c.sock")}, tc.args...)
+		out, err := exec.Command(binPath, args...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), tc.want) {
+			t.Errorf("run %q: %v, want an error containing %q:\n%s", tc.args, err, tc.want, out)
+		}
+		if _, err := os.Stat(logDir); !os.IsNotExist(err) {
+			t.Fatalf("run %q created the log directory before refusing its config", tc.args)
+		}
+	}
+}
+
 var serialRe = regexp.MustCompile(`msg=audit\(\d+\.\d+:(\d+)\)`)
 
 // TestMulticastBesideAuditd runs auditd (RAW format) as the registered

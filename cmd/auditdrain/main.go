@@ -152,11 +152,13 @@ func cmdRun(ctx context.Context, args []string) error {
 		for k, v := range map[string]string{"log_dir": *logDir, "rules": *rules, "mode": *mode, "control_socket": *ctlSock} {
 			if v != "" {
 				if err := cfg.Set(k, v); err != nil {
-					return cfg, err
+					return cfg, fmt.Errorf("config: --%s: %w", strings.ReplaceAll(k, "_", "-"), err)
 				}
 			}
 		}
-		return cfg, nil
+		// Every config error now, before anything touches the kernel or
+		// the disk (and on SIGHUP, before the rules are reloaded).
+		return cfg, cfg.Validate()
 	}
 	cfg, err := load()
 	if err != nil {

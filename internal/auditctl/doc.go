@@ -48,13 +48,19 @@
 //
 // # Rule files
 //
-// ParseRules reads files in the format of auditctl -R: one rule per line,
+// ParseRules reads rules in the format of auditctl -R: one rule per line,
 // written as auditctl's arguments ("-a always,exit -F arch=b64 -S getppid -k
 // key", "-w /etc/passwd -p wa -k key"); blank lines and lines whose first
-// non-blank character is '#' are skipped. Control lines (-D, -b, -f, -e, -r,
-// --backlog_wait_time and the other auditctl options that are not rules) are
-// rejected with ErrControlLine for now: rules files from distributions start
-// with such lines and the daemon must not silently ignore them, nor wipe or
-// reconfigure the kernel behind the operator's back. Rules are parsed and
-// encoded with go-libaudit (rule/flags.Parse, rule.Build).
+// non-blank character is '#' are skipped. It reads rules only and rejects
+// control lines (-D, -b, -f, -e, -r, --backlog_wait_time and the other
+// auditctl options that are not rules) with ErrControlLine: package rulesd
+// reads rules files and directories, control lines included, and uses
+// ParseRules for their rule lines. Rules are parsed and encoded with
+// go-libaudit (rule/flags.Parse, rule.Build) and cut to the length the kernel
+// lists them with, so that Rule.Wire compares equal, byte for byte, to the
+// same rule returned by Rules.
+//
+// KernelErrno tells a request the kernel refused (its errno: EEXIST for a
+// rule already loaded, ENOENT for a watch on a missing directory, EINVAL...)
+// from a request that got no answer.
 package auditctl

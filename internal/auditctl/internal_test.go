@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"reflect"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	libaudit "github.com/elastic/go-libaudit/v2"
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -229,5 +231,48 @@ func TestParseRulesPrepend(t *testing.T) {
 	}
 	if !bytes.Equal(rs[1].AddWire(), rs[1].Wire) {
 		t.Fatal("-a: AddWire differs from Wire")
+	}
+}
+
+// TestParseRulesKernelLength: Wire is as long as the kernel lists the rule
+// (struct audit_rule_data and buflen bytes), not go-libaudit's padded
+// length, so that it compares equal to the kernel's listing.
+func TestParseRulesKernelLength(t *testing.T) {
+	for _, text := range []string{
+		"-a always,exit -F arch=b64 -S getppid -k k",    // 1 byte of strings
+		"-a always,exit -F arch=b64 -S getppid -k key",  // 3
+		"-a always,exit -F arch=b64 -S getppid -k keys", // 4: no padding
+		"-w /etc/hostname -p wa -k x",
+		"-a always,exit -F dir=/etc/NetworkManager/ -F perm=wa -F key=system-locale",
+		"-a always,exit -F arch=b64 -S getppid",
+	} {
+		rs, err := ParseRules("t", strings.NewReader(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := rs[0].Wire
+		if want := ruleBufOff + int(binary.NativeEndian.Uint32(w[ruleBufLenOff:])); len(w) != want {
+			t.Errorf("%q: %d bytes, want %d", text, len(w), want)
+		}
+	}
+}
+
+// TestKernelErrno tells the kernel's answers from other failures.
+func TestKernelErrno(t *testing.T) {
+	answer := fmt.Errorf("auditctl: adding rule: %w", &netlink.OpError{Op: "receive", Err: unix.EEXIST})
+	if errno, ok := KernelErrno(answer); !ok || errno != unix.EEXIST {
+		t.Errorf("KernelErrno(%v) = %v, %v", answer, errno, ok)
+	}
+	for _, err := range []error{
+		nil,
+		errors.New("no reply"),
+		&netlink.OpError{Op: "receive", Err: os.ErrDeadlineExceeded},
+		&netlink.OpError{Op: "receive", Err: os.NewSyscallError("recvmsg", unix.ENOBUFS)},
+		&netlink.OpError{Op: "receive", Err: unix.Errno(0)},
+		ErrPanicRefused,
+	} {
+		if errno, ok := KernelErrno(err); ok {
+			t.Errorf("KernelErrno(%v) = %v, true; want false", err, errno)
+		}
 	}
 }

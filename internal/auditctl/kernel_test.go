@@ -162,6 +162,9 @@ func TestRuleAddListDelete(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("%d rules with key %s after AddRule, want 1", len(got), key)
 	}
+	if !slices.Equal(got[0], r.Wire) {
+		t.Errorf("the kernel lists the rule as %d bytes, ParseRules made %d: Wire must compare equal to the listing", len(got[0]), len(r.Wire))
+	}
 	text, err := rule.ToCommandLine(got[0], false)
 	if want := "-a always,exit -F arch=b64 -S getppid -F key=" + key; err != nil || text != want {
 		t.Errorf("listed rule %q (%v), want %q", text, err, want)
@@ -189,6 +192,9 @@ func TestRuleAddListDelete(t *testing.T) {
 	got = rulesWithKeys(t, c, wkey)
 	if len(got) != 1 {
 		t.Fatalf("%d rules with key %s, want 1", len(got), wkey)
+	}
+	if !slices.Equal(got[0], w.Wire) {
+		t.Errorf("the kernel lists the watch as %d bytes, ParseRules made %d", len(got[0]), len(w.Wire))
 	}
 	if text, _ := rule.ToCommandLine(got[0], false); text != "-w "+path+" -p wa -k "+wkey {
 		t.Errorf("listed watch %q", text)

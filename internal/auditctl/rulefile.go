@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 
@@ -19,7 +18,7 @@ type Rule struct {
 	File string // name of the file (or stream) it was read from
 	Line int    // 1-based line number
 	Text string // the line, trimmed of surrounding white space
-	Wire []byte // the rule encoded as struct audit_rule_data, as the kernel lists it (for DeleteRule and comparisons)
+	Wire []byte // the rule encoded as struct audit_rule_data, byte for byte as the kernel lists it (for DeleteRule and comparisons)
 	// Prepend: an -A rule, added at the head of its list. go-libaudit's
 	// rule.Build does not set AUDIT_FILTER_PREPEND, and the kernel clears
 	// the flag once the rule is in, so it is kept apart and applied by
@@ -63,8 +62,9 @@ const maxRuleLine = 1 << 20
 // ParseRules parses a rules file in auditctl -R format, read from r; name is
 // used in errors and in Rule.File. Blank lines and lines starting with '#'
 // are skipped. It checks every line and, if any is invalid, returns no rules
-// and all the *RuleErrors joined. Control lines (-D, -b, -e, -f, -r,
-// --backlog_wait_time, ...) are errors wrapping ErrControlLine.
+// and all the *RuleErrors joined. It reads rules only: control lines (-D, -b,
+// -e, -f, -r, --backlog_wait_time, ...) are errors wrapping ErrControlLine.
+// rulesd.ReadFile reads a rules file that may contain them.
 //
 // A watch rule (-w) is encoded as a path or a directory watch depending on
 // what the path is when ParseRules runs, as auditctl does.
@@ -98,16 +98,6 @@ func ParseRules(name string, r io.Reader) ([]Rule, error) {
 	return rules, nil
 }
 
-// ParseRulesFile parses the rules file at path with ParseRules.
-func ParseRulesFile(path string) ([]Rule, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("rules: %w", err)
-	}
-	defer f.Close()
-	return ParseRules(path, f)
-}
-
 // parseRule turns one rule line into wire format.
 func parseRule(text string) (wire []byte, prepend bool, err error) {
 	args, err := splitArgs(text)
@@ -125,7 +115,25 @@ func parseRule(text string) (wire []byte, prepend bool, err error) {
 		return nil, false, ErrControlLine // checkArgs catches -D; kept in case of a spelling it misses
 	}
 	wire, err = rule.Build(r)
-	return wire, r.TypeOf() == rule.PrependSyscallRuleType, err
+	if err != nil {
+		return nil, false, err
+	}
+	return kernelLength(wire), r.TypeOf() == rule.PrependSyscallRuleType, nil
+}
+
+// kernelLength cuts a wire-format rule to the length the kernel lists it
+// with: struct audit_rule_data and buflen bytes of strings. go-libaudit pads
+// the buffer to a multiple of 4 bytes, which the kernel neither needs nor
+// keeps, so without this a rule read from a file never compares equal to
+// the same rule listed by the kernel.
+func kernelLength(wire []byte) []byte {
+	if len(wire) < ruleBufOff {
+		return wire
+	}
+	if n := ruleBufOff + int(binary.NativeEndian.Uint32(wire[ruleBufLenOff:])); n < len(wire) {
+		return wire[:n]
+	}
+	return wire
 }
 
 // isValueFlag reports whether the rule option name takes a value, as

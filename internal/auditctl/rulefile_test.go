@@ -2,8 +2,6 @@ package auditctl_test
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -126,20 +124,6 @@ func TestParseRulesLineTooLong(t *testing.T) {
 	in := "-a always,exit -S getppid -k " + strings.Repeat("x", 2<<20) + "\n"
 	if _, err := auditctl.ParseRules("long", strings.NewReader(in)); err == nil || !strings.Contains(err.Error(), "rules: reading long") {
 		t.Errorf("error %v, want a read error naming the file", err)
-	}
-}
-
-func TestParseRulesFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "a.rules")
-	if err := os.WriteFile(path, []byte("-a always,exit -F arch=b64 -S getppid -k f1\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	rs, err := auditctl.ParseRulesFile(path)
-	if err != nil || len(rs) != 1 || rs[0].File != path || rs[0].Line != 1 {
-		t.Fatalf("ParseRulesFile = %+v, %v", rs, err)
-	}
-	if _, err := auditctl.ParseRulesFile(path + ".missing"); !errors.Is(err, os.ErrNotExist) || !strings.HasPrefix(err.Error(), "rules: ") {
-		t.Errorf("missing file: error %v, want a rules: error wrapping os.ErrNotExist", err)
 	}
 }
 

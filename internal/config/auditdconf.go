@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -32,7 +31,8 @@ import (
 //	max_log_file_action   max_log_file_action
 //	space_left, admin_space_left, and the space, disk_full and disk_error actions:
 //	                      the same keys (values lowercased: ROTATE is rotate; EXEC
-//	                      keeps its path); email is ignored, the default stays
+//	                      keeps its path, which must pass CheckTrusted); email is
+//	                      ignored, the default stays
 //	local_events          yes: honoured (always so); no: error, auditdrain reads local events
 //	write_logs            yes: honoured (always so); no: error, auditdrain only writes logs
 //	log_format            raw: honoured; enriched: ignored (auditdrain writes raw records);
@@ -43,10 +43,11 @@ import (
 //	                      disp_qos) and end_of_event_timeout. auditd's overflow_action is
 //	                      its dispatcher queue's; auditdrain's overflow_action is unrelated.
 //
-// Values of ignored keys are not checked.
+// Values of ignored keys are not checked. The file must pass the checks of
+// CheckTrusted, as auditd requires of it.
 func ImportAuditdConf(path string) (Config, []string, error) {
 	c := Default()
-	f, err := os.Open(path)
+	f, err := openTrusted(path)
 	if err != nil {
 		return c, nil, fmt.Errorf("config: %w", err)
 	}
@@ -63,7 +64,7 @@ func ImportAuditdConf(path string) (Config, []string, error) {
 		}
 		ign, err := handle(&c, v)
 		if err != nil {
-			return fmt.Errorf("auditd.conf key %q = %q: %w", k, v, err)
+			return fmt.Errorf("key %s = %q: %w", k, v, err)
 		}
 		delete(ignoredAt, k) // the last value counts
 		if ign != "" {
@@ -93,36 +94,24 @@ func ignore(key string) auditdKey {
 
 // as applies the value to the auditdrain key of the same meaning.
 func as(key string) auditdKey {
-	return func(c *Config, v string) (string, error) { return "", c.Set(key, v) }
+	return func(c *Config, v string) (string, error) { return "", keyByName[key].v.set(c, v) }
 }
 
 // lower applies the value, its first word lowercased (auditd writes
 // ROTATE, auditdrain rotate; "exec /path" keeps its path), to the auditdrain
-// key of the same name; a value auditdrain does not implement (email) is
-// listed as ignored, leaving auditdrain's default.
-func lower(key string) auditdKey {
+// key of the same name. The listed values auditdrain does not implement
+// (email) are listed as ignored, leaving auditdrain's default.
+func lower(key string, ignored ...string) auditdKey {
 	return func(c *Config, v string) (string, error) {
 		word, rest, _ := strings.Cut(strings.TrimSpace(v), " ")
 		val := strings.ToLower(word)
+		if slices.Contains(ignored, val) {
+			return key + "=" + v, nil
+		}
 		if rest != "" {
 			val += " " + rest
 		}
-		if err := c.Set(key, val); err != nil {
-			return key + "=" + v, nil
-		}
-		return "", nil
-	}
-}
-
-// only honours the listed values (case-insensitively) and ignores the others.
-func only(key string, values ...string) auditdKey {
-	return func(_ *Config, v string) (string, error) {
-		for _, a := range values {
-			if strings.EqualFold(v, a) {
-				return "", nil
-			}
-		}
-		return key + "=" + v, nil
+		return "", keyByName[key].v.set(c, val)
 	}
 }
 
@@ -138,7 +127,7 @@ var auditdKeys = map[string]auditdKey{
 		if !filepath.IsAbs(v) {
 			return "", errors.New("not an absolute path")
 		}
-		return "", c.Set("log_dir", filepath.Dir(filepath.Clean(v)))
+		return "", keyByName["log_dir"].v.set(c, filepath.Dir(filepath.Clean(v)))
 	},
 	"log_format": func(_ *Config, v string) (string, error) {
 		switch strings.ToLower(v) {
@@ -158,7 +147,7 @@ var auditdKeys = map[string]auditdKey{
 		case "fqd", "numeric":
 			return "name_format=" + v, nil
 		}
-		return "", c.Set("name_format", v)
+		return "", keyByName["name_format"].v.set(c, v)
 	},
 	"name":                    as("name"),
 	"max_log_file":            as("max_log_file"),
@@ -166,11 +155,11 @@ var auditdKeys = map[string]auditdKey{
 	"dispatcher":              ignore("dispatcher"),
 	"disp_qos":                ignore("disp_qos"),
 	"space_left":              lower("space_left"),
-	"space_left_action":       lower("space_left_action"),
+	"space_left_action":       lower("space_left_action", "email"),
 	"action_mail_acct":        ignore("action_mail_acct"),
 	"verify_email":            ignore("verify_email"),
 	"admin_space_left":        lower("admin_space_left"),
-	"admin_space_left_action": lower("admin_space_left_action"),
+	"admin_space_left_action": lower("admin_space_left_action", "email"),
 	"disk_full_action":        lower("disk_full_action"),
 	"disk_error_action":       lower("disk_error_action"),
 	"priority_boost":          ignore("priority_boost"),

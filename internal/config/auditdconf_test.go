@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/auditdrain/auditdrain/writer"
 )
 
 // debianAuditdConf is Debian's /etc/audit/auditd.conf (auditd 1:3.0.9-1).
@@ -67,6 +69,9 @@ func writeConf(t *testing.T, text string) string {
 	if err := os.WriteFile(p, []byte(text), 0o640); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Chmod(p, 0o640); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
 	return p
 }
 
@@ -80,11 +85,12 @@ func checkDebian(t *testing.T, path string) {
 		t.Errorf("ignored:\n got %q\nwant %q", ignored, debianIgnored)
 	}
 	want := Default()
-	want.LogDir, want.LogGroup, want.NameFormat, want.MaxLogFile = "/var/log/audit", "adm", "none", 8
-	want.Flush, want.NumLogs, want.DiskErrorAction = "incremental_async", 5, "suspend"
+	want.LogDir, want.LogGroup, want.NameFormat, want.MaxLogFile = "/var/log/audit", "adm", NameNone, 8
+	want.Flush, want.NumLogs, want.DiskErrorAction = FlushIncrementalAsync, 5, writer.Action{Kind: writer.ActionSuspend}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("config:\n got %+v\nwant %+v", c, want)
 	}
+	c.RulesDir = "" // the machine's /etc/audit/rules.d is not the test's
 	if err := c.Validate(); err != nil {
 		t.Error(err)
 	}
@@ -109,6 +115,7 @@ func TestImportInstalledAuditdConf(t *testing.T) {
 }
 
 func TestImportAuditdConfMapping(t *testing.T) {
+	prog := program(t)
 	c, ignored, err := ImportAuditdConf(writeConf(t, `log_file = /srv/audit/x/audit.log
 flush = SYNC
 name_format = user
@@ -120,13 +127,15 @@ freq = 20
 num_logs = 9
 freq = 30
 space_left_action = EMAIL
-disk_full_action = EXEC /usr/local/bin/disk-full
+disk_full_action = EXEC `+prog+`
+admin_space_left = 5%
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.LogDir != "/srv/audit/x" || c.Flush != "sync" || c.NameFormat != "user" || c.Name != "node8" ||
-		c.Freq != 30 || c.NumLogs != 9 || c.MaxLogFileAction != "keep_logs" || c.DiskFullAction != "exec /usr/local/bin/disk-full" {
+	if c.LogDir != "/srv/audit/x" || c.Flush != FlushSync || c.NameFormat != NameUser || c.Name != "node8" ||
+		c.Freq != 30 || c.NumLogs != 9 || c.MaxLogFileAction != (writer.Action{Kind: writer.ActionKeepLogs}) ||
+		c.DiskFullAction != (writer.Action{Kind: writer.ActionExec, Path: prog}) || c.AdminSpaceLeft != (writer.Threshold{Percent: 5}) {
 		t.Errorf("config %+v", c)
 	}
 	if got := strings.Join(ignored, " "); got != "space_left_action=EMAIL" {
@@ -139,23 +148,28 @@ disk_full_action = EXEC /usr/local/bin/disk-full
 }
 
 func TestImportAuditdConfErrors(t *testing.T) {
+	writable := writeFile(t, "prog", "#!/bin/sh\n", 0o777)
 	f := func(text, want string) {
 		t.Helper()
 		p := writeConf(t, text)
 		_, _, err := ImportAuditdConf(p)
-		if err == nil || !strings.Contains(err.Error(), p+":"+want) {
-			t.Errorf("ImportAuditdConf(%q) = %v, want an error containing %q", text, err, p+":"+want)
+		if err == nil || !strings.HasPrefix(err.Error(), "config: "+p+":"+want) || strings.Count(err.Error(), "config:") != 1 {
+			t.Errorf("ImportAuditdConf(%q) = %v, want an error starting %q", text, err, "config: "+p+":"+want)
 		}
 	}
 	f("# ok\nlocal_events = yes\nthis is garbage\n", `3: "this is garbage": expected`)
-	f("bogus_key = 1\n", `1: config: unknown key "bogus_key": not an auditd.conf key`)
-	f("log_dir = /var/log\n", `1: config: unknown key "log_dir"`) // an auditdrain key, not an auditd one
-	f("local_events = no\n", `1: auditd.conf key "local_events" = "no": no is not supported`)
-	f("write_logs = no\n", `1: auditd.conf key "write_logs"`)
-	f("log_format = NOLOG\n", `1: auditd.conf key "log_format"`)
-	f("\n\nmax_log_file = lots\n", `3: auditd.conf key "max_log_file" = "lots"`)
-	f("log_file = audit.log\n", `1: auditd.conf key "log_file" = "audit.log": not an absolute path`)
-	f("name_format = sometimes\n", `1: auditd.conf key "name_format"`)
+	f("bogus_key = 1\n", `1: unknown key "bogus_key": not an auditd.conf key`)
+	f("log_dir = /var/log\n", `1: unknown key "log_dir"`) // an auditdrain key, not an auditd one
+	f("local_events = no\n", `1: key local_events = "no": no is not supported`)
+	f("write_logs = no\n", `1: key write_logs = "no"`)
+	f("log_format = NOLOG\n", `1: key log_format = "NOLOG"`)
+	f("\n\nmax_log_file = lots\n", `3: key max_log_file = "lots": not an integer`)
+	f("log_file = audit.log\n", `1: key log_file = "audit.log": not an absolute path`)
+	f("name_format = sometimes\n", `1: key name_format = "sometimes": want one of`)
+	f("flush = SOMETIMES\n", `1: key flush = "SOMETIMES": want one of`)
+	f("space_left_action = EXEC "+writable+"\n", `1: key space_left_action = "EXEC `+writable+`": untrusted file`)
+	f("disk_full_action = EMAIL\n", `1: key disk_full_action = "EMAIL": want one of`) // auditd has no email here either
+	f("space_left = lots\n", `1: key space_left = "lots": want MiB`)
 	_, _, err := ImportAuditdConf(filepath.Join(t.TempDir(), "missing.conf"))
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
@@ -163,5 +177,10 @@ func TestImportAuditdConfErrors(t *testing.T) {
 	p := writeConf(t, "bogus = 1\n")
 	if _, _, err := ImportAuditdConf(p); !errors.Is(err, ErrUnknownKey) {
 		t.Errorf("unknown key error does not wrap ErrUnknownKey: %v", err)
+	}
+	// auditd refuses a config file others can write; so does the import.
+	p = writeFile(t, "auditd.conf", "space_left_action = exec /tmp/evil\n", 0o646)
+	if _, _, err := ImportAuditdConf(p); !errors.Is(err, ErrUntrusted) || !strings.Contains(err.Error(), p) {
+		t.Errorf("group/other-writable auditd.conf: %v", err)
 	}
 }

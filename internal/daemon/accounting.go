@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/auditdrain/auditdrain/internal/auditctl"
-	"github.com/auditdrain/auditdrain/internal/config"
 	"github.com/auditdrain/auditdrain/internal/record"
 	"github.com/auditdrain/auditdrain/ratelimit"
 	"github.com/auditdrain/auditdrain/reader"
@@ -398,25 +397,7 @@ func loginUID() int64 {
 
 // newLimiter builds the rate limiter from the ratelimit keys (nil when no
 // limit is configured, so the hot path skips it).
-func newLimiter(c config.Config) (*ratelimit.Limiter, error) {
-	var rc ratelimit.Config
-	for _, s := range strings.Split(c.RateLimits, ";") {
-		if s = strings.TrimSpace(s); s == "" {
-			continue
-		}
-		r, err := ratelimit.ParseRule(s)
-		if err != nil {
-			return nil, fmt.Errorf("config: ratelimit: %w", err)
-		}
-		rc.Rules = append(rc.Rules, r)
-	}
-	if s := strings.TrimSpace(c.RateLimitDefault); s != "" {
-		r, err := ratelimit.ParseRule("key=default " + s)
-		if err != nil {
-			return nil, fmt.Errorf("config: ratelimit_default: %w", err)
-		}
-		rc.Default = &r
-	}
+func newLimiter(rc ratelimit.Config) (*ratelimit.Limiter, error) {
 	if len(rc.Rules) == 0 && rc.Default == nil {
 		return nil, nil
 	}

@@ -77,6 +77,19 @@ type Status struct {
 	KernelBacklog      uint64            `json:"kernel_backlog"`
 	KernelBacklogPeak  uint64            `json:"kernel_backlog_peak"`
 	KernelStallJiffies uint64            `json:"kernel_stall_jiffies"`
+
+	// Rules: how many of the configured rules are in the kernel, and the
+	// lines the kernel refused at the last load or reload.
+	RulesLoaded  int         `json:"rules_loaded"`
+	RulesRefused []RuleError `json:"rules_refused,omitempty"`
+}
+
+// RuleError is a line of the configured rules that the kernel refused.
+type RuleError struct {
+	File  string `json:"file"`
+	Line  int    `json:"line"`
+	Rule  string `json:"rule"`  // the line, as written
+	Error string `json:"error"` // the kernel's answer ("no such file or directory")
 }
 
 // Status returns the daemon's counters. Safe from any goroutine.
@@ -120,6 +133,7 @@ func (d *Daemon) Status() Status {
 	s.KernelBacklog = d.kpoll.backlog.Load()
 	s.KernelBacklogPeak = d.kpoll.backlogPeak.Load()
 	s.KernelStallJiffies = d.kpoll.stallJiffies.Load()
+	s.RulesLoaded, s.RulesRefused = d.rules.statusRules()
 	if d.w != nil {
 		ws := d.w.Stats()
 		s.RecordsWritten = ws.Records

@@ -106,10 +106,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	mode, err := reader.ParseMode(cfg.Mode)
-	if err != nil {
-		return err
-	}
+	mode := cfg.Mode
 	if err := checkPrivileges(mode); err != nil {
 		return err
 	}
@@ -119,8 +116,9 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	phase := time.Now()
 	// Rules are parsed before anything touches the kernel: a bad line stops
 	// the start with nothing half-done.
+	var err error
 	if d.rules, err = prepareRules(cfg); err != nil {
-		return err
+		return fmt.Errorf("daemon: reading the rules: %w", err)
 	}
 	if d.ctl, err = auditctl.Dial(); err != nil {
 		return err
@@ -135,7 +133,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	}
 
 	if !opts.Discard {
-		wc, err := writerConfig(cfg, d.writerEvent)
+		wc, err := cfg.Writer(d.writerEvent)
 		if err != nil {
 			return err
 		}
@@ -148,10 +146,8 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 		return err
 	}
 	d.ring.DeferWakeups()
-	if d.over, err = newOverflow(d.ring, cfg.OverflowAction, cfg.HighWater, cfg.KeepTypes, cfg.KeepKeys); err != nil {
-		return err
-	}
-	if d.limiter, err = newLimiter(cfg); err != nil {
+	d.over = newOverflow(d.ring, cfg.OverflowAction, cfg.HighWater, cfg.KeepTypes, cfg.KeepKeys)
+	if d.limiter, err = newLimiter(cfg.Limits); err != nil {
 		return err
 	}
 	d.rd, err = reader.Open(reader.Config{Mode: mode, RcvBuf: int(cfg.RcvBuf)})
@@ -184,8 +180,8 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	if opts.Discard {
 		dest = "discard mode: nothing is written"
 	}
-	d.logf("started in %v: %s mode, pid %d, %d rules loaded from %s, %s",
-		time.Since(phase).Round(time.Millisecond), mode, os.Getpid(), d.rules.count(), d.rules.where, dest)
+	d.logf("started in %v: %s mode, pid %d, %s, %s",
+		time.Since(phase).Round(time.Millisecond), mode, os.Getpid(), d.rules.summary(), dest)
 
 	d.push = d.over.push
 	d.sink = d.append
@@ -253,11 +249,11 @@ func (d *Daemon) applyKernel() error {
 		d.rules = &ruleSource{where: "none (configuration locked)"}
 		return nil
 	}
-	if c.Mode == "multicast" {
+	if c.Mode == reader.ModeMulticast {
 		// Beside a registered daemon the kernel's settings and rules are
 		// that daemon's: only an explicit rules file is loaded.
 		if c.Rules != "" {
-			return d.rules.load(d.ctl, c.AllowPanic)
+			return d.loadRules(c.AllowPanic)
 		}
 		return nil
 	}
@@ -272,10 +268,10 @@ func (d *Daemon) applyKernel() error {
 		s.BacklogLimit = uint32(c.BacklogLimit)
 	}
 	switch wait := c.BacklogWaitTime; c.KernelBackpressure {
-	case "drop":
+	case config.BackpressureDrop:
 		s.Mask |= libaudit.AuditStatusBacklogWaitTime
 		s.BacklogWaitTime = 0
-	case "wait":
+	case config.BackpressureWait:
 		if wait <= 0 {
 			wait = defaultBacklogWaitTime
 		}
@@ -297,21 +293,23 @@ func (d *Daemon) applyKernel() error {
 				c.BacklogLimit, c.BacklogWaitTime, c.RateLimit, err)
 		}
 	}
-	// enabled comes before the rules: a rules.d -e line (-e 2 locks the
-	// configuration) must be the last word, as with augenrules. The rules'
-	// control lines (-b, -f, --backlog_wait_time) override the settings
-	// above, as they do after auditd starts.
-	if c.Enabled >= 0 && !d.rules.setsEnabled() {
+	// enabled comes before the rules, as auditd enables auditing before
+	// augenrules loads them: a rules -e line (-e 2 locks the
+	// configuration) is the last word, and when loading stops at a refused
+	// rule before it, auditing is still enabled. The rules' control lines
+	// (-b, -f, --backlog_wait_time) override the settings above, as they
+	// do after auditd starts.
+	if c.Enabled >= 0 {
 		if err := d.ctl.SetEnabled(uint32(c.Enabled)); err != nil {
 			return fmt.Errorf("daemon: setting enabled %d: %w", c.Enabled, err)
 		}
 	}
-	if err := d.rules.load(d.ctl, c.AllowPanic); err != nil {
+	if err := d.loadRules(c.AllowPanic); err != nil {
 		return err
 	}
 	// kernel_backpressure is an explicit choice about stalling programs:
 	// it wins over a rules.d --backlog_wait_time (unless -e 2 locked it).
-	if c.KernelBackpressure == "wait" || c.KernelBackpressure == "drop" {
+	if c.KernelBackpressure == config.BackpressureWait || c.KernelBackpressure == config.BackpressureDrop {
 		if st, err := d.ctl.Status(); err == nil && st.Enabled != 2 && st.BacklogWaitTime != s.BacklogWaitTime {
 			if err := d.ctl.SetBacklogWaitTime(s.BacklogWaitTime); err != nil {
 				return fmt.Errorf("daemon: kernel_backpressure = %s: setting backlog_wait_time %d: %w", c.KernelBackpressure, s.BacklogWaitTime, err)
@@ -495,54 +493,4 @@ func (d *Daemon) closeAll() {
 	if d.ctl != nil {
 		d.ctl.Close()
 	}
-}
-
-func writerConfig(c config.Config, notify func(writer.Event)) (writer.Config, error) {
-	node, err := c.Node()
-	if err != nil {
-		return writer.Config{}, err
-	}
-	gid, err := lookupGroup(c.LogGroup)
-	if err != nil {
-		return writer.Config{}, err
-	}
-	wc := writer.Config{
-		Dir:                c.LogDir,
-		Compression:        c.Compression,
-		Level:              c.CompressionLevel,
-		BatchBytes:         int(c.BatchBytes),
-		FlushInterval:      c.FlushInterval,
-		Flush:              c.Flush,
-		Freq:               c.Freq,
-		FsyncInterval:      c.FsyncInterval,
-		MaxSegmentBytes:    c.MaxLogFile << 20,
-		RotateInterval:     c.RotateInterval,
-		NumLogs:            c.NumLogs,
-		MaxTotalBytes:      c.MaxTotalLogSize,
-		AllowSystemActions: c.AllowSystemActions,
-		Workers:            c.Writers,
-		LogGroup:           gid,
-		Node:               node,
-		Notify:             notify,
-	}
-	// The config package has already checked these parse.
-	for _, a := range []struct {
-		dst *writer.Action
-		v   string
-	}{
-		{&wc.MaxLogFileAction, c.MaxLogFileAction}, {&wc.SpaceLeftAction, c.SpaceLeftAction},
-		{&wc.AdminSpaceLeftAction, c.AdminSpaceLeftAction}, {&wc.DiskFullAction, c.DiskFullAction},
-		{&wc.DiskErrorAction, c.DiskErrorAction},
-	} {
-		if *a.dst, err = writer.ParseAction(a.v); err != nil {
-			return wc, fmt.Errorf("config: %w", err)
-		}
-	}
-	if wc.SpaceLeft, err = writer.ParseThreshold(c.SpaceLeft); err != nil {
-		return wc, fmt.Errorf("config: space_left: %w", err)
-	}
-	if wc.AdminSpaceLeft, err = writer.ParseThreshold(c.AdminSpaceLeft); err != nil {
-		return wc, fmt.Errorf("config: admin_space_left: %w", err)
-	}
-	return wc, nil
 }

@@ -19,6 +19,8 @@ import (
 
 	"github.com/auditdrain/auditdrain/internal/audittest"
 	"github.com/auditdrain/auditdrain/internal/config"
+	"github.com/auditdrain/auditdrain/ratelimit"
+	"github.com/auditdrain/auditdrain/reader"
 	"github.com/auditdrain/auditdrain/writer"
 	libaudit "github.com/elastic/go-libaudit/v2"
 )
@@ -237,7 +239,7 @@ func TestDropCountsEveryRecordAndKeepsKeep(t *testing.T) {
 	cfg := config.Default()
 	cfg.RingSize = 64 << 10
 	cfg.OverflowAction = "drop"
-	cfg.KeepKeys = keep
+	cfg.KeepKeys = []string{keep}
 	cfg.BacklogLimit = 65536
 	r := start(t, k, cfg, slowWriter(8))
 	lost0 := lostNow(t, k)
@@ -296,7 +298,7 @@ func TestMulticastOverrunRecovers(t *testing.T) {
 	rule(k, "getppid", key)
 	rule(k, "getgid", after)
 	cfg := config.Default()
-	cfg.Mode = "multicast"
+	cfg.Mode = reader.ModeMulticast
 	cfg.RcvBuf = 64 << 10
 	cfg.RingSize = 64 << 10
 	cfg.Enabled = -1
@@ -341,7 +343,7 @@ func TestRateLimitNoisyKey(t *testing.T) {
 	// The counts must be exact even when CI shares the CPU: the load waits
 	// for room rather than the kernel dropping records.
 	cfg.KernelBackpressure = "wait"
-	cfg.RateLimits = fmt.Sprintf("key=%s rate=1000 burst=1000", noisy)
+	cfg.Limits.Rules = []ratelimit.Rule{{Key: noisy, Rate: 1000, Burst: 1000}}
 	r := start(t, k, cfg, Options{})
 	lost0 := lostNow(t, k)
 	const events = 100000 // 2 s at 50,000/s
@@ -449,7 +451,7 @@ func TestDiskStallUnderLoad(t *testing.T) {
 	rule(k, "getgid", keep)
 	cfg := config.Default()
 	cfg.OverflowAction = "drop"
-	cfg.KeepKeys = keep
+	cfg.KeepKeys = []string{keep}
 	cfg.KernelBackpressure = "drop"
 	cfg.BacklogLimit = 65536 // room for a moment of CPU contention (CI)
 	var stall atomic.Bool

@@ -2,11 +2,10 @@ package daemon
 
 import (
 	"errors"
-	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 
+	"github.com/auditdrain/auditdrain/internal/config"
 	"github.com/auditdrain/auditdrain/internal/record"
 	"github.com/auditdrain/auditdrain/internal/ring"
 	"github.com/elastic/go-libaudit/v2/auparse"
@@ -45,36 +44,25 @@ type overflow struct {
 	byKey  map[string]uint64
 }
 
-func newOverflow(r *ring.Ring, action string, highWaterPct int64, keepTypes, keepKeys string) (*overflow, error) {
+// newOverflow returns the reader side of backpressure for the ring r:
+// overflow_action, high_water (percent of the ring), keep_types (record
+// type numbers) and keep_keys, as the config parsed them.
+func newOverflow(r *ring.Ring, action config.OverflowAction, highWaterPct int, keepTypes []uint16, keepKeys []string) *overflow {
 	o := &overflow{
 		ring:      r,
-		drop:      action == "drop",
-		highWater: int(int64(r.Cap()) * highWaterPct / 100),
+		drop:      action == config.OverflowDrop,
+		highWater: int(int64(r.Cap()) * int64(highWaterPct) / 100),
 		keepKeys:  map[string]bool{},
 		byType:    map[uint16]uint64{},
 		byKey:     map[string]uint64{},
 	}
-	for _, name := range splitList(keepTypes) {
-		t, err := auparse.GetAuditMessageType(strings.ToUpper(name))
-		if err != nil {
-			return nil, fmt.Errorf("daemon: keep_types: unknown record type %q", name)
-		}
-		o.keepType[uint16(t)] = true
+	for _, t := range keepTypes {
+		o.keepType[t] = true
 	}
-	for _, k := range splitList(keepKeys) {
+	for _, k := range keepKeys {
 		o.keepKeys[k] = true
 	}
-	return o, nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
+	return o
 }
 
 // push is the reader's per-record callback.

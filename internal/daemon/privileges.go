@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/user"
 	"strconv"
 	"strings"
 	"syscall"
@@ -72,19 +71,4 @@ func registeredError(pid int) error {
 		hint = fmt.Sprintf("stop it first: `systemctl stop auditd` (or `kill %d` where systemd does not run it), or switch for good with `auditdrain install --replace-auditd`; to run beside it, use --mode multicast", pid)
 	}
 	return fmt.Errorf("daemon: %w: pid %d (%s) holds the registration; %s", reader.ErrAlreadyRegistered, pid, name, hint)
-}
-
-// lookupGroup resolves log_group to a gid; "" and "root" mean none (files 0600).
-func lookupGroup(g string) (int, error) {
-	if g == "" || g == "root" || g == "0" {
-		return -1, nil
-	}
-	if n, err := strconv.Atoi(g); err == nil {
-		return n, nil
-	}
-	grp, err := user.LookupGroup(g)
-	if err != nil {
-		return 0, fmt.Errorf("daemon: log_group %q: %w", g, err)
-	}
-	return strconv.Atoi(grp.Gid)
 }

@@ -22,6 +22,7 @@ const (
 	TypeConfigChange = uint16(auparse.AUDIT_CONFIG_CHANGE) // 1305: key= names the rule being changed
 	TypeEOE          = uint16(auparse.AUDIT_EOE)           // 1320: end of a multi-record event
 	TypeURingOp      = uint16(auparse.AUDIT_URINGOP)       // 1336: carries the event's rule key
+	TypeReplace      = uint16(auparse.AUDIT_REPLACE)       // 1329: another process asks to become the audit daemon
 )
 
 // CarriesEventKey reports whether records of type typ carry, as key=, the

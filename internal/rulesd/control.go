@@ -20,7 +20,8 @@ const (
 	ctlLoginuidImmutable
 	ctlResetLost
 	ctlResetBacklogWaitTimeActual
-	ctlContinue
+	ctlContinue // -c
+	ctlIgnore   // -i
 )
 
 // control is one parsed control line.
@@ -30,7 +31,7 @@ type control struct {
 }
 
 // unsupportedShort explains the auditctl options that are commands a rules
-// directory may not use with auditdrain.
+// file or directory may not use with auditdrain.
 var unsupportedShort = map[byte]string{
 	'd': "-d (delete a rule)",
 	'W': "-W (delete a watch)",
@@ -82,7 +83,7 @@ func parseControl(args []string) (c control, isControl bool, err error) {
 			kind := map[string]ctlKind{"loginuid-immutable": ctlLoginuidImmutable, "reset-lost": ctlResetLost, "reset_backlog_wait_time_actual": ctlResetBacklogWaitTimeActual}[name]
 			return control{kind: kind}, true, noMore(rest)
 		case "signal", "help":
-			return c, true, fmt.Errorf("--%s: %w in a rules file", name, ErrUnsupported)
+			return c, true, fmt.Errorf("--%s: %w in rules", name, ErrUnsupported)
 		}
 		return c, false, nil
 	}
@@ -122,10 +123,14 @@ func parseControl(args []string) (c control, isControl bool, err error) {
 		if attached != "" {
 			return c, true, fmt.Errorf("%s takes no value", a[:2])
 		}
-		return control{kind: ctlContinue}, true, noMore(rest)
+		kind := ctlContinue
+		if opt == 'i' {
+			kind = ctlIgnore
+		}
+		return control{kind: kind}, true, noMore(rest)
 	}
 	if what, ok := unsupportedShort[opt]; ok {
-		return c, true, fmt.Errorf("%s: %w in a rules directory", what, ErrUnsupported)
+		return c, true, fmt.Errorf("%s: %w in rules", what, ErrUnsupported)
 	}
 	return c, false, nil
 }
@@ -191,5 +196,7 @@ func (s *Set) apply(c control, l Line) {
 		s.ResetBacklogWaitTimeActual = true
 	case ctlContinue:
 		s.ContinueOnError = true
+	case ctlIgnore:
+		s.IgnoreErrors = true
 	}
 }

@@ -1,8 +1,10 @@
-// Package rulesd owns the rules directory the way augenrules(8) reads it:
-// Merge reads the *.rules files of a directory such as /etc/audit/rules.d
-// into one rule set, WriteAuditRules prints that set exactly as augenrules
-// writes /etc/audit/audit.rules, and Load applies it to the kernel through
-// an auditctl.Conn.
+// Package rulesd owns rule sets with auditctl's control lines: Merge reads
+// the *.rules files of a directory such as /etc/audit/rules.d into one rule
+// set the way augenrules(8) does, ReadFile reads one rules file (auditctl -R's
+// format) as a directory holding only that file, WriteAuditRules prints a
+// set exactly as augenrules writes /etc/audit/audit.rules, Load applies a
+// set to the kernel through an auditctl.Conn, and Reload changes the
+// kernel's rules from one set to another.
 //
 // # augenrules' semantics
 //
@@ -52,16 +54,51 @@
 // --loginuid-immutable, -c and -i. Other auditctl commands (-d, -W, -D -k
 // KEY, -l, -s, -R, -t, -q, -v, -h, --signal) are errors. Lines that
 // augenrules drops (an earlier -b overridden by a later one) are not
-// checked, since auditctl never sees them; a warning names them.
+// checked, since auditctl never sees them; a warning names them. A set with
+// an error is not loaded at all: auditctl would stop at a bad line (or skip
+// it under -c or -i), but a typo is the operator's to fix before anything
+// reaches the kernel.
 //
-// # Loading
+// # Loading: what auditctl 3.0.9 does
 //
-// Load applies the set in an order that gives the same end state as
-// `auditctl -R audit.rules` and fails more gently: the settings (-b, -f,
-// -r, --backlog_wait_time, the resets) first, then -D and the rules as one
-// transaction (if a rule fails, the rules added are deleted again and, after
-// a -D, the rules that were there are put back), and -e last, so that -e 2
-// (immutable) locks the configuration only once everything else is in. -c
-// or -i anywhere make the rules step best effort, as auditctl does from the
-// line on. Failure mode 2 is refused unless the caller allows it.
+// `auditctl -R FILE` (src/auditctl.c, fileopt and handle_request) reads the
+// file line by line and sends each line as it reads it; nothing is undone.
+// When a line fails (the kernel refuses it, EEXIST for a rule already
+// loaded included), it logs "There was an error in line N of FILE" and:
+//
+//   - without -c or -i read before that line, it stops reading and exits 1:
+//     the lines after it, the final -e among them, are never applied;
+//   - after -i (ignore errors), it goes on and exits 0;
+//   - after -c (continue on error), it goes on and exits 1.
+//
+// -c and -i take effect from their own line on; -c wins over -i.
+//
+// # Loading: what Load does
+//
+// Load applies the lines in the order augenrules writes them, which is the
+// order auditctl -R reads them in (-D, -b, -f, the other lines as written,
+// -e last), with auditctl's -c and -i semantics, and these differences:
+//
+//   - A rule the kernel already has is loaded, not an error: it is not sent
+//     again (the kernel would answer EEXIST, or, for a -A rule, load it a
+//     second time) and counts in Report.Loaded and Report.Present. A
+//     restart, or a second load of the same set, changes nothing.
+//   - A refused line does not make Load fail: it is returned in
+//     Report.Refused with its file, line, text and the kernel's errno, and
+//     Report.Err says whether auditctl would have exited 1. What was
+//     applied stays applied. A daemon thus runs with every rule the kernel
+//     took, and reports the others.
+//   - Before sending anything, Load refuses a set with errors, failure
+//     mode 2 (-f 2) unless the caller allows it, --loginuid-immutable
+//     (which auditctl.Conn cannot send) and a kernel whose configuration
+//     is locked (enabled 2).
+//
+// -e 2 (locked until reboot) is the last line applied, so it locks the
+// configuration only once everything else is in, and never after loading
+// stopped at a refused line: an incomplete rule set is not locked in.
+//
+// Reload makes the kernel's rules those of a new set without a gap: it
+// adds the new set's rules that the kernel lacks, then deletes the old
+// set's rules that the new one dropped; rules in both stay loaded. It
+// applies no control line but -c and -i.
 package rulesd

@@ -2,6 +2,8 @@ package rulesd
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -109,8 +111,9 @@ func TestLoadMatchesAugenrulesLoad(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Load(k.Conn(), false); err != nil {
-				t.Fatal(err)
+			rep, err := s.Load(k.Conn(), false)
+			if err != nil || rep.Err() != nil || rep.Loaded != 8 {
+				t.Fatalf("Load: %+v, %v", rep, err)
 			}
 			ours := readKernel(t, k)
 			resetKernel(t, k, keys)
@@ -127,93 +130,183 @@ func TestLoadMatchesAugenrulesLoad(t *testing.T) {
 	}
 }
 
-// TestLoadIsAllOrNothing: a rule the kernel rejects (a duplicate) undoes
-// the -D and the rules added before it, and -e is not applied.
-func TestLoadIsAllOrNothing(t *testing.T) {
+// missingDir returns a directory that does not exist, for a watch the
+// kernel refuses with ENOENT.
+func missingDir(t *testing.T) string {
+	return t.TempDir() + "/missing/"
+}
+
+// TestLoadRefusedRule: a rule the kernel refuses (a watch on a missing
+// directory) is reported with its file and line; the rules before it stay
+// loaded; without -c or -i loading stops there, with them it goes on.
+func TestLoadRefusedRule(t *testing.T) {
 	k := audittest.Kernel(t)
 	c := k.Conn()
-	initial, err := c.Rules()
-	if err != nil {
-		t.Fatal(err)
+	start := k.Saved().RateLimit
+	cases := []struct {
+		name, before, after string
+		stops, fails        bool
+	}{
+		{"no -c or -i", "", "", true, true},
+		{"-c", "-c\n", "", false, true},
+		{"-i", "-i\n", "", false, false},
+		{"-c after the refused line", "", "-c\n", true, true},
 	}
-	if len(initial) > 0 {
-		t.Skipf("skipping: -D would delete the %d audit rules that were in the kernel before this test", len(initial))
-	}
-	k0, k1, k2 := k.Key("keep"), k.Key("dup"), k.Key("first")
-	k.AddRule("-a always,exit -F arch=b64 -S settimeofday -k " + k0)
-	before := readKernel(t, k)
-	for _, del := range []string{"-D\n", ""} {
-		s, err := mergeFiles(t, map[string]string{
-			"x.rules": del + "-w /etc/passwd -p wa -k " + k2 + "\n-A always,exit -F arch=b64 -S kill -k " + k2 + "\n-w /etc/shadow -p wa -k " + k1 + "\n-w /etc/shadow -p wa -k " + k1 + "\n-e 1\n",
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			kA, kB, kC := k.Key("good"), k.Key("refused"), k.Key("after")
+			s, err := mergeFiles(t, map[string]string{"x.rules": tc.before +
+				"-w /etc/passwd -p wa -k " + kA + "\n" +
+				"-a always,exit -F dir=" + missingDir(t) + " -F perm=wa -k " + kB + "\n" + tc.after +
+				"-a always,exit -F arch=b64 -S settimeofday -k " + kC + "\n" +
+				fmt.Sprintf("-r %d\n", start+7),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { resetKernel(t, k, []string{kA, kB, kC}) })
+			rep, err := s.Load(c, false)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			line := 2 + strings.Count(tc.before, "\n")
+			if len(rep.Refused) != 1 {
+				t.Fatalf("refused %+v, want one line", rep.Refused)
+			}
+			re := rep.Refused[0]
+			if !strings.HasSuffix(re.File, "/x.rules") || re.Line != line || !strings.Contains(re.Text, kB) || !errors.Is(re.Err, unix.ENOENT) {
+				t.Errorf("refused %+v, want x.rules:%d with ENOENT", re, line)
+			}
+			want := fmt.Sprintf(`x.rules:%d: %q: refused by the kernel: no such file or directory`, line, re.Text)
+			if !strings.Contains(re.Error(), want) {
+				t.Errorf("refusal reads %q, want %q in it", re.Error(), want)
+			}
+			got := readKernel(t, k)
+			if !strings.Contains(got.rules, kA) || strings.Contains(got.rules, kB) {
+				t.Errorf("rules after Load:\n%s", got.rules)
+			}
+			if loadedC := strings.Contains(got.rules, kC); loadedC == tc.stops || (got.rateLimit == start+7) == tc.stops {
+				t.Errorf("the lines after the refused one: rule loaded %v, rate_limit %d (started %d); want applied %v", loadedC, got.rateLimit, start, !tc.stops)
+			}
+			if rep.Stopped != tc.stops || (rep.Err() != nil) != tc.fails {
+				t.Errorf("report %+v, Err %v; want stopped %v, failing %v", rep, rep.Err(), tc.stops, tc.fails)
+			}
+			if skip := 2 + strings.Count(tc.after, "\n"); tc.stops && (rep.Loaded != 1 || rep.Skipped != skip) {
+				t.Errorf("report %+v, want 1 loaded and %d lines skipped", rep, skip)
+			}
+			if tc.fails && !errors.Is(rep.Err(), unix.ENOENT) {
+				t.Errorf("Err %v does not wrap ENOENT", rep.Err())
+			}
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = s.Load(c, false)
-		if !errors.Is(err, unix.EEXIST) || !strings.Contains(err.Error(), "x.rules:") {
-			t.Fatalf("Load (%q) = %v, want EEXIST naming x.rules", del, err)
-		}
-		if after := readKernel(t, k); after != before {
-			t.Fatalf("Load (%q) left the kernel changed:\nbefore %+v\nafter  %+v", del, before, after)
-		}
 	}
 }
 
-// TestLoadContinueOnError: with -c, a failing rule is skipped, the rest and
-// -e are applied, and the error wraps ErrPartialLoad.
-func TestLoadContinueOnError(t *testing.T) {
-	k := audittest.Kernel(t)
-	k1, k2 := k.Key("dup"), k.Key("after")
-	s, err := mergeFiles(t, map[string]string{
-		"x.rules": "-c\n-w /etc/shadow -p wa -k " + k1 + "\n-w /etc/shadow -p wa -k " + k1 + "\n-a always,exit -F arch=b64 -S settimeofday -k " + k2 + "\n-e 1\n",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = s.Load(k.Conn(), false)
-	if !errors.Is(err, ErrPartialLoad) || !errors.Is(err, unix.EEXIST) {
-		t.Fatalf("Load = %v, want ErrPartialLoad wrapping EEXIST", err)
-	}
-	got := readKernel(t, k)
-	if !strings.Contains(got.rules, k1) || !strings.Contains(got.rules, k2) || got.enabled != 1 {
-		t.Fatalf("after a partial load: %+v", got)
-	}
-}
-
-// TestReloadWithUnload: a set without -D cannot be loaded twice (EEXIST);
-// Unload removes exactly its rules, then it loads again.
-func TestReloadWithUnload(t *testing.T) {
+// TestLoadTwice: loading a set whose rules are already in the kernel (a
+// restart) succeeds and counts them as present, without duplicating them;
+// a reload to an empty set removes exactly its rules, then it loads again.
+func TestLoadTwice(t *testing.T) {
 	k := audittest.Kernel(t)
 	c := k.Conn()
 	other := k.Key("other")
 	k.AddRule("-w /etc/passwd -p wa -k " + other)
-	k1, k2 := k.Key("set"), k.Key("set")
+	k1, k2, k3 := k.Key("set"), k.Key("set"), k.Key("set")
 	s, err := mergeFiles(t, map[string]string{
-		"x.rules": "-A always,exit -F arch=b64 -S kill -k " + k1 + "\n-w /etc/shadow -p wa -k " + k2 + "\n",
+		"x.rules": "-A always,exit -F arch=b64 -S kill -k " + k1 + "\n-w /etc/shadow -p wa -k " + k2 +
+			"\n-a always,exit -F arch=b64 -S execve -F auid>=1000 -F auid!=unset -k " + k3 + "\n",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Load(c, false); err != nil {
-		t.Fatal(err)
+	if rep, err := s.Load(c, false); err != nil || rep.Loaded != 3 || rep.Present != 0 || len(rep.Refused) != 0 {
+		t.Fatalf("Load: %+v, %v", rep, err)
 	}
 	loaded := readKernel(t, k)
-	if err := s.Load(c, false); !errors.Is(err, unix.EEXIST) {
-		t.Fatalf("second Load = %v, want EEXIST", err)
+	rep, err := s.Load(c, false)
+	if err != nil || rep.Err() != nil || rep.Loaded != 3 || rep.Present != 3 || len(rep.Refused) != 0 {
+		t.Fatalf("second Load: %+v, %v; want 3 loaded, all present\n%s", rep, err, readKernel(t, k).rules)
 	}
-	if err := s.Unload(c); err != nil {
-		t.Fatal(err)
+	if got := readKernel(t, k); got != loaded {
+		t.Fatalf("after the second Load:\n%+v\nafter the first:\n%+v", got, loaded)
 	}
-	if got := readKernel(t, k).rules; strings.Contains(got, k1) || strings.Contains(got, k2) || !strings.Contains(got, other) {
-		t.Fatalf("after Unload:\n%s", got)
+	for _, key := range []string{k1, k2, k3} {
+		if n := strings.Count(loaded.rules, key); n != 1 {
+			t.Errorf("key %s: %d rules, want 1", key, n)
+		}
 	}
-	if err := s.Unload(c); err != nil {
-		t.Fatalf("second Unload: %v", err)
+	// Reloading to an empty set deletes exactly the set's rules.
+	if rep, err := (&Set{}).Reload(c, s); err != nil || rep.Deleted != 3 {
+		t.Fatalf("Reload to nothing: %+v, %v; want 3 deleted", rep, err)
 	}
-	if err := s.Load(c, false); err != nil {
+	if got := readKernel(t, k).rules; strings.Contains(got, k1) || strings.Contains(got, k2) || strings.Contains(got, k3) || !strings.Contains(got, other) {
+		t.Fatalf("after Reload to nothing:\n%s", got)
+	}
+	if rep, err := (&Set{}).Reload(c, s); err != nil || rep.Deleted != 0 {
+		t.Fatalf("second Reload to nothing: %+v, %v", rep, err)
+	}
+	if _, err := s.Load(c, false); err != nil {
 		t.Fatal(err)
 	}
 	if got := readKernel(t, k); got != loaded {
 		t.Fatalf("reloaded:\n%+v\nfirst load:\n%+v", got, loaded)
+	}
+}
+
+// TestLoadFileControlLines: a rules file's -b and --backlog_wait_time are
+// applied, as auditctl -R applies them.
+func TestLoadFileControlLines(t *testing.T) {
+	k := audittest.Kernel(t)
+	saved := k.Saved()
+	key := k.Key("file")
+	backlog, wait := saved.BacklogLimit+17, saved.BacklogWaitTime+23
+	path := t.TempDir() + "/audit.rules"
+	text := fmt.Sprintf("-b %d\n--backlog_wait_time %d\n-w /etc/shadow -p wa -k %s\n", backlog, wait, key)
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := s.Load(k.Conn(), false)
+	if err != nil || rep.Err() != nil || rep.Loaded != 1 {
+		t.Fatalf("Load: %+v, %v", rep, err)
+	}
+	got := readKernel(t, k)
+	if got.backlogLimit != backlog || got.backlogWait != wait || !strings.Contains(got.rules, key) {
+		t.Fatalf("after loading %s: %+v; want backlog_limit %d, backlog_wait_time %d and the rule", path, got, backlog, wait)
+	}
+}
+
+// TestReload: Reload adds the new rules, keeps the common ones, deletes the
+// ones the new set dropped, and reports a refused rule without failing.
+func TestReload(t *testing.T) {
+	k := audittest.Kernel(t)
+	c := k.Conn()
+	kA, kB, kC, kD := k.Key("gone"), k.Key("kept"), k.Key("new"), k.Key("refused")
+	ruleA := "-w /etc/passwd -p wa -k " + kA + "\n"
+	ruleB := "-a always,exit -F arch=b64 -S settimeofday -k " + kB + "\n"
+	ruleC := "-a always,exit -F arch=b64 -S adjtimex -k " + kC + "\n"
+	ruleD := "-a always,exit -F dir=" + missingDir(t) + " -F perm=wa -k " + kD + "\n"
+	old, err := mergeFiles(t, map[string]string{"x.rules": ruleA + ruleB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Load(c, false); err != nil {
+		t.Fatal(err)
+	}
+	next, err := mergeFiles(t, map[string]string{"x.rules": "-c\n" + ruleB + ruleD + ruleC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := next.Reload(c, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Loaded != 2 || rep.Present != 1 || rep.Deleted != 1 || len(rep.Refused) != 1 || rep.Refused[0].Line != 3 {
+		t.Errorf("Reload: %+v, want 2 loaded (1 present), 1 deleted, line 3 refused", rep)
+	}
+	got := readKernel(t, k).rules
+	if strings.Contains(got, kA) || strings.Count(got, kB) != 1 || !strings.Contains(got, kC) || strings.Contains(got, kD) {
+		t.Errorf("rules after Reload:\n%s", got)
 	}
 }

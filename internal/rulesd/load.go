@@ -3,6 +3,7 @@ package rulesd
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 
 	libaudit "github.com/elastic/go-libaudit/v2"
@@ -15,27 +16,153 @@ import (
 // an AUDIT_SET with exactly this mask resets backlog_wait_time_actual.
 const auditStatusBacklogWaitTimeActual libaudit.AuditStatusMask = 0x80
 
-// Load applies the set to the kernel through c, in this order:
+// Report is what Load or Reload did to the kernel.
+type Report struct {
+	// Loaded counts the rules of the set that are in the kernel
+	// afterwards: added, or already there (Present).
+	Loaded int
+	// Present counts, among Loaded, the rules an identical copy of which
+	// was already loaded: the kernel listed it, or answered EEXIST to
+	// adding it. Not an error: a restart finds the rules of the previous
+	// run.
+	Present int
+	// Deleted counts the rules deleted: by -D (Load), or rules of the old
+	// set that the new one does not have (Reload).
+	Deleted int
+	// Refused lists the lines the kernel refused, in the order they were
+	// applied. Err wraps the kernel's errno ("refused by the kernel: no
+	// such file or directory" for a watch on a missing directory).
+	Refused []*auditctl.RuleError
+	// Stopped reports that loading stopped at the last refused line,
+	// because neither -c nor -i was in effect there (auditctl's default);
+	// Skipped counts the lines, -e included, that were not applied.
+	Stopped bool
+	Skipped int
+
+	// failed: a refusal that auditctl -R would report in its exit status
+	// (one under -c, or one that stopped loading; not one under -i only).
+	failed bool
+}
+
+// Err reports the refusals as auditctl -R's exit status would: nil when
+// nothing was refused or every refusal happened under -i alone, otherwise
+// an error that lists them.
+func (r *Report) Err() error {
+	if !r.failed {
+		return nil
+	}
+	errs := make([]error, 0, len(r.Refused)+1)
+	for _, re := range r.Refused {
+		errs = append(errs, re)
+	}
+	if r.Stopped {
+		errs = append(errs, fmt.Errorf("rulesd: stopped at the first line the kernel refused, as auditctl does without -c or -i: %d lines not applied", r.Skipped))
+	}
+	return errors.Join(errs...)
+}
+
+// onError is what a line the kernel refuses does to the lines after it,
+// following auditctl's -c and -i.
+type onError int
+
+const (
+	errStop     onError = iota // no -c or -i yet: stop loading
+	errIgnore                  // -i: go on; the refusal does not make loading fail
+	errContinue                // -c: go on; loading fails at the end
+)
+
+// next is the policy after the line whose control is c (zero for a rule).
+func (p onError) next(c control) onError {
+	switch {
+	case c.kind == ctlContinue:
+		return errContinue
+	case c.kind == ctlIgnore && p < errIgnore:
+		return errIgnore
+	}
+	return p
+}
+
+// refuse records that the kernel refused l (with the errno from err, when
+// it answered) and reports whether to go on. An error that is not the
+// kernel's answer (no reply, a failed socket) is returned as fatal.
+func (r *Report) refuse(l Line, err error, p onError) (goOn bool, fatal error) {
+	errno, ok := auditctl.KernelErrno(err)
+	if !ok {
+		return false, fmt.Errorf("rulesd: %s:%d %q: %w", l.File, l.Line, strings.TrimSpace(l.Text), err)
+	}
+	r.Refused = append(r.Refused, &auditctl.RuleError{File: l.File, Line: l.Line, Text: strings.TrimSpace(l.Text), Err: fmt.Errorf("refused by the kernel: %w", errno)})
+	if p != errIgnore {
+		r.failed = true
+	}
+	if p == errStop {
+		r.Stopped = true
+		return false, nil
+	}
+	return true, nil
+}
+
+// Load applies the set to the kernel through c, line by line in the order
+// augenrules writes them (the order `auditctl -R audit.rules` reads them
+// in): -D, -b, -f, the other lines as written, -e last.
 //
-//  1. checks that change nothing: a set with errors is refused
-//     (ErrInvalid), failure mode 2 without allowPanic
-//     (auditctl.ErrPanicRefused), --loginuid-immutable (ErrUnsupported), a
-//     locked kernel (ErrLocked);
-//  2. the settings: -b, -f, -r, --backlog_wait_time, --reset-lost,
-//     --reset_backlog_wait_time_actual; the first failure stops Load;
-//  3. -D and the rules, as one transaction: -D deletes every rule, then the
-//     rules are added in order; if one fails, the rules added are deleted
-//     and, after a -D, the rules deleted are added back, and Load returns
-//     the failure (naming the rule's file and line) without applying -e.
-//     With -c or -i in the set, a failing rule is skipped instead, the
-//     others are loaded, -e is applied, and the error wraps
-//     ErrPartialLoad;
-//  4. -e, last, so that -e 2 locks the configuration only once everything
-//     else is in.
+// Before anything is sent it refuses, with an error and no change, a set
+// with errors (ErrInvalid), failure mode 2 without allowPanic
+// (auditctl.ErrPanicRefused), --loginuid-immutable (ErrUnsupported) and a
+// locked kernel (ErrLocked).
+//
+// Unlike auditctl, it takes a rule the kernel already has (it lists it, or
+// answers EEXIST) as loaded, not as an error, and does not send it twice.
+// As auditctl does, it adds a line the kernel refuses (a watch on a missing
+// directory, a field this kernel does not support...) to Report.Refused
+// and, without -c or -i before that line, stops there (the lines after it,
+// -e included, are not applied); with -c or -i it goes on. What was
+// applied stays applied: nothing is rolled back. Report.Err says
+// whether auditctl would have failed. Load returns an error only for what
+// stopped it other than a refusal: the checks above, or a request the
+// kernel did not answer.
 //
 // Load must not run concurrently with anything else changing the kernel's
-// rules: the transaction in step 3 is Load's own, not the kernel's.
-func (s *Set) Load(c *auditctl.Conn, allowPanic bool) error {
+// rules.
+func (s *Set) Load(c *auditctl.Conn, allowPanic bool) (Report, error) {
+	var rep Report
+	if err := s.check(c, allowPanic); err != nil {
+		return rep, err
+	}
+	have, err := loadedRules(c)
+	if err != nil {
+		return rep, err
+	}
+	return rep, s.run(c, s.steps, have, allowPanic, &rep)
+}
+
+// run applies steps in order, with auditctl's -c and -i semantics (see
+// Load), and counts what it did in rep. It returns an error only for a
+// request the kernel did not answer.
+func (s *Set) run(c *auditctl.Conn, steps []step, have map[string]bool, allowPanic bool, rep *Report) error {
+	policy := errStop
+	for i, st := range steps {
+		err := s.applyStep(c, st, have, allowPanic, rep)
+		policy = policy.next(st.ctl)
+		if err == nil {
+			continue
+		}
+		goOn, fatal := rep.refuse(st.line, err, policy)
+		if fatal != nil {
+			return fatal
+		}
+		if !goOn {
+			rep.Skipped = len(steps) - i - 1
+			break
+		}
+	}
+	return nil
+}
+
+// Check reports, without the kernel, what makes Load refuse the set before
+// sending anything: errors found when reading it (ErrInvalid), failure mode
+// 2 without allowPanic (auditctl.ErrPanicRefused), --loginuid-immutable
+// (ErrUnsupported). A daemon calls it before it touches the kernel.
+func (s *Set) Check(allowPanic bool) error {
 	if s.err != nil {
 		return fmt.Errorf("%w (%s)", ErrInvalid, countErrors(s.err))
 	}
@@ -45,8 +172,16 @@ func (s *Set) Load(c *auditctl.Conn, allowPanic bool) error {
 	if s.LoginuidImmutable {
 		return fmt.Errorf("rulesd: %s: --loginuid-immutable: %w: auditctl.Conn cannot set kernel audit features yet; run `auditctl --loginuid-immutable` instead", s.where(ctlLoginuidImmutable), ErrUnsupported)
 	}
+	return nil
+}
+
+// check refuses, before anything is sent, what Load must not do.
+func (s *Set) check(c *auditctl.Conn, allowPanic bool) error {
+	if err := s.Check(allowPanic); err != nil {
+		return err
+	}
 	if c == nil {
-		return fmt.Errorf("rulesd: Load: %w", auditctl.ErrNotDialed)
+		return fmt.Errorf("rulesd: %w", auditctl.ErrNotDialed)
 	}
 	st, err := c.Status()
 	if err != nil {
@@ -55,118 +190,134 @@ func (s *Set) Load(c *auditctl.Conn, allowPanic bool) error {
 	if st.Enabled == 2 {
 		return ErrLocked
 	}
-
-	if err := s.loadSettings(c, allowPanic); err != nil {
-		return err
-	}
-
-	var failed []error
-	if s.ContinueOnError {
-		failed = s.addEach(c)
-	} else if err := s.addAll(c); err != nil {
-		return err
-	}
-
-	if s.Enabled != nil {
-		if err := c.SetEnabled(*s.Enabled); err != nil {
-			failed = append(failed, fmt.Errorf("rulesd: %s: %w", s.where(ctlEnabled), err))
-			if !s.ContinueOnError {
-				return failed[len(failed)-1]
-			}
-		}
-	}
-	if len(failed) > 0 {
-		return fmt.Errorf("%w: %w", ErrPartialLoad, errors.Join(failed...))
-	}
 	return nil
 }
 
-// loadSettings applies the status settings of the set.
-func (s *Set) loadSettings(c *auditctl.Conn, allowPanic bool) error {
-	type step struct {
-		kind ctlKind
-		set  func() error
+// loadedRules returns the set of the kernel's rules, in wire format.
+func loadedRules(c *auditctl.Conn) (map[string]bool, error) {
+	loaded, err := c.Rules()
+	if err != nil {
+		return nil, fmt.Errorf("rulesd: %w", err)
 	}
-	var steps []step
-	if v := s.Backlog; v != nil {
-		steps = append(steps, step{ctlBacklog, func() error { return c.SetBacklogLimit(*v) }})
+	have := make(map[string]bool, len(loaded))
+	for _, w := range loaded {
+		have[string(w)] = true
 	}
-	if v := s.Failure; v != nil {
-		steps = append(steps, step{ctlFailure, func() error { return c.SetFailure(*v, allowPanic) }})
-	}
-	if v := s.RateLimit; v != nil {
-		steps = append(steps, step{ctlRateLimit, func() error { return c.SetRateLimit(*v) }})
-	}
-	if v := s.BacklogWaitTime; v != nil {
-		steps = append(steps, step{ctlBacklogWaitTime, func() error { return c.SetBacklogWaitTime(*v) }})
-	}
-	if s.ResetLost {
-		steps = append(steps, step{ctlResetLost, func() error { return c.Set(libaudit.AuditStatus{Mask: libaudit.AuditStatusLost}) }})
-	}
-	if s.ResetBacklogWaitTimeActual {
-		steps = append(steps, step{ctlResetBacklogWaitTimeActual, func() error { return c.Set(libaudit.AuditStatus{Mask: auditStatusBacklogWaitTimeActual}) }})
-	}
-	for _, st := range steps {
-		if err := st.set(); err != nil {
-			return fmt.Errorf("rulesd: %s: %w", s.where(st.kind), err)
-		}
-	}
-	return nil
+	return have, nil
 }
 
-// addAll runs -D and adds the rules, all or nothing.
-func (s *Set) addAll(c *auditctl.Conn) error {
-	var old [][]byte
-	if s.Delete {
-		var err error
-		if old, err = c.Rules(); err != nil {
-			return fmt.Errorf("rulesd: %s: %w", s.where(ctlDelete), err)
+// applyStep sends one line to the kernel and counts what it did in rep.
+// have is the set of the kernel's rules, kept up to date.
+//
+// A rule in have is not sent again. The kernel answers EEXIST to an
+// identical rule, but not to a -A rule: it compares the new rule's flags,
+// which carry AUDIT_FILTER_PREPEND, with those of the rule it holds, from
+// which it has cleared the flag, so a -A rule sent twice is loaded twice.
+func (s *Set) applyStep(c *auditctl.Conn, st step, have map[string]bool, allowPanic bool, rep *Report) error {
+	if st.ctl.kind == 0 {
+		r := s.Rules[st.rule]
+		if have[string(r.Wire)] {
+			rep.Loaded++
+			rep.Present++
+			return nil
 		}
-		if _, err := c.DeleteAllRules(); err != nil {
-			return errors.Join(fmt.Errorf("rulesd: %s: %w", s.where(ctlDelete), err), restore(c, old))
-		}
-	}
-	for k, r := range s.Rules {
 		err := c.AddRule(r.AddWire())
-		if err == nil {
-			continue
-		}
-		errs := []error{fmt.Errorf("rulesd: loading %s:%d %q: %w", r.File, r.Line, r.Text, err)}
-		for i := k - 1; i >= 0; i-- {
-			if err := c.DeleteRule(s.Rules[i].Wire); err != nil {
-				errs = append(errs, fmt.Errorf("rulesd: rolling back %s:%d: %w", s.Rules[i].File, s.Rules[i].Line, err))
+		if err == nil || errors.Is(err, unix.EEXIST) {
+			have[string(r.Wire)] = true
+			rep.Loaded++
+			if err != nil {
+				rep.Present++
 			}
+			return nil
 		}
-		return errors.Join(append(errs, restore(c, old))...)
+		return err
 	}
-	return nil
+	v := st.ctl.value
+	switch st.ctl.kind {
+	case ctlDelete:
+		n, err := c.DeleteAllRules()
+		rep.Deleted += n
+		if err == nil {
+			clear(have)
+		} else if now, lerr := loadedRules(c); lerr == nil {
+			clear(have)
+			maps.Copy(have, now)
+		}
+		return err
+	case ctlBacklog:
+		return c.SetBacklogLimit(v)
+	case ctlFailure:
+		return c.SetFailure(v, allowPanic)
+	case ctlEnabled:
+		return c.SetEnabled(v)
+	case ctlRateLimit:
+		return c.SetRateLimit(v)
+	case ctlBacklogWaitTime:
+		return c.SetBacklogWaitTime(v)
+	case ctlResetLost:
+		return c.Set(libaudit.AuditStatus{Mask: libaudit.AuditStatusLost})
+	case ctlResetBacklogWaitTimeActual:
+		return c.Set(libaudit.AuditStatus{Mask: auditStatusBacklogWaitTimeActual})
+	}
+	return nil // -c and -i change how Load goes on; --loginuid-immutable was refused by check
 }
 
-// addEach runs -D and adds every rule it can, for -c and -i.
-func (s *Set) addEach(c *auditctl.Conn) []error {
-	var failed []error
-	if s.Delete {
-		if _, err := c.DeleteAllRules(); err != nil {
-			failed = append(failed, fmt.Errorf("rulesd: %s: %w", s.where(ctlDelete), err))
-		}
+// Reload changes the kernel's rules from those of old (nil: none) to those
+// of s and touches nothing else: it adds, in order, the rules of s that the
+// kernel does not list, then deletes the rules of old that s does not have.
+// Rules in both stay loaded throughout, so their events keep being audited.
+// Control lines are not applied, except -c and -i, which decide as in Load
+// whether adding goes on past a rule the kernel refuses; a refused rule is
+// reported in Report.Refused, not as an error. The rules of old that s
+// lacks are deleted even when adding stopped. Reload returns an error for
+// what Load refuses before sending anything, for a request the kernel did
+// not answer, and for rules it failed to delete.
+func (s *Set) Reload(c *auditctl.Conn, old *Set) (Report, error) {
+	var rep Report
+	if s.err != nil {
+		return rep, fmt.Errorf("%w (%s)", ErrInvalid, countErrors(s.err))
 	}
+	if c == nil {
+		return rep, fmt.Errorf("rulesd: %w", auditctl.ErrNotDialed)
+	}
+	if st, err := c.Status(); err != nil {
+		return rep, fmt.Errorf("rulesd: %w", err)
+	} else if st.Enabled == 2 {
+		return rep, ErrLocked
+	}
+	have, err := loadedRules(c)
+	if err != nil {
+		return rep, err
+	}
+	kept := maps.Clone(have) // the rules loaded before Reload
+	want := make(map[string]bool, len(s.Rules))
 	for _, r := range s.Rules {
-		if err := c.AddRule(r.AddWire()); err != nil {
-			failed = append(failed, fmt.Errorf("rulesd: %s:%d: %w", r.File, r.Line, err))
+		want[string(r.Wire)] = true
+	}
+	var rules []step // the rules, -c and -i
+	for _, st := range s.steps {
+		if st.ctl.kind == 0 || st.ctl.kind == ctlContinue || st.ctl.kind == ctlIgnore {
+			rules = append(rules, st)
 		}
 	}
-	return failed
-}
-
-// restore adds back the rules a -D deleted (those not in the kernel).
-func restore(c *auditctl.Conn, old [][]byte) error {
+	if err := s.run(c, rules, have, false, &rep); err != nil {
+		return rep, err
+	}
 	var errs []error
-	for _, w := range old {
-		if err := c.AddRule(w); err != nil && !errors.Is(err, unix.EEXIST) {
-			errs = append(errs, fmt.Errorf("rulesd: restoring a rule deleted by -D: %w", err))
+	if old != nil {
+		for i := len(old.Rules) - 1; i >= 0; i-- {
+			r := old.Rules[i]
+			if want[string(r.Wire)] || !kept[string(r.Wire)] {
+				continue
+			}
+			if err := c.DeleteRule(r.Wire); err != nil && !errors.Is(err, unix.ENOENT) {
+				errs = append(errs, fmt.Errorf("rulesd: deleting %s:%d %q: %w", r.File, r.Line, r.Text, err))
+				continue
+			}
+			rep.Deleted++
 		}
 	}
-	return errors.Join(errs...)
+	return rep, errors.Join(errs...)
 }
 
 // where names the file, line and text a control setting came from.
@@ -184,22 +335,4 @@ func countErrors(err error) string {
 		return fmt.Sprintf("%d errors", len(j.Unwrap()))
 	}
 	return "1 error"
-}
-
-// Unload deletes the set's rules from the kernel, in reverse order; rules
-// that are not there are skipped. It changes no setting. For a reload of a
-// set without -D: old.Unload, then new.Load (and old.Load again if that
-// fails), since loading a rule that is present fails with EEXIST.
-func (s *Set) Unload(c *auditctl.Conn) error {
-	if c == nil {
-		return fmt.Errorf("rulesd: Unload: %w", auditctl.ErrNotDialed)
-	}
-	var errs []error
-	for i := len(s.Rules) - 1; i >= 0; i-- {
-		r := s.Rules[i]
-		if err := c.DeleteRule(r.Wire); err != nil && !errors.Is(err, unix.ENOENT) {
-			errs = append(errs, fmt.Errorf("rulesd: unloading %s:%d: %w", r.File, r.Line, err))
-		}
-	}
-	return errors.Join(errs...)
 }

@@ -18,12 +18,13 @@ type Line struct {
 	Text string // the line as written (white space kept), without its newline
 }
 
-// Set is a rules directory merged the way augenrules merges it.
+// Set is a rules directory merged the way augenrules merges it, or a rules
+// file read the same way.
 //
-// Concurrency: a Set is not changed after Merge returns it; its methods may
-// be called from several goroutines.
+// Concurrency: a Set is not changed after Merge or ReadFile returns it; its
+// methods may be called from several goroutines.
 type Set struct {
-	Dir   string   // the directory, as given to Merge
+	Dir   string   // the directory given to Merge, or the file given to ReadFile
 	Files []string // the files read, in augenrules' (ls -v) order
 	Lines []Line   // the kept lines, in the order augenrules writes them (without the header and the empty placeholder lines)
 
@@ -38,7 +39,8 @@ type Set struct {
 	LoginuidImmutable          bool // --loginuid-immutable
 	ResetLost                  bool // --reset-lost
 	ResetBacklogWaitTimeActual bool // --reset_backlog_wait_time_actual
-	ContinueOnError            bool // -c or -i: keep loading past a failing rule
+	ContinueOnError            bool // -c: keep loading past a line the kernel refuses, and report failure
+	IgnoreErrors               bool // -i: keep loading past a line the kernel refuses
 
 	// Rules are the rules, in order, with their file and line. Wire is the
 	// rule as the kernel lists it (and as DeleteRule wants it); Load adds
@@ -57,6 +59,7 @@ type Set struct {
 	rest                                          []Line
 
 	origin map[ctlKind]Line // the line each control setting comes from, for Load's errors
+	steps  []step           // the lines to apply, in the order Load applies them
 	err    error            // the errors Merge returned; Load refuses the set when non-nil
 }
 
@@ -104,18 +107,45 @@ func Merge(dir string) (*Set, error) {
 		}
 	}
 	slices.SortFunc(names, verCompare)
-
-	var (
-		read         []readLine
-		errs         []error
-		unterminated string // the last file read, if its last line had no newline
-	)
+	var paths []string
 	for _, name := range names {
 		path := filepath.Join(dir, name)
 		if strings.ContainsAny(name, " \t\n") {
 			s.warnf("%s: skipped: the name contains white space, which augenrules splits into names that do not exist", path)
 			continue
 		}
+		paths = append(paths, path)
+	}
+	return s, s.read(paths)
+}
+
+// ReadFile reads one rules file (auditctl -R's format, control lines
+// included) as Merge reads a rules directory that holds only that file: the
+// same checks, the same placement of -D, -b, -f and -e, the same Set. Dir is
+// the file's path. It returns a nil Set only when path does not exist or is
+// not a regular file.
+func ReadFile(path string) (*Set, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("rulesd: reading rules file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("rulesd: reading rules file %s: not a regular file (%s)", path, fi.Mode().Type())
+	}
+	s := &Set{Dir: path}
+	return s, s.read([]string{path})
+}
+
+// read reads the files at paths, in order, into s, as augenrules
+// concatenates and filters them, and returns (and keeps in s.err) the
+// errors of the lines kept.
+func (s *Set) read(paths []string) error {
+	var (
+		read         []readLine
+		errs         []error
+		unterminated string // the last file read, if its last line had no newline
+	)
+	for _, path := range paths {
 		fi, err := os.Stat(path)
 		if err != nil {
 			s.warnf("%s: skipped: %v", path, err)
@@ -155,7 +185,11 @@ func Merge(dir string) (*Set, error) {
 	for i, l := range read {
 		last[l.slot] = i + 1
 	}
-	var slotLines [numSlots]*Line
+	var (
+		slotLines [numSlots]*Line
+		slotSteps [numSlots]*step
+		rest      []step
+	)
 	for i := range read {
 		r := &read[i]
 		l := &r.line
@@ -167,13 +201,20 @@ func Merge(dir string) (*Set, error) {
 		if r.indented && r.slot != slotRest {
 			s.warnf("%s:%d: indented %s line placed as augenrules intends; augenrules run by mawk (Debian's default awk) would leave it in place", l.File, l.Line, slotName[r.slot])
 		}
-		if err := s.add(*l); err != nil {
+		st, err := s.add(*l)
+		if err != nil {
 			errs = append(errs, err)
 		}
 		if r.slot == slotRest {
 			s.rest = append(s.rest, *l)
+			if err == nil && st.does() {
+				rest = append(rest, st)
+			}
 		} else {
 			slotLines[r.slot] = l
+			if err == nil && st.does() {
+				slotSteps[r.slot] = &st
+			}
 		}
 	}
 	s.delLine, s.backlogLine, s.failureLine, s.enableLine = slotLines[slotDelete], slotLines[slotBacklog], slotLines[slotFailure], slotLines[slotEnable]
@@ -186,8 +227,19 @@ func Merge(dir string) (*Set, error) {
 	if s.enableLine != nil {
 		s.Lines = append(s.Lines, *s.enableLine)
 	}
+	// Load applies the lines in the order augenrules writes them, which
+	// is the order auditctl -R reads them in.
+	for _, sl := range []slot{slotDelete, slotBacklog, slotFailure} {
+		if st := slotSteps[sl]; st != nil {
+			s.steps = append(s.steps, *st)
+		}
+	}
+	s.steps = append(s.steps, rest...)
+	if st := slotSteps[slotEnable]; st != nil {
+		s.steps = append(s.steps, *st)
+	}
 	s.err = errors.Join(errs...)
-	return s, s.err
+	return s.err
 }
 
 func (s *Set) warnf(format string, args ...any) {
@@ -226,19 +278,34 @@ func classify(t string) (sl slot, keep, indented bool) {
 	return slotRest, true, indented
 }
 
-// add checks one kept line and records what it asks for.
-func (s *Set) add(l Line) error {
+// step is one line of the set as Load applies it: a control line (ctl.kind
+// set) or a rule (s.Rules[rule]).
+type step struct {
+	line Line
+	ctl  control
+	rule int // index in Set.Rules when ctl.kind is 0; -1: nothing to do
+}
+
+// does reports whether the step asks for anything (a line of white space
+// does not).
+func (st step) does() bool { return st.ctl.kind != 0 || st.rule >= 0 }
+
+// add checks one kept line, records what it asks for and returns it as a
+// step.
+func (s *Set) add(l Line) (step, error) {
+	st := step{line: l, rule: -1}
 	args := strings.Fields(l.Text)
 	if len(args) == 0 {
-		return nil // white space only: augenrules keeps it, auditctl skips it
+		return st, nil // white space only: augenrules keeps it, auditctl skips it
 	}
 	c, isControl, err := parseControl(args)
 	if err != nil {
-		return fmt.Errorf("rulesd: %s:%d: %q: %w", l.File, l.Line, strings.TrimSpace(l.Text), err)
+		return st, fmt.Errorf("rulesd: %s:%d: %q: %w", l.File, l.Line, strings.TrimSpace(l.Text), err)
 	}
 	if isControl {
 		s.apply(c, l)
-		return nil
+		st.ctl = c
+		return st, nil
 	}
 	rs, err := auditctl.ParseRules(l.File, strings.NewReader(l.Text))
 	if err != nil {
@@ -249,13 +316,14 @@ func (s *Set) add(l Line) error {
 			if errors.Is(e.Err, auditctl.ErrControlLine) {
 				e.Err = errors.New("an auditctl command mixed with a rule: put each on its own line")
 			}
-			return &e
+			return st, &e
 		}
-		return fmt.Errorf("rulesd: %s:%d: %w", l.File, l.Line, err)
+		return st, fmt.Errorf("rulesd: %s:%d: %w", l.File, l.Line, err)
 	}
 	for _, r := range rs {
 		r.Line = l.Line
+		st.rule = len(s.Rules)
 		s.Rules = append(s.Rules, r)
 	}
-	return nil
+	return st, nil
 }

@@ -172,7 +172,7 @@ func TestMergeErrors(t *testing.T) {
 	}
 	f(`a.rules:1: "-b": -b needs a value`)
 	f(`a.rules:3: "-a always,exit -S bogus_syscall_name"`)
-	f(`a.rules:4: "-D -k somekey": -D with arguments (deleting rules by key): rulesd: not supported`)
+	f(`a.rules:4: "-D -k somekey": -D with arguments (deleting rules by key): not supported by auditdrain`)
 	f(`b.rules:1: "-e 7": enabled (-e) must be 0, 1 or 2, not "7"`)
 	f(`b.rules:2: "-r x10": "x10" is not a number`)
 	f(`b.rules:3: "-d always,exit -S open": -d (delete a rule)`)
@@ -195,7 +195,7 @@ func TestMergeErrors(t *testing.T) {
 	if len(s.Rules) != 1 || !strings.Contains(auditRules(t, s), "-w /etc/passwd -p wa -k ok") {
 		t.Errorf("the good rule is missing: %+v", s.Rules)
 	}
-	if err := s.Load(nil, false); !errors.Is(err, ErrInvalid) {
+	if _, err := s.Load(nil, false); !errors.Is(err, ErrInvalid) {
 		t.Errorf("Load of a set with errors: %v, want ErrInvalid", err)
 	}
 }
@@ -222,7 +222,7 @@ func TestParseControl(t *testing.T) {
 	f("--reset-lost", control{kind: ctlResetLost})
 	f("--reset_backlog_wait_time_actual", control{kind: ctlResetBacklogWaitTimeActual})
 	f("-c", control{kind: ctlContinue})
-	f("-i", control{kind: ctlContinue})
+	f("-i", control{kind: ctlIgnore})
 	for _, rule := range []string{"-a always,exit -S open", "-w /etc/passwd", "-A task,never", "--", "x"} {
 		if _, ok, err := parseControl(strings.Fields(rule)); ok || err != nil {
 			t.Errorf("parseControl(%q) took a rule for a control line: %v", rule, err)
@@ -239,7 +239,7 @@ func TestLoadRefusesBeforeTouchingTheKernel(t *testing.T) {
 		}
 		// A nil Conn: any attempt to reach the kernel would fail with
 		// ErrNotDialed instead of want.
-		if err := s.Load(nil, false); !errors.Is(err, want) {
+		if _, err := s.Load(nil, false); !errors.Is(err, want) {
 			t.Errorf("Load = %v, want %v", err, want)
 		}
 	}

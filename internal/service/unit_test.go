@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -132,16 +133,12 @@ func TestUnitContents(t *testing.T) {
 
 func TestDefaultConfig(t *testing.T) {
 	text := string(DefaultConfig())
-	p := filepath.Join(t.TempDir(), "auditdrain.conf")
-	if err := os.WriteFile(p, []byte(text), 0o640); err != nil {
-		t.Fatal(err)
-	}
 	// As written, every key is commented out: the defaults.
-	c, err := config.Load(p, false)
-	if err != nil {
+	c := config.Default()
+	if err := c.Parse("auditdrain.conf", strings.NewReader(text)); err != nil {
 		t.Fatal(err)
 	}
-	if c != config.Default() {
+	if !reflect.DeepEqual(c, config.Default()) {
 		t.Errorf("the default config file changes the config: %+v", c)
 	}
 	// Uncommented, every line parses and still gives the defaults.
@@ -157,14 +154,11 @@ func TestDefaultConfig(t *testing.T) {
 	if n != len(config.Keys()) {
 		t.Fatalf("%d keys in the file, want %d", n, len(config.Keys()))
 	}
-	if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")), 0o640); err != nil {
+	c = config.Default()
+	if err := c.Parse("auditdrain.conf", strings.NewReader(strings.Join(lines, "\n"))); err != nil {
 		t.Fatal(err)
 	}
-	c, err = config.Load(p, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c != config.Default() {
+	if !reflect.DeepEqual(c, config.Default()) {
 		t.Errorf("uncommented, the default config differs from the defaults:\n got %+v\nwant %+v", c, config.Default())
 	}
 }
