@@ -1,6 +1,8 @@
 package enrich
 
 import (
+	"strings"
+
 	"github.com/elastic/go-libaudit/v2/auparse"
 )
 
@@ -83,62 +85,47 @@ var names = [...]interpreted{
 const groupID = 26
 
 // nameIndex is the index in names of a field name, 0 if auditd leaves the
-// field alone. The switch compiles to comparisons without allocating.
+// field alone: one multiplicative hash of the length and three bytes into
+// a 64-slot table, then one comparison.
 func nameIndex(name []byte) uint8 {
-	switch string(name) {
-	case "auid":
-		return 1
-	case "uid":
-		return 2
-	case "euid":
-		return 3
-	case "suid":
-		return 4
-	case "fsuid":
-		return 5
-	case "ouid":
-		return 6
-	case "oauid":
-		return 7
-	case "old-auid":
-		return 8
-	case "iuid":
-		return 9
-	case "id":
-		return 10
-	case "inode_uid":
-		return 11
-	case "sauid":
-		return 12
-	case "obj_uid":
-		return 13
-	case "obj_gid":
-		return 14
-	case "gid":
-		return 15
-	case "egid":
-		return 16
-	case "sgid":
-		return 17
-	case "fsgid":
-		return 18
-	case "ogid":
-		return 19
-	case "igid":
-		return 20
-	case "inode_gid":
-		return 21
-	case "new_gid":
-		return 22
-	case "syscall":
-		return 23
-	case "arch":
-		return 24
-	case "saddr":
-		return 25
+	if len(name) < 2 || len(name) > maxNameField {
+		return 0
+	}
+	e := &nameSlots[nameHash(name)]
+	if string(name) == e.name {
+		return e.index
 	}
 	return 0
 }
+
+// maxNameField is the longest name in names ("inode_uid").
+const maxNameField = 9
+
+func nameHash(name []byte) uint32 {
+	n := len(name)
+	k := uint32(n)<<24 | uint32(name[0])<<16 | uint32(name[n-2])
+	if n >= 3 {
+		k |= uint32(name[n-3]) << 8
+	}
+	return (k * 0x9b810e77) >> 26
+}
+
+// nameSlots is the hash table of nameIndex, built from names; init fails
+// if two names share a slot.
+var nameSlots = func() (t [64]struct {
+	name  string
+	index uint8
+}) {
+	for i, in := range names[1:groupID] {
+		lower := []byte(strings.ToLower(strings.TrimSuffix(in.upper, "=")))
+		slot := &t[nameHash(lower)]
+		if slot.name != "" {
+			panic("enrich: field names " + slot.name + " and " + string(lower) + " share a hash slot")
+		}
+		slot.name, slot.index = string(lower), uint8(i+1)
+	}
+	return t
+}()
 
 // fieldIndex is auparse_interp_adjust_type for the names above: a few
 // record types override the name table.
