@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/auditdrain/auditdrain/internal/auditctl"
+	"github.com/auditdrain/auditdrain/internal/pipeline"
 	"github.com/auditdrain/auditdrain/internal/record"
-	"github.com/auditdrain/auditdrain/ratelimit"
 	"github.com/auditdrain/auditdrain/reader"
 	libaudit "github.com/elastic/go-libaudit/v2"
 	"golang.org/x/sys/unix"
@@ -19,50 +19,6 @@ import (
 
 // Version is auditdrain's version, written in its DAEMON_START records.
 const Version = "0.1.0"
-
-// Record types auditdrain writes into the log itself, from auditd's daemon
-// range so ausearch -m finds them.
-const (
-	typeDaemonStart = 1200
-	typeDaemonEnd   = 1201
-	typeDaemonErr   = 1209 // op=lost accounting and op=ratelimit summaries
-)
-
-// Loss causes, as they appear in the accounting records, status and the
-// auditdrain_records_lost_total{cause} metric.
-const (
-	causeKernel      = "kernel"      // the kernel's lost counter moved
-	causeOverrun     = "overrun"     // ENOBUFS on the socket (events, not records)
-	causeTruncated   = "truncated"   // records longer than the receive buffer
-	causeDropped     = "dropped"     // overflow_action = drop
-	causeOversized   = "oversized"   // records larger than the ring can hold
-	causeRateLimited = "ratelimited" // suppressed by a ratelimit rule
-	causeGap         = "gap"         // serial gaps (a heuristic, not proof of loss)
-	causeDisk        = "disk"        // records the writer could not write
-	causeSockDrop    = "sockdrop"    // multicast: datagrams the kernel dropped at our socket (/proc/net/netlink Drops)
-)
-
-var lossCauses = []string{causeKernel, causeOverrun, causeTruncated, causeDropped, causeOversized, causeRateLimited, causeGap, causeDisk, causeSockDrop}
-
-// losses is a snapshot of every loss counter, cumulative since start.
-type losses [9]uint64
-
-func (l losses) any() bool {
-	for _, n := range l {
-		if n != 0 {
-			return true
-		}
-	}
-	return false
-}
-
-func (l losses) sub(o losses) losses {
-	var d losses
-	for i := range l {
-		d[i] = l[i] - o[i]
-	}
-	return d
-}
 
 // kernelPoller polls the kernel's status every second on the control
 // socket: lost delta, backlog and its peak, and how long audited programs
@@ -114,9 +70,9 @@ func (k *kernelPoller) poll() {
 		return
 	}
 	k.polls.Add(1)
-	k.lost.Add(counterDelta(k.lastLost, s.Lost))
+	k.lost.Add(pipeline.CounterDelta(k.lastLost, s.Lost))
 	k.lastLost = s.Lost
-	k.stallJiffies.Add(counterDelta(k.lastWait, s.BacklogWaitTimeActual))
+	k.stallJiffies.Add(pipeline.CounterDelta(k.lastWait, s.BacklogWaitTimeActual))
 	k.lastWait = s.BacklogWaitTimeActual
 	k.backlog.Store(uint64(s.Backlog))
 	if k.drops != nil {
@@ -133,156 +89,23 @@ func (k *kernelPoller) poll() {
 	}
 }
 
-// counterDelta is how much a kernel uint32 counter moved from prev to cur:
-// modulo 2^32 across a wrap, but a counter that went down from below 2^31
-// was reset (auditctl --reset-lost), and then cur is what accrued since.
-func counterDelta(prev, cur uint32) uint64 {
-	if cur < prev && prev < 1<<31 {
-		return uint64(cur)
-	}
-	return uint64(cur - prev)
-}
-
-// gapTracker counts serial numbers never seen, over a window of recent
-// serials, so records that arrive out of order (queue order is not serial
-// order) are not counted. A serial is judged missing once the highest
-// serial seen is a whole window past it. It runs on the drain goroutine.
-//
-// Serial gaps are a heuristic: a rate-limit drop or a record lost after
-// queueing leaves a gap, but so do serials used by records that were never
-// meant for us; they are reported apart from certain loss.
-type gapTracker struct {
-	seen    [4096]uint64 // slot serial%len holds serial when seen
-	hi      uint64       // highest serial seen
-	judged  uint64       // every serial <= judged has been judged
-	started bool
-	gaps    atomic.Uint64
-	late    atomic.Uint64 // records for serials already judged
-}
-
-const gapWindow = uint64(len(gapTracker{}.seen))
-
-func (g *gapTracker) observe(serial uint64) {
-	if serial == 0 {
-		return
-	}
-	if !g.started {
-		g.started = true
-		g.hi = serial
-		g.judged = serial - 1
-		g.seen[serial%gapWindow] = serial
-		return
-	}
-	if serial <= g.judged {
-		if serial+1<<31 < g.judged {
-			// The kernel's 32-bit serial wrapped (or the kernel
-			// restarted its count): start over rather than call every
-			// later record late.
-			g.started = false
-			g.observe(serial)
-			return
-		}
-		g.late.Add(1)
-		return
-	}
-	if serial > g.hi+1<<31 {
-		// A record from before a serial wrap, arriving after the tracker
-		// started over: late, not 4 billion missing serials.
-		g.late.Add(1)
-		return
-	}
-	if serial > g.hi {
-		if serial >= gapWindow && serial-gapWindow > g.judged {
-			limit := serial - gapWindow // judge every x in (judged, limit]
-			var missing uint64
-			// Serials above hi were never seen: count them without a loop.
-			if limit > g.hi {
-				missing += limit - g.hi
-				limit = g.hi
-			}
-			for x := g.judged + 1; x <= limit; x++ {
-				if g.seen[x%gapWindow] != x {
-					missing++
-				}
-			}
-			g.judged = serial - gapWindow
-			if missing > 0 {
-				g.gaps.Add(missing)
-			}
-		}
-		g.hi = serial
-	}
-	g.seen[serial%gapWindow] = serial
-}
-
-// observeRecord feeds one record's serial to the tracker.
-func (g *gapTracker) observeRecord(p []byte) {
-	if _, _, serial, ok := record.Header(p); ok {
-		g.observe(serial)
-	}
-}
-
-// appendAuditStamp appends "audit(SEC.MSEC:0): " for now: the header of the
-// records auditdrain writes itself (serial 0: the kernel never uses it).
-func appendAuditStamp(b []byte, now time.Time) []byte {
-	ms := now.UnixMilli()
-	b = append(b, "audit("...)
-	b = strconv.AppendInt(b, ms/1000, 10)
-	b = append(b, '.')
-	frac := ms % 1000
-	if frac < 100 {
-		b = append(b, '0')
-	}
-	if frac < 10 {
-		b = append(b, '0')
-	}
-	b = strconv.AppendInt(b, frac, 10)
-	return append(b, ":0): "...)
-}
-
-// lossRecord formats one op=lost accounting record for the deltas d over
-// the last interval.
-func lossRecord(b []byte, now time.Time, d losses, stallJiffies uint64) []byte {
-	b = appendAuditStamp(b[:0], now)
-	b = append(b, "op=lost"...)
-	for i, c := range lossCauses {
-		b = append(b, ' ')
-		b = append(b, c...)
-		b = append(b, '=')
-		b = strconv.AppendUint(b, d[i], 10)
-	}
-	b = append(b, " stall_jiffies="...)
-	b = strconv.AppendUint(b, stallJiffies, 10)
-	return append(b, " res=failed"...)
-}
-
 // currentLosses snapshots every loss counter, cumulative since start.
-func (d *Daemon) currentLosses() losses {
+func (d *Daemon) currentLosses() pipeline.Losses {
 	rs := d.rd.Stats()
-	var l losses
-	l[0] = d.kpoll.lost.Load()
-	l[1] = rs.Overruns
-	l[2] = rs.Truncated
-	l[3] = d.over.dropped.Load()
-	l[4] = d.over.oversized.Load()
-	l[5] = d.rateLimited()
-	l[6] = d.gaps.gaps.Load()
+	ps := d.pipe.Stats()
+	var l pipeline.Losses
+	l[pipeline.CauseKernel] = d.kpoll.lost.Load()
+	l[pipeline.CauseOverrun] = rs.Overruns
+	l[pipeline.CauseTruncated] = rs.Truncated
+	l[pipeline.CauseDropped] = ps.Dropped
+	l[pipeline.CauseOversized] = ps.Oversized
+	l[pipeline.CauseRateLimited] = ps.RateLimited
+	l[pipeline.CauseGap] = ps.Gaps
 	if d.w != nil {
-		l[7] = d.w.Stats().RecordsLost
+		l[pipeline.CauseDisk] = d.w.Stats().RecordsLost
 	}
-	l[8] = d.kpoll.sockDrops.Load()
+	l[pipeline.CauseSockDrop] = d.kpoll.sockDrops.Load()
 	return l
-}
-
-func (d *Daemon) rateLimited() uint64 {
-	if d.limiter == nil {
-		return 0
-	}
-	var n uint64
-	for _, k := range d.limiter.Stats() {
-		n += k.Suppressed
-	}
-	return n
 }
 
 // account runs about once a second on the goroutine that owns the writer:
@@ -292,16 +115,14 @@ func (d *Daemon) rateLimited() uint64 {
 func (d *Daemon) account(now time.Time) {
 	d.lastAccount = now
 	cur := d.currentLosses()
-	delta := cur.sub(d.lastLoss)
+	delta := cur.Sub(d.lastLoss)
 	stall := d.kpoll.stallJiffies.Load()
 	dStall := stall - d.lastStall
 	d.lastLoss, d.lastStall = cur, stall
-	if d.limiter != nil {
-		d.limiter.Flush(d.rateLimitRecord)
-	}
-	if delta.any() {
-		d.selfBuf = lossRecord(d.selfBuf, now, delta, dStall)
-		d.writeSelfBuf(typeDaemonErr)
+	d.pipe.FlushRateLimits(now)
+	if delta.Any() {
+		d.selfBuf = pipeline.AppendLossRecord(d.selfBuf[:0], now.UnixMilli(), delta, dStall)
+		d.writeSelfPayload(record.TypeDaemonErr, d.selfBuf)
 		d.lossLast = now
 		if !d.lossActive {
 			d.lossActive = true
@@ -315,47 +136,25 @@ func (d *Daemon) account(now time.Time) {
 	}
 	if d.lossActive && now.Sub(d.lossLast) >= 10*time.Second {
 		d.lossActive = false
-		d.logf("loss stopped; totals since start: %s", formatLosses(cur))
+		d.logf("loss stopped; totals since start: %s", cur)
 	}
-}
-
-func formatLosses(l losses) string {
-	b := make([]byte, 0, 128)
-	for i, c := range lossCauses {
-		if i > 0 {
-			b = append(b, ' ')
-		}
-		b = append(b, c...)
-		b = append(b, '=')
-		b = strconv.AppendUint(b, l[i], 10)
-	}
-	return string(b)
-}
-
-// rateLimitRecord writes one op=ratelimit summary for a key.
-func (d *Daemon) rateLimitRecord(key string, suppressed uint64) {
-	b := appendAuditStamp(d.selfBuf[:0], time.Now())
-	b = append(b, "op=ratelimit key="...)
-	b = strconv.AppendQuote(b, key)
-	b = append(b, " suppressed="...)
-	b = strconv.AppendUint(b, suppressed, 10)
-	d.selfBuf = append(b, " res=failed"...)
-	d.writeSelfBuf(typeDaemonErr)
 }
 
 // writeSelf writes a record auditdrain makes itself (start, end, accounting).
 func (d *Daemon) writeSelf(typ uint16, payload string) {
-	d.selfBuf = appendAuditStamp(d.selfBuf[:0], time.Now())
+	d.selfBuf = record.AppendStamp(d.selfBuf[:0], time.Now().UnixMilli(), 0)
 	d.selfBuf = append(d.selfBuf, payload...)
-	d.writeSelfBuf(typ)
+	d.writeSelfPayload(typ, d.selfBuf)
 }
 
-func (d *Daemon) writeSelfBuf(typ uint16) {
+// writeSelfPayload writes a record auditdrain made itself, stamp included
+// (also the pipeline's Emit). It runs on the goroutine that owns the writer.
+func (d *Daemon) writeSelfPayload(typ uint16, p []byte) {
 	d.selfRecords.Add(1)
 	if d.w == nil {
 		return
 	}
-	if err := d.w.Append(typ, d.selfBuf); err != nil && d.writeErr.Load() == nil {
+	if err := d.w.Append(typ, p); err != nil && d.writeErr.Load() == nil {
 		d.writeErr.Store(&err)
 	}
 }
@@ -370,17 +169,7 @@ func (d *Daemon) startRecord(mode reader.Mode) string {
 func (d *Daemon) endRecord() string {
 	rs := d.rd.Stats()
 	return fmt.Sprintf("op=terminate records_read=%d lost_total=%d auid=%d pid=%d res=success",
-		rs.Records, sumLosses(d.currentLosses()), loginUID(), os.Getpid())
-}
-
-func sumLosses(l losses) uint64 {
-	var n uint64
-	for i, c := range lossCauses {
-		if c != causeGap { // a heuristic, not counted as certain loss
-			n += l[i]
-		}
-	}
-	return n
+		rs.Records, d.currentLosses().Total(), loginUID(), os.Getpid())
 }
 
 func loginUID() int64 {
@@ -393,15 +182,6 @@ func loginUID() int64 {
 		return -1
 	}
 	return n
-}
-
-// newLimiter builds the rate limiter from the ratelimit keys (nil when no
-// limit is configured, so the hot path skips it).
-func newLimiter(rc ratelimit.Config) (*ratelimit.Limiter, error) {
-	if len(rc.Rules) == 0 && rc.Default == nil {
-		return nil, nil
-	}
-	return ratelimit.New(rc)
 }
 
 // restoreKernel puts back the settings found at start.

@@ -111,25 +111,16 @@ func (d *Daemon) Status() Status {
 		RingHighWater:  d.ring.HighWater(),
 		RingCapacity:   d.ring.Cap(),
 		RecordsDrained: d.drained.Load(),
-		EOESkipped:     d.eoe.Load(),
 	}
 	s.SelfRecords = d.selfRecords.Load()
 	l := d.currentLosses()
-	s.Lost = make(map[string]uint64, len(lossCauses))
-	for i, c := range lossCauses {
-		s.Lost[c] = l[i]
-	}
-	s.LostTotal = sumLosses(l)
-	s.DroppedByType, s.DroppedByKey = d.over.dropSummary()
-	if d.limiter != nil {
-		s.RateLimitedByKey = map[string]uint64{}
-		for _, k := range d.limiter.Stats() {
-			if k.Suppressed > 0 {
-				s.RateLimitedByKey[k.Key] = k.Suppressed
-			}
-		}
-	}
-	s.LateSerials = d.gaps.late.Load()
+	s.Lost = l.Map()
+	s.LostTotal = l.Total()
+	ps := d.pipe.Stats()
+	s.EOESkipped = ps.EOESkipped
+	s.LateSerials = ps.LateSerials
+	s.DroppedByType, s.DroppedByKey = d.pipe.DropSummary()
+	s.RateLimitedByKey = d.pipe.RateLimitedByKey()
 	s.KernelBacklog = d.kpoll.backlog.Load()
 	s.KernelBacklogPeak = d.kpoll.backlogPeak.Load()
 	s.KernelStallJiffies = d.kpoll.stallJiffies.Load()

@@ -1,7 +1,8 @@
 // Package daemon owns the running pipeline of `auditdrain run`: it checks
 // privileges, applies the kernel settings and rules on the control socket,
 // opens the writer, the ring and the reader in that order, moves records
-// reader -> ring -> writer on two goroutines, serves the control endpoint,
+// reader -> ring -> writer on two goroutines (what happens to each record on
+// the way is internal/pipeline's policy), serves the control endpoint,
 // and on shutdown stops the producers before the consumers (unregister,
 // drain the socket, close the ring, drain it, close the writer with a final
 // fsync), logging how long each phase took.
@@ -18,15 +19,13 @@ import (
 
 	"github.com/auditdrain/auditdrain/internal/auditctl"
 	"github.com/auditdrain/auditdrain/internal/config"
+	"github.com/auditdrain/auditdrain/internal/pipeline"
+	"github.com/auditdrain/auditdrain/internal/record"
 	"github.com/auditdrain/auditdrain/internal/ring"
-	"github.com/auditdrain/auditdrain/ratelimit"
 	"github.com/auditdrain/auditdrain/reader"
 	"github.com/auditdrain/auditdrain/writer"
 	libaudit "github.com/elastic/go-libaudit/v2"
 )
-
-// typeEOE is AUDIT_EOE, the kernel's end-of-event marker record.
-const typeEOE = 1320
 
 // Options are the run-time choices that are not part of the config file.
 type Options struct {
@@ -58,15 +57,13 @@ type Daemon struct {
 	// sink is the drain loop's callback, stored once.
 	sink func(typ uint16, p []byte)
 
-	over    *overflow
+	pipe    *pipeline.Pipeline // the per-record policy: Push on the reader, Filter on the drain loop
 	kpoll   *kernelPoller
-	gaps    gapTracker // drain goroutine only (counters atomic)
-	limiter *ratelimit.Limiter
 	status0 libaudit.AuditStatus // kernel status at start, for restore_kernel_settings
 
 	// Accounting, drain goroutine only: the last loss snapshot written into
 	// the log, and a reusable buffer for the records auditdrain writes.
-	lastLoss    losses
+	lastLoss    pipeline.Losses
 	lastStall   uint64
 	lastAccount time.Time
 	lossActive  bool
@@ -75,17 +72,12 @@ type Daemon struct {
 	stopPolling context.CancelFunc
 
 	rules *ruleSource
-	// prevSerial is the highest serial in the log left by the previous run
-	// (0: none); the first record read after a restart is compared with
-	// it, then it is cleared (drain goroutine).
-	prevSerial uint64
 	// healthDrained is the drained count at the last watchdog check
 	// (watchdog goroutine only).
 	healthDrained uint64
 
 	// discard-mode and drain-loop counters.
 	drained     atomic.Uint64
-	eoe         atomic.Uint64 // EOE records not written (write_eoe = no)
 	selfRecords atomic.Uint64 // records auditdrain wrote itself (start, end, accounting)
 	writeErr    atomic.Pointer[error]
 
@@ -107,6 +99,10 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 		return err
 	}
 	mode := cfg.Mode
+	popts, err := pipelineOptions(cfg)
+	if err != nil {
+		return err
+	}
 	if err := checkPrivileges(mode); err != nil {
 		return err
 	}
@@ -116,7 +112,6 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	phase := time.Now()
 	// Rules are parsed before anything touches the kernel: a bad line stops
 	// the start with nothing half-done.
-	var err error
 	if d.rules, err = prepareRules(cfg); err != nil {
 		return fmt.Errorf("daemon: reading the rules: %w", err)
 	}
@@ -140,14 +135,16 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 		if d.w, err = writer.Open(wc); err != nil {
 			return err
 		}
-		d.prevSerial = lastSerialBefore(cfg.LogDir, d.w.LastRepair())
+		// The first record read after a restart is compared with the
+		// highest serial the previous run left in the log.
+		popts.PrevSerial = lastSerialBefore(cfg.LogDir, d.w.LastRepair())
 	}
 	if d.ring, err = ring.New(int(cfg.RingSize)); err != nil {
 		return err
 	}
 	d.ring.DeferWakeups()
-	d.over = newOverflow(d.ring, cfg.OverflowAction, cfg.HighWater, cfg.KeepTypes, cfg.KeepKeys)
-	if d.limiter, err = newLimiter(cfg.Limits); err != nil {
+	popts.Emit = d.writeSelfPayload
+	if d.pipe, err = pipeline.New(d.ring, popts); err != nil {
 		return err
 	}
 	d.rd, err = reader.Open(reader.Config{Mode: mode, RcvBuf: int(cfg.RcvBuf)})
@@ -183,10 +180,10 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	d.logf("started in %v: %s mode, pid %d, %s, %s",
 		time.Since(phase).Round(time.Millisecond), mode, os.Getpid(), d.rules.summary(), dest)
 
-	d.push = d.over.push
+	d.push = d.pipe.Push
 	d.sink = d.append
 	d.lastAccount = time.Now()
-	d.writeSelf(typeDaemonStart, d.startRecord(mode))
+	d.writeSelf(record.TypeDaemonStart, d.startRecord(mode))
 	d.repairRecord()
 	reading, draining := newLoop(d.readLoop), newLoop(d.drainLoop)
 	d.logf("ready")
@@ -369,17 +366,7 @@ func (d *Daemon) append(typ uint16, p []byte) {
 	if d.w == nil {
 		return
 	}
-	if d.prevSerial != 0 {
-		d.restartRecord(p)
-	}
-	d.gaps.observeRecord(p)
-	if d.limiter != nil && !d.limiter.Allow(time.Now(), typ, p) {
-		return
-	}
-	if typ == typeEOE && !d.cfg.WriteEOE {
-		// auditd writes no EOE records either: they carry nothing but the
-		// event's serial, which its other records already hold.
-		d.eoe.Add(1)
+	if !d.pipe.Filter(typ, p) {
 		return
 	}
 	if d.opts.BeforeAppend != nil {
@@ -438,7 +425,7 @@ func (d *Daemon) shutdown(reading, draining *loop) error {
 	<-d.kpoll.done
 	d.kpoll.poll()
 	d.account(time.Now())
-	d.writeSelf(typeDaemonEnd, d.endRecord())
+	d.writeSelf(record.TypeDaemonEnd, d.endRecord())
 	if d.cfg.RestoreKernelSettings && d.rd.Mode() == reader.ModeUnicast && d.status0.Enabled != 2 {
 		if err := d.restoreKernel(); err != nil {
 			errs = append(errs, err)

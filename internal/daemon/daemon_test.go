@@ -19,6 +19,7 @@ import (
 
 	"github.com/auditdrain/auditdrain/internal/audittest"
 	"github.com/auditdrain/auditdrain/internal/config"
+	"github.com/auditdrain/auditdrain/internal/pipeline"
 	"github.com/auditdrain/auditdrain/ratelimit"
 	"github.com/auditdrain/auditdrain/reader"
 	"github.com/auditdrain/auditdrain/writer"
@@ -258,10 +259,11 @@ func TestDropCountsEveryRecordAndKeepsKeep(t *testing.T) {
 	if written+dropped != noisyEvents || dropped == 0 {
 		t.Fatalf("noisy events: %d on disk + %d counted dropped = %d, want %d (and some dropped)", written, dropped, written+dropped, noisyEvents)
 	}
-	if got := sumField(log, "dropped"); got != st.Lost[causeDropped] || got == 0 {
-		t.Fatalf("op=lost records in the log say dropped=%d, status says %d", got, st.Lost[causeDropped])
+	lostDropped := st.Lost[pipeline.CauseDropped.String()]
+	if got := sumField(log, "dropped"); got != lostDropped || got == 0 {
+		t.Fatalf("op=lost records in the log say dropped=%d, status says %d", got, lostDropped)
 	}
-	t.Logf("noisy: %d written, %d dropped; %d records dropped in all; ring high water %d", written, dropped, st.Lost[causeDropped], st.RingHighWater)
+	t.Logf("noisy: %d written, %d dropped; %d records dropped in all; ring high water %d", written, dropped, lostDropped, st.RingHighWater)
 }
 
 // Kernel loss (a tiny backlog, no wait, a slow reader) is reported exactly
@@ -282,8 +284,8 @@ func TestKernelLostReported(t *testing.T) {
 	if lost1 == lost0 {
 		t.Skip("skipping: the kernel lost nothing; the reader kept up even when slowed")
 	}
-	if st.Lost[causeKernel] != uint64(lost1-lost0) {
-		t.Fatalf("daemon reports kernel lost %d, kernel's own delta is %d", st.Lost[causeKernel], lost1-lost0)
+	if st.Lost[pipeline.CauseKernel.String()] != uint64(lost1-lost0) {
+		t.Fatalf("daemon reports kernel lost %d, kernel's own delta is %d", st.Lost[pipeline.CauseKernel.String()], lost1-lost0)
 	}
 	if got := sumField(r.logText(t), "kernel"); got != uint64(lost1-lost0) {
 		t.Fatalf("op=lost records in the log add up to kernel=%d, kernel's delta is %d", got, lost1-lost0)
@@ -322,10 +324,10 @@ func TestMulticastOverrunRecovers(t *testing.T) {
 	if got := count(r.logText(t), "type=SYSCALL ", `key="`+after+`"`); got != 100 {
 		t.Fatalf("after %d overruns, %d of the 100 later events arrived: the socket did not recover", st.Overruns, got)
 	}
-	if st.Lost[causeSockDrop] == 0 {
+	if st.Lost[pipeline.CauseSockDrop.String()] == 0 {
 		t.Errorf("%d overruns but no datagram counted as dropped at the socket (/proc/net/netlink Drops)", st.Overruns)
 	}
-	t.Logf("%d overruns counted, %d datagrams dropped at the socket", st.Overruns, st.Lost[causeSockDrop])
+	t.Logf("%d overruns counted, %d datagrams dropped at the socket", st.Overruns, st.Lost[pipeline.CauseSockDrop.String()])
 }
 
 // A noisy key at 50,000 events/s limited to 1,000/s: exact counts, one

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"github.com/auditdrain/auditdrain/internal/pipeline"
 	"github.com/auditdrain/auditdrain/writer"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -66,8 +67,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.bytesWritten, s.BytesWritten)
 	counter(c.syscalls, s.Syscalls)
 	counter(c.fsyncs, s.Fsyncs)
-	for _, cause := range lossCauses {
-		counter(c.lost, s.Lost[cause], cause)
+	for cause := range pipeline.NumCauses {
+		counter(c.lost, s.Lost[cause.String()], cause.String())
 	}
 	for t, n := range s.DroppedByType {
 		counter(c.droppedByType, n, t)

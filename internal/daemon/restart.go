@@ -26,7 +26,7 @@ func (d *Daemon) repairRecord() {
 	if r.CutBytes == 0 && !r.Removed {
 		return
 	}
-	b := appendAuditStamp(d.selfBuf[:0], time.Now())
+	b := record.AppendStamp(d.selfBuf[:0], time.Now().UnixMilli(), 0)
 	b = append(b, "op=repair file="...)
 	b = strconv.AppendQuote(b, r.Path)
 	b = append(b, " kept_bytes="...)
@@ -38,7 +38,7 @@ func (d *Daemon) repairRecord() {
 	b = append(b, " broken="...)
 	b = strconv.AppendQuote(b, r.BrokenPath)
 	d.selfBuf = append(b, " res=failed"...)
-	d.writeSelfBuf(typeDaemonErr)
+	d.writeSelfPayload(record.TypeDaemonErr, d.selfBuf)
 	d.logf("repaired the torn tail of %s: kept %d bytes (%d frames), moved %d bytes to %s",
 		r.Path, r.ValidBytes, r.Frames, r.CutBytes, r.BrokenPath)
 }
@@ -64,34 +64,4 @@ func lastSerialBefore(dir string, _ writer.RepairReport) uint64 {
 		}
 	}
 	return 0
-}
-
-// restartRecord runs for the first kernel record after a restart: when the
-// kernel's serial moved on while no daemon was reading, it writes one
-// DAEMON_ERR op=restart record with the range of serials this daemon could
-// not see (a heuristic, as all serial gaps: serials of events no rule
-// selected are not used, but those of records lost are).
-func (d *Daemon) restartRecord(p []byte) {
-	_, _, serial, ok := record.Header(p)
-	if !ok || serial == 0 {
-		return
-	}
-	prev := d.prevSerial
-	d.prevSerial = 0
-	if serial <= prev+1 {
-		return // nothing unseen (or the kernel restarted its count)
-	}
-	b := appendAuditStamp(d.selfBuf[:0], time.Now())
-	b = append(b, "op=restart prev_last_serial="...)
-	b = strconv.AppendUint(b, prev, 10)
-	b = append(b, " first_serial="...)
-	b = strconv.AppendUint(b, serial, 10)
-	b = append(b, " unseen_serials="...)
-	b = strconv.AppendUint(b, prev+1, 10)
-	b = append(b, '-')
-	b = strconv.AppendUint(b, serial-1, 10)
-	b = append(b, " unseen="...)
-	b = strconv.AppendUint(b, serial-prev-1, 10)
-	d.selfBuf = append(b, " res=failed"...)
-	d.writeSelfBuf(typeDaemonErr)
 }

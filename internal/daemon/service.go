@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/auditdrain/auditdrain/internal/pipeline"
 	"github.com/auditdrain/auditdrain/internal/service"
 )
 
@@ -36,24 +37,17 @@ func (d *Daemon) notifyLoop(ctx context.Context) {
 
 func (d *Daemon) statusLine() string {
 	s := d.Status()
-	return fmt.Sprintf("%d records read, %d written, %d lost (%v), ring %d/%d bytes",
-		s.RecordsRead, s.RecordsWritten, s.LostTotal, compactLosses(s.Lost), s.RingBytes, s.RingCapacity)
+	return fmt.Sprintf("%d records read, %d written, %d lost (%s), ring %d/%d bytes",
+		s.RecordsRead, s.RecordsWritten, s.LostTotal, s.losses().AppendText(nil, true), s.RingBytes, s.RingCapacity)
 }
 
-func compactLosses(m map[string]uint64) string {
-	out := ""
-	for _, c := range lossCauses {
-		if m[c] > 0 {
-			if out != "" {
-				out += " "
-			}
-			out += fmt.Sprintf("%s=%d", c, m[c])
-		}
+// losses returns Lost as a pipeline.Losses.
+func (s *Status) losses() pipeline.Losses {
+	var l pipeline.Losses
+	for c := range pipeline.NumCauses {
+		l[c] = s.Lost[c.String()]
 	}
-	if out == "" {
-		return "none"
-	}
-	return out
+	return l
 }
 
 // healthy reports whether the pipeline made progress since the last call,
