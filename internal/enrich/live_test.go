@@ -23,6 +23,10 @@ import (
 	"github.com/auditdrain/auditdrain/reader"
 )
 
+// capture makes TestLiveAuditdEnriched save its comparison for
+// TestCapturedEnriched:
+//
+//	go test -run TestLiveAuditdEnriched ./internal/enrich -args -capture
 var capture = flag.Bool("capture", false, "TestLiveAuditdEnriched: save the comparison into ../../testdata")
 
 // liveLineRe takes the type name and the serial from an auditd log line.
@@ -37,11 +41,11 @@ func TestLiveAuditdEnriched(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping: runs auditd against the kernel for several seconds")
 	}
+	k := audittest.Kernel(t) // skips without root
 	auditd, err := exec.LookPath("auditd")
 	if err != nil {
 		t.Fatalf("auditd is not installed (apt-get install auditd): %v", err)
 	}
-	k := audittest.Kernel(t)
 	st, err := k.Conn().Status()
 	if err != nil {
 		t.Fatal(err)
