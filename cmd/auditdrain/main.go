@@ -3,8 +3,8 @@
 // parses its flags (with internal/cli's conventions), reads the config
 // file when it needs one (configFlag.load, the same for every command),
 // and calls the package that does the work (internal/daemon for run and
-// status, writer for cat, rulesd for rules, bench for bench). Errors are
-// printed here, once, as "auditdrain: COMMAND: error".
+// status, internal/segment for cat, rulesd for rules, bench for bench).
+// Errors are printed here, once, as "auditdrain: COMMAND: error".
 package main
 
 import (
@@ -30,7 +30,7 @@ import (
 	"github.com/auditdrain/auditdrain/internal/cli"
 	"github.com/auditdrain/auditdrain/internal/config"
 	"github.com/auditdrain/auditdrain/internal/daemon"
-	"github.com/auditdrain/auditdrain/writer"
+	"github.com/auditdrain/auditdrain/internal/segment"
 	libaudit "github.com/elastic/go-libaudit/v2"
 	"golang.org/x/sys/unix"
 )
@@ -369,7 +369,7 @@ func cmdCat(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var f writer.Filter
+	var f segment.Filter
 	if f.Since, err = parseTime(*since); err != nil {
 		return cli.Usagef("--since %w", err)
 	}
@@ -405,14 +405,14 @@ func cmdCat(e *env, args []string) error {
 			files = append(files, p)
 			continue
 		}
-		segs, err := writer.Segments(p)
+		segs, err := segment.List(p)
 		if err != nil {
 			return err
 		}
 		files = append(files, segs...)
 	}
 	// Segments whose index shows no record in range are skipped unread.
-	return writer.CatFiltered(e.stdout, f, files...)
+	return segment.CatFiltered(e.stdout, f, files...)
 }
 
 func parseTime(s string) (time.Time, error) {
