@@ -23,11 +23,11 @@ import (
 	"github.com/auditdrain/auditdrain/reader"
 )
 
-// capture makes TestLiveAuditdEnriched save its comparison for
+// captureFlag makes TestLiveAuditdEnriched save its comparison for
 // TestCapturedEnriched:
 //
 //	go test -run TestLiveAuditdEnriched ./internal/enrich -args -capture
-var capture = flag.Bool("capture", false, "TestLiveAuditdEnriched: save the comparison into ../../testdata")
+var captureFlag = flag.Bool("capture", false, "TestLiveAuditdEnriched: save the comparison into ../../testdata")
 
 // liveLineRe takes the type name and the serial from an auditd log line.
 var liveLineRe = regexp.MustCompile(`^type=(\S+) msg=audit\(\d+\.\d+:(\d+)\)`)
@@ -106,7 +106,7 @@ plugin_dir = %s
 		for {
 			_, err := r.ReadBatch(func(typ uint16, payload []byte) error {
 				mu.Lock()
-				got = append(got, rec{typ, bytes.Clone(payload)})
+				got = append(got, rec{Type: typ, Payload: bytes.Clone(payload)})
 				mu.Unlock()
 				if bytes.Contains(payload, []byte(endMarker)) {
 					endOnce.Do(func() { close(sawEnd) })
@@ -236,7 +236,7 @@ plugin_dir = %s
 	if differ > 0 {
 		t.Fail()
 	}
-	if *capture && !t.Failed() {
+	if *captureFlag && !t.Failed() {
 		saveCapture(t, matchedRecs, matchedLines)
 	}
 }
@@ -251,11 +251,11 @@ func matchLines(t *testing.T, lines []string, raw []rec) (recs []rec, matched, u
 	}
 	queue := map[key][]rec{}
 	for _, r := range raw {
-		_, _, serial, ok := record.Header(r.payload)
+		_, _, serial, ok := record.Header(r.Payload)
 		if !ok {
 			continue
 		}
-		k := key{serial, record.TypeName(r.typ)}
+		k := key{serial, record.TypeName(r.Type)}
 		queue[k] = append(queue[k], r)
 	}
 	for _, l := range lines {
