@@ -233,7 +233,7 @@ func TestIndexAgreesWithScan(t *testing.T) {
 	dir := t.TempDir()
 	recs, _ := captured(t)
 	w := openWriter(t, dir)
-	batch := append([]rec{{1100, []byte("op=x msg=audit(1795637279.231:42): y")}}, recs[:50]...)
+	batch := append([]rec{{Type: 1100, Payload: []byte("op=x msg=audit(1795637279.231:42): y")}}, recs[:50]...)
 	appendWait(t, w, batch, uint64(len(batch)))
 	if err := w.Close(); err != nil {
 		t.Fatal(err)

@@ -1,63 +1,36 @@
 package segment_test
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/auditdrain/auditdrain/internal/capture"
 	"github.com/auditdrain/auditdrain/internal/segment"
 	"github.com/auditdrain/auditdrain/writer"
 )
 
 // rec is one captured kernel record.
-type rec struct {
-	typ     uint16
-	payload []byte
-}
+type rec = capture.Record
 
 // captured returns the 1,514 records captured from the kernel
 // (testdata/records.txt) and the lines auditd wrote for them.
 func captured(t testing.TB) ([]rec, []string) {
 	t.Helper()
-	f, err := os.Open("../../testdata/records.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var recs []rec
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), "#") {
-			continue
-		}
-		ts, js, _ := strings.Cut(sc.Text(), "\t")
-		typ, err := strconv.ParseUint(ts, 10, 16)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var p string
-		if err := json.Unmarshal([]byte(js), &p); err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, rec{uint16(typ), []byte(p)})
-	}
+	recs := capture.Load(t, "../../testdata/records.txt", 1500)
 	raw, err := os.ReadFile("../../testdata/auditd-raw.log")
 	if err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.SplitAfter(string(raw), "\n")
 	lines = lines[:len(lines)-1]
-	if len(recs) != len(lines) || len(recs) < 1500 {
+	if len(recs) != len(lines) {
 		t.Fatalf("%d records, %d lines", len(recs), len(lines))
 	}
 	return recs, lines
@@ -78,7 +51,7 @@ func openWriter(t testing.TB, dir string) *writer.Writer {
 func appendWait(t testing.TB, w *writer.Writer, recs []rec, n uint64) {
 	t.Helper()
 	for _, r := range recs {
-		if err := w.Append(r.typ, r.payload); err != nil {
+		if err := w.Append(r.Type, r.Payload); err != nil {
 			t.Fatal(err)
 		}
 	}
