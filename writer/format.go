@@ -5,8 +5,6 @@ import (
 	"strconv"
 
 	"github.com/elastic/go-libaudit/v2/auparse"
-
-	"github.com/auditdrain/auditdrain/internal/enrich"
 )
 
 // tableTypes is the size of the precomputed prefix table. Every type that
@@ -42,7 +40,7 @@ func newFormatter(node string) *formatter {
 }
 
 // maxLen is an upper bound of the length appendLine adds for a payload of
-// n bytes; appendEnriched adds at most enrich.MaxAppend more.
+// n bytes; appendEnriched adds the length of its suffix more.
 func (f *formatter) maxLen(typ uint16, n int) int {
 	if int(typ) < len(f.prefixes) {
 		return len(f.prefixes[typ]) + n + 2
@@ -65,13 +63,12 @@ func (f *formatter) appendLine(dst []byte, typ uint16, payload []byte) []byte {
 }
 
 // appendEnriched appends the record's log_format = ENRICHED line, newline
-// included: the RAW line's text, then what e appends (auditd's 0x1d
-// separator and interpreted fields, or nothing), then '\n'. payload is as
-// for appendLine; orig is the record as the kernel sent it, which e reads
-// as auditd's auparse does.
-func (f *formatter) appendEnriched(dst []byte, e *enrich.Enricher, typ uint16, payload, orig []byte) []byte {
+// included: the RAW line's text (payload as for appendLine), then suffix,
+// what an Enricher appended for the record (auditd's 0x1d separator and
+// interpreted fields, or nothing), then '\n'.
+func (f *formatter) appendEnriched(dst []byte, typ uint16, payload, suffix []byte) []byte {
 	dst = f.appendRecord(dst, typ, payload)
-	dst = e.Append(dst, typ, orig)
+	dst = append(dst, suffix...)
 	return append(dst, '\n')
 }
 

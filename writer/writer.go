@@ -34,6 +34,7 @@ type Writer struct {
 	s     settings
 	fmt   *formatter
 	enr   *enrich.Enricher // Format enriched: used by Append only (drain goroutine)
+	sfx   []byte           // the enriched suffix of the record being appended
 	clock clock
 
 	// Owned by the drain goroutine.
@@ -113,6 +114,7 @@ func open(s settings, lock *os.File) (*Writer, error) {
 		opts := s.enrich
 		opts.Node = s.Node
 		w.enr = enrich.New(opts)
+		w.sfx = make([]byte, 0, 1024)
 	}
 	if len(segs) > 0 {
 		rep, err := segment.Repair(filepath.Join(s.Dir, segs[len(segs)-1].Name))
@@ -179,14 +181,18 @@ func (w *Writer) Append(typ uint16, payload []byte) error {
 	if w.closed {
 		return ErrClosed
 	}
-	orig := payload // the enricher reads the record as auditd gets it
+	var suffix []byte
+	if w.enr != nil {
+		// First, so that the batch is sealed only if the whole line does
+		// not fit. The enricher reads the record as auditd gets it.
+		w.sfx = w.enr.Append(w.sfx[:0], typ, payload)
+		suffix = w.sfx
+	}
 	for len(payload) > 0 && (payload[len(payload)-1] == '\n' || payload[len(payload)-1] == 0) {
 		payload = payload[:len(payload)-1]
 	}
 	need := w.fmt.maxLen(typ, len(payload))
-	if w.enr != nil {
-		need += enrich.MaxAppend
-	}
+	need += len(suffix)
 	b := w.cur
 	if b != nil && len(b.text)+need > w.s.BatchBytes {
 		w.seal()
@@ -205,7 +211,7 @@ func (w *Writer) Append(typ uint16, payload []byte) error {
 		b.stamps.Add(ms, serial)
 	}
 	if w.enr != nil {
-		b.text = w.fmt.appendEnriched(b.text, w.enr, typ, payload, orig)
+		b.text = w.fmt.appendEnriched(b.text, typ, payload, suffix)
 	} else {
 		b.text = w.fmt.appendLine(b.text, typ, payload)
 	}

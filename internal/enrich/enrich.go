@@ -17,10 +17,6 @@ import (
 // fields (AUDIT_INTERP_SEPARATOR, ASCII GS).
 const Separator = 0x1d
 
-// MaxAppend bounds the bytes one Append adds: auditd never lets a line
-// (record and interpreted fields) outgrow its format buffer.
-const MaxAppend = formatBufLen
-
 // auditd's buffer arithmetic (src/auditd-event.c): the formatted line lives
 // in a buffer of MAX_AUDIT_MESSAGE_LENGTH + _POSIX_HOST_NAME_MAX bytes, and
 // no field is added once MIN_SPACE_LEFT bytes or fewer remain.
