@@ -98,7 +98,7 @@ func TestEnrichedMatchesAuditd(t *testing.T) {
 		t.Fatalf("only %d captured records", len(recs))
 	}
 	dir := t.TempDir()
-	w, err := Open(Config{Dir: dir, Format: FormatEnriched, LogGroup: -1, BatchBytes: 16 << 10,
+	w, err := Open(Config{Dir: dir, Format: FormatEnriched, LogGroup: -1, BatchBytes: 8 << 10,
 		enrich: enrich.Options{Passwd: "../testdata/enriched-passwd", Group: "../testdata/enriched-group", Machine: "x86_64"}})
 	if err != nil {
 		t.Fatal(err)
@@ -112,9 +112,9 @@ func TestEnrichedMatchesAuditd(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A batch is sealed when the whole line does not fit, not for the
-	// longest suffix a record could have (9 KB against 16 KB batches).
+	// longest suffix a record could have (9 KB, more than these 8 KiB batches).
 	if st := w.Stats(); st.Batches > uint64(len(recs))/10 {
-		t.Errorf("%d batches for %d records in 16 KiB batches", st.Batches, len(recs))
+		t.Errorf("%d batches for %d records in 8 KiB batches", st.Batches, len(recs))
 	}
 	got := catDir(t, dir)
 	gotLines, wantLines := strings.SplitAfter(got, "\n"), strings.SplitAfter(string(want), "\n")
