@@ -10,57 +10,21 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/auditdrain/auditdrain/internal/capture"
 	"github.com/auditdrain/auditdrain/internal/enrich"
 	"github.com/auditdrain/auditdrain/internal/record"
 	"github.com/auditdrain/auditdrain/writer"
 )
 
-// capturedRecord is one record of ../../testdata/enriched-records.txt.
-type capturedRecord struct {
-	typ     uint16
-	payload []byte
-}
-
-// readCapturedRecords reads the records captured from the kernel beside
-// auditd ("TYPE\tJSON-string" lines, '#' comments).
-func readCapturedRecords(t *testing.T) []capturedRecord {
-	t.Helper()
-	const path = "../../testdata/enriched-records.txt"
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []capturedRecord
-	for n, line := range strings.Split(string(data), "\n") {
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		ts, js, _ := strings.Cut(line, "\t")
-		typ, err := strconv.ParseUint(ts, 10, 16)
-		var payload string
-		if err == nil {
-			err = json.Unmarshal([]byte(js), &payload)
-		}
-		if err != nil {
-			t.Fatalf("%s:%d: %v", path, n+1, err)
-		}
-		out = append(out, capturedRecord{uint16(typ), []byte(payload)})
-	}
-	if len(out) < 1000 {
-		t.Fatalf("%s: only %d records", path, len(out))
-	}
-	return out
-}
-
 // writeSegments writes recs with a Writer in the given format into dir.
-func writeSegments(t *testing.T, dir, format string, recs []capturedRecord) {
+func writeSegments(t *testing.T, dir, format string, recs []capture.Record) {
 	t.Helper()
 	w, err := writer.Open(writer.Config{Dir: dir, Format: format, LogGroup: -1, BatchBytes: 32 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range recs {
-		if err := w.Append(r.typ, r.payload); err != nil {
+		if err := w.Append(r.Type, r.Payload); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -106,7 +70,7 @@ func diffLines(t *testing.T, what, got, want string) {
 // log_format = enriched on the same host, and --format raw of that gives
 // the RAW log back; the default prints each as written.
 func TestCatConvertsRawAndEnriched(t *testing.T) {
-	recs := readCapturedRecords(t)
+	recs := capture.Load(t, "../../testdata/enriched-records.txt", 1000)
 	rawDir, enrDir := filepath.Join(t.TempDir(), "raw"), filepath.Join(t.TempDir(), "enriched")
 	writeSegments(t, rawDir, writer.FormatRaw, recs)
 	writeSegments(t, enrDir, writer.FormatEnriched, recs)
@@ -136,7 +100,7 @@ func TestCatConvertsRawAndEnriched(t *testing.T) {
 	diffLines(t, "cat --format enriched ENRICHED", catOut(t, "--format", "enriched", enrDir), enriched)
 	diffLines(t, "cat --format raw RAW", catOut(t, "--format", "raw", rawDir), raw)
 	// Filters apply before the conversion.
-	_, _, pick, _ := record.Header(recs[len(recs)/2].payload)
+	_, _, pick, _ := record.Header(recs[len(recs)/2].Payload)
 	want := ""
 	for _, l := range strings.SplitAfter(enriched, "\n") {
 		if _, serial, ok := record.LineHeader([]byte(l)); ok && serial == pick {
@@ -159,7 +123,7 @@ func TestCatConvertsRawAndEnriched(t *testing.T) {
 // record in exactly one of them (auditd.records[].raw gives the RAW log
 // back), the records of an object sharing its serial.
 func TestCatJSON(t *testing.T) {
-	recs := readCapturedRecords(t)
+	recs := capture.Load(t, "../../testdata/enriched-records.txt", 1000)
 	dir := t.TempDir()
 	writeSegments(t, dir, writer.FormatEnriched, recs)
 	raw := catOut(t, "--format", "raw", dir)
