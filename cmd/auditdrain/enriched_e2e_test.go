@@ -107,10 +107,6 @@ func TestEnrichedBesideAuditd(t *testing.T) {
 		t.Skip("skipping: runs auditd and auditdrain against the kernel for several seconds")
 	}
 	k := audittest.Kernel(t) // skips without root
-	auditd, err := exec.LookPath("auditd")
-	if err != nil {
-		t.Fatalf("auditd is not installed (apt-get install auditd): %v", err)
-	}
 	if _, err := exec.LookPath("auditctl"); err != nil {
 		t.Fatalf("auditctl is not installed: %v", err)
 	}
@@ -121,73 +117,17 @@ func TestEnrichedBesideAuditd(t *testing.T) {
 	if st.PID != 0 {
 		t.Fatalf("pid %d is registered as the audit daemon; this test runs its own auditd and stops nothing else", st.PID)
 	}
-
 	dir := t.TempDir()
-	watched := filepath.Join(dir, "watched")
-	confDir := filepath.Join(dir, "auditd")
-	for _, d := range []string{watched, filepath.Join(confDir, "plugins.d")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	auditLog := filepath.Join(dir, "audit.log")
-	conf := fmt.Sprintf(`local_events = yes
-write_logs = yes
-log_file = %s
-log_format = ENRICHED
-flush = INCREMENTAL_ASYNC
-freq = 1
-max_log_file = 100
-num_logs = 5
-max_log_file_action = IGNORE
-space_left = 75
-space_left_action = IGNORE
-admin_space_left = 50
-admin_space_left_action = IGNORE
-disk_full_action = IGNORE
-disk_error_action = IGNORE
-name_format = NONE
-plugin_dir = %s
-`, auditLog, filepath.Join(confDir, "plugins.d"))
-	if err := os.WriteFile(filepath.Join(confDir, "auditd.conf"), []byte(conf), 0o600); err != nil {
+	watched := filepath.Join(dir, "watched")
+	if err := os.MkdirAll(watched, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ad := exec.Command(auditd, "-n", "-c", confDir)
-	var adOut syncBuffer
-	ad.Stdout, ad.Stderr = &adOut, &adOut
-	if err := ad.Start(); err != nil {
-		t.Fatal(err)
-	}
-	adDone := make(chan error, 1)
-	go func() { adDone <- ad.Wait() }()
-	stopAuditd := func() {
-		if ad.ProcessState != nil {
-			return
-		}
-		ad.Process.Signal(syscall.SIGTERM) // by pid: the process this test started
-		select {
-		case <-adDone:
-		case <-time.After(10 * time.Second):
-			ad.Process.Kill()
-			<-adDone
-			t.Errorf("auditd pid %d did not exit within 10 s of SIGTERM", ad.Process.Pid)
-		}
-	}
-	t.Cleanup(stopAuditd)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		s, err := k.Conn().Status()
-		if err == nil && s.PID == uint32(ad.Process.Pid) && s.Enabled == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("auditd did not register and enable auditing within 10 s (status %+v, err %v):\n%s", s, err, adOut.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	// Registered, writing ENRICHED lines, each record as it reads it.
+	ad := audittest.StartAuditd(t, k, filepath.Join(dir, "auditd"), map[string]string{"log_format": "ENRICHED", "freq": "1"})
+	auditLog := ad.LogFile
 
 	logDir := filepath.Join(dir, "log")
 	d := startDaemon(t, "--mode", "multicast", "--log-dir", logDir, "--set", "log_format=enriched",
@@ -233,7 +173,7 @@ plugin_dir = %s
 	}
 	// Both logs must show the end marker: auditd writes each record as it
 	// reads it (freq = 1), auditdrain within its flush interval.
-	deadline = time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		a, _ := os.ReadFile(auditLog)
 		if strings.Contains(string(a), end) && strings.Contains(catLog(t, logDir), end) {
@@ -245,7 +185,9 @@ plugin_dir = %s
 		time.Sleep(100 * time.Millisecond)
 	}
 	d.stop(t)
-	stopAuditd()
+	if err := ad.Stop(); err != nil {
+		t.Errorf("auditd: %v\n%s", err, ad.Output())
+	}
 
 	theirs, err := os.ReadFile(auditLog)
 	if err != nil {
