@@ -3,7 +3,8 @@
 // parses its flags (with internal/cli's conventions), reads the config
 // file when it needs one (configFlag.load, the same for every command),
 // and calls the package that does the work (internal/daemon for run and
-// status, internal/segment for cat, rulesd for rules, bench for bench).
+// status, internal/segment for cat, with internal/enrich and
+// internal/jsonevent for its --format, rulesd for rules, bench for bench).
 // Errors are printed here, once, as "auditdrain: COMMAND: error".
 package main
 
