@@ -40,7 +40,7 @@ func newFormatter(node string) *formatter {
 }
 
 // maxLen is an upper bound of the length appendLine adds for a payload of
-// n bytes.
+// n bytes; appendEnriched adds the length of its suffix more.
 func (f *formatter) maxLen(typ uint16, n int) int {
 	if int(typ) < len(f.prefixes) {
 		return len(f.prefixes[typ]) + n + 2
@@ -59,6 +59,21 @@ func (f *formatter) maxLen(typ uint16, n int) int {
 // the result followed by "\n". A trailing '\n' or NUL from the kernel thus
 // disappears, and a record never spans two lines.
 func (f *formatter) appendLine(dst []byte, typ uint16, payload []byte) []byte {
+	return append(f.appendRecord(dst, typ, payload), '\n')
+}
+
+// appendEnriched appends the record's log_format = ENRICHED line, newline
+// included: the RAW line's text (payload as for appendLine), then suffix,
+// what an Enricher appended for the record (auditd's 0x1d separator and
+// interpreted fields, or nothing), then '\n'.
+func (f *formatter) appendEnriched(dst []byte, typ uint16, payload, suffix []byte) []byte {
+	dst = f.appendRecord(dst, typ, payload)
+	dst = append(dst, suffix...)
+	return append(dst, '\n')
+}
+
+// appendRecord is appendLine without the newline.
+func (f *formatter) appendRecord(dst []byte, typ uint16, payload []byte) []byte {
 	if i := bytes.IndexByte(payload, 0); i >= 0 {
 		payload = payload[:i]
 	}
@@ -86,5 +101,5 @@ func (f *formatter) appendLine(dst []byte, typ uint16, payload []byte) []byte {
 	if dst[len(dst)-1] == ' ' {
 		dst = dst[:len(dst)-1]
 	}
-	return append(dst, '\n')
+	return dst
 }

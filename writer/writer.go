@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/auditdrain/auditdrain/internal/enrich"
 	"github.com/auditdrain/auditdrain/internal/record"
 	"github.com/auditdrain/auditdrain/internal/segment"
 	"github.com/klauspost/compress/zstd"
@@ -32,6 +33,8 @@ import (
 type Writer struct {
 	s     settings
 	fmt   *formatter
+	enr   *enrich.Enricher // Format enriched: used by Append only (drain goroutine)
+	sfx   []byte           // the enriched suffix of the record being appended
 	clock clock
 
 	// Owned by the drain goroutine.
@@ -107,6 +110,12 @@ func open(s settings, lock *os.File) (*Writer, error) {
 		appDone:   make(chan struct{}),
 	}
 	w.c.free.Store(-1)
+	if s.enriched {
+		opts := s.enrich
+		opts.Node = s.Node
+		w.enr = enrich.New(opts)
+		w.sfx = make([]byte, 0, 1024)
+	}
 	if len(segs) > 0 {
 		rep, err := segment.Repair(filepath.Join(s.Dir, segs[len(segs)-1].Name))
 		if err != nil {
@@ -172,10 +181,18 @@ func (w *Writer) Append(typ uint16, payload []byte) error {
 	if w.closed {
 		return ErrClosed
 	}
+	var suffix []byte
+	if w.enr != nil {
+		// First, so that the batch is sealed only if the whole line does
+		// not fit. The enricher reads the record as auditd gets it.
+		w.sfx = w.enr.Append(w.sfx[:0], typ, payload)
+		suffix = w.sfx
+	}
 	for len(payload) > 0 && (payload[len(payload)-1] == '\n' || payload[len(payload)-1] == 0) {
 		payload = payload[:len(payload)-1]
 	}
 	need := w.fmt.maxLen(typ, len(payload))
+	need += len(suffix)
 	b := w.cur
 	if b != nil && len(b.text)+need > w.s.BatchBytes {
 		w.seal()
@@ -193,7 +210,11 @@ func (w *Writer) Append(typ uint16, payload []byte) error {
 	if stamped {
 		b.stamps.Add(ms, serial)
 	}
-	b.text = w.fmt.appendLine(b.text, typ, payload)
+	if w.enr != nil {
+		b.text = w.fmt.appendEnriched(b.text, typ, payload, suffix)
+	} else {
+		b.text = w.fmt.appendLine(b.text, typ, payload)
+	}
 	b.records++
 	if len(b.text) >= w.s.BatchBytes {
 		w.seal()

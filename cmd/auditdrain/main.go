@@ -3,7 +3,8 @@
 // parses its flags (with internal/cli's conventions), reads the config
 // file when it needs one (configFlag.load, the same for every command),
 // and calls the package that does the work (internal/daemon for run and
-// status, internal/segment for cat, rulesd for rules, bench for bench).
+// status, internal/segment for cat, with internal/enrich and
+// internal/jsonevent for its --format, rulesd for rules, bench for bench).
 // Errors are printed here, once, as "auditdrain: COMMAND: error".
 package main
 
@@ -40,7 +41,7 @@ const usage = `auditdrain drains the kernel audit queue into compressed, durable
 Usage:
   auditdrain run    [--config FILE] [--log-dir DIR] [--rules FILE] [--mode unicast|multicast]
                     [--control-socket PATH] [--set key=value ...] [--discard]
-  auditdrain cat    [--since T] [--until T] [--serial A-B] [DIR | SEGMENT ...]
+  auditdrain cat    [--since T] [--until T] [--serial A-B] [--format raw|enriched|json] [DIR | SEGMENT ...]
                                              print the log (default: the config's log_dir)
   auditdrain status [--json]                 the kernel's audit status and the daemon's counters
                                              (exit 3: no daemon runs)
@@ -365,9 +366,15 @@ func cmdCat(e *env, args []string) error {
 	since := fs.String("since", "", "only records at or after `T` (RFC 3339, YYYY-MM-DD HH:MM:SS local, or epoch seconds)")
 	until := fs.String("until", "", "only records at or before `T`")
 	serials := fs.String("serial", "", "only records with serials in `A-B` (or the one serial A)")
+	format := fs.String("format", "", "print the lines as `F`: raw, enriched (auditd's ENRICHED with this host's names, as ausearch -i names them) or json (one object per event); default: as written")
 	paths, err := e.parse(fs, args)
 	if err != nil {
 		return err
+	}
+	switch *format {
+	case "", formatRaw, formatEnriched, formatJSON:
+	default:
+		return cli.Usagef("--format %q: want raw, enriched or json", *format)
 	}
 	var f segment.Filter
 	if f.Since, err = parseTime(*since); err != nil {
@@ -411,8 +418,16 @@ func cmdCat(e *env, args []string) error {
 		}
 		files = append(files, segs...)
 	}
-	// Segments whose index shows no record in range are skipped unread.
-	return segment.CatFiltered(e.stdout, f, files...)
+	if *format == "" {
+		// Segments whose index shows no record in range are skipped unread.
+		return segment.CatFiltered(e.stdout, f, files...)
+	}
+	conv := newConverter(*format, e.stdout, e.stderr)
+	err = segment.CatFiltered(conv, f, files...)
+	if cerr := conv.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func parseTime(s string) (time.Time, error) {

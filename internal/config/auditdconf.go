@@ -35,7 +35,7 @@ import (
 //	                      ignored, the default stays
 //	local_events          yes: honoured (always so); no: error, auditdrain reads local events
 //	write_logs            yes: honoured (always so); no: error, auditdrain only writes logs
-//	log_format            raw: honoured; enriched: ignored (auditdrain writes raw records);
+//	log_format            log_format (raw, enriched: auditd's ENRICHED, byte for byte);
 //	                      nolog: error, as write_logs = no
 //	all other keys        ignored: priority_boost, e-mail, the network (tcp_*, transport,
 //	                      krb5_*, use_libwrap, distribute_network), the plugin dispatcher
@@ -129,14 +129,11 @@ var auditdKeys = map[string]auditdKey{
 		}
 		return "", keyByName["log_dir"].v.set(c, filepath.Dir(filepath.Clean(v)))
 	},
-	"log_format": func(_ *Config, v string) (string, error) {
-		switch strings.ToLower(v) {
-		case "raw":
-			return "", nil
-		case "nolog":
+	"log_format": func(c *Config, v string) (string, error) {
+		if strings.EqualFold(v, "nolog") {
 			return "", errors.New("nolog (write no log) is not something auditdrain can do")
 		}
-		return "log_format=" + v, nil
+		return "", keyByName["log_format"].v.set(c, v)
 	},
 	"log_group": as("log_group"),
 	"flush":     lower("flush"),

@@ -56,7 +56,7 @@ end_of_event_timeout = 2
 
 // debianIgnored is the warning list for Debian's auditd.conf.
 var debianIgnored = []string{
-	"log_format=ENRICHED", "priority_boost",
+	"priority_boost",
 	"verify_email", "action_mail_acct",
 	"use_libwrap",
 	"tcp_listen_queue", "tcp_max_per_addr", "tcp_client_max_idle", "transport", "krb5_principal",
@@ -87,6 +87,7 @@ func checkDebian(t *testing.T, path string) {
 	want := Default()
 	want.LogDir, want.LogGroup, want.NameFormat, want.MaxLogFile = "/var/log/audit", "adm", NameNone, 8
 	want.Flush, want.NumLogs, want.DiskErrorAction = FlushIncrementalAsync, 5, writer.Action{Kind: writer.ActionSuspend}
+	want.LogFormat = LogFormatEnriched // auditd's shipped format, kept
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("config:\n got %+v\nwant %+v", c, want)
 	}
@@ -163,6 +164,7 @@ func TestImportAuditdConfErrors(t *testing.T) {
 	f("local_events = no\n", `1: key local_events = "no": no is not supported`)
 	f("write_logs = no\n", `1: key write_logs = "no"`)
 	f("log_format = NOLOG\n", `1: key log_format = "NOLOG"`)
+	f("log_format = XML\n", `1: key log_format = "XML": want one of raw, enriched`)
 	f("\n\nmax_log_file = lots\n", `3: key max_log_file = "lots": not an integer`)
 	f("log_file = audit.log\n", `1: key log_file = "audit.log": not an absolute path`)
 	f("name_format = sometimes\n", `1: key name_format = "sometimes": want one of`)

@@ -39,6 +39,7 @@ type Config struct {
 	// Where and how records are written.
 	LogDir               string           // log_dir
 	LogGroup             string           // log_group: group name or gid owning the log files ("" or root: files are 0600)
+	LogFormat            LogFormat        // log_format: raw | enriched
 	Compression          Compression      // compression
 	CompressionLevel     CompressionLevel // compression_level
 	MaxLogFile           int64            // max_log_file: MiB per segment before rotation
@@ -284,6 +285,7 @@ func (c Config) Writer(notify func(writer.Event)) (writer.Config, error) {
 	}
 	return writer.Config{
 		Dir:                  c.LogDir,
+		Format:               string(c.LogFormat),
 		Compression:          string(c.Compression),
 		Level:                string(c.CompressionLevel),
 		BatchBytes:           int(c.BatchBytes),

@@ -143,6 +143,7 @@ func TestKeyErrors(t *testing.T) {
 	writable := writeFile(t, "writable", "#!/bin/sh\n", 0o757)
 	cases := []struct{ key, value, want string }{
 		{"compression", "lz4", "want one of zstd, none"},
+		{"log_format", "json", "want one of raw, enriched"},
 		{"compression_level", "max", "want one of fastest, default, better"},
 		{"max_log_file", "0", "out of range [1, 1048576]"},
 		{"max_log_file", "big", "not an integer"},
@@ -436,7 +437,7 @@ func TestWriterConfig(t *testing.T) {
 		SpaceLeft: writer.Threshold{Percent: 10}, SpaceLeftAction: writer.Action{Kind: writer.ActionSyslog},
 		AdminSpaceLeft: writer.Threshold{Bytes: 50 << 20}, AdminSpaceLeftAction: writer.Action{Kind: writer.ActionSingle},
 		DiskFullAction: writer.Action{Kind: writer.ActionSuspend}, DiskErrorAction: writer.Action{Kind: writer.ActionExec, Path: prog},
-		AllowSystemActions: true, Workers: 3, LogGroup: -1, Node: "node7",
+		AllowSystemActions: true, Workers: 3, LogGroup: -1, Node: "node7", Format: writer.FormatRaw,
 	}
 	if !reflect.DeepEqual(wc, want) {
 		t.Errorf("got\n%+v\nwant\n%+v", wc, want)
@@ -494,7 +495,7 @@ func TestFormatSize(t *testing.T) {
 func TestValueRoundTrips(t *testing.T) {
 	prog := program(t)
 	changed := Config{
-		LogDir: "/srv/audit", LogGroup: "adm", Compression: CompressionNone, CompressionLevel: LevelBetter,
+		LogDir: "/srv/audit", LogGroup: "adm", LogFormat: LogFormatEnriched, Compression: CompressionNone, CompressionLevel: LevelBetter,
 		MaxLogFile: 7, BatchBytes: 3<<20 + 5, FlushInterval: 1500 * time.Microsecond, FsyncInterval: 0,
 		Writers: 3, WriteEOE: true, NameFormat: NameUser, Name: "node1", MaxProcs: 2, Mode: reader.ModeMulticast,
 		RingSize: 1 << 30, RcvBuf: 96 << 10, Enabled: -1, BacklogLimit: 0, BacklogWaitTime: 60000,

@@ -53,6 +53,7 @@ var keyTable = []key{
 	// Where and how records are written.
 	{"log_dir", "/var/log/auditdrain", "directory of the log segments", str(func(c *Config) *string { return &c.LogDir })},
 	{"log_group", "", "group (name or gid) that may read the logs; files become 0640", str(func(c *Config) *string { return &c.LogGroup })},
+	{"log_format", "raw", "raw | enriched (auditd's ENRICHED: each line ends with 0x1d and the ids, arch, syscall and socket address named as this host names them)", oneOf(func(c *Config) *LogFormat { return &c.LogFormat }, LogFormatRaw, LogFormatEnriched)},
 	{"compression", "zstd", "zstd | none", oneOf(func(c *Config) *Compression { return &c.Compression }, CompressionZstd, CompressionNone)},
 	{"compression_level", "fastest", "fastest | default | better", oneOf(func(c *Config) *CompressionLevel { return &c.CompressionLevel }, LevelFastest, LevelDefault, LevelBetter)},
 	{"max_log_file", "64", "MiB per segment before rotation", num(func(c *Config) *int64 { return &c.MaxLogFile }, 1, 1<<20)},

@@ -11,6 +11,16 @@ const (
 	CompressionNone Compression = "none" // plain text, segments *.log
 )
 
+// LogFormat is the log_format key: how each record is written, as
+// auditd.conf's log_format.
+type LogFormat string
+
+// LogFormat values, spelled as the writer's.
+const (
+	LogFormatRaw      LogFormat = writer.FormatRaw      // the kernel's text, as auditd's RAW
+	LogFormatEnriched LogFormat = writer.FormatEnriched // RAW, 0x1d and the interpreted fields, as auditd's ENRICHED
+)
+
 // CompressionLevel is the compression_level key: the zstd encoder level.
 type CompressionLevel string
 
