@@ -333,6 +333,10 @@ func (c Config) logGID() (int, error) {
 	return strconv.Atoi(grp.Gid)
 }
 
+// NodeName returns the node name name_format and name give ("" for none),
+// as the writer and the plugins prefix records with it.
+func (c Config) NodeName() (string, error) { return c.node() }
+
 // node returns the node name to prefix records with ("" for none).
 func (c Config) node() (string, error) {
 	switch c.NameFormat {
