@@ -151,7 +151,7 @@ func addStats(a, b plugins.Stats) plugins.Stats {
 }
 
 // snapshot returns every current plugin's status, its counts since the
-// daemon started. A count that went down belongs to a new instance of the
+// daemon started. Counts that went down belong to a new instance of the
 // plugin (a reload replaced it): what the old one counted is kept in base.
 func (p *pluginSet) snapshot() []PluginStatus {
 	if p == nil {
@@ -163,7 +163,9 @@ func (p *pluginSet) snapshot() []PluginStatus {
 	out := make([]PluginStatus, 0, len(stats))
 	for _, s := range stats {
 		last := p.last[s.Name]
-		if s.Lost < last.Lost || s.Delivered < last.Delivered {
+		// An instance moves records from Delivered to Lost when its
+		// program exits with them unread, but their sum only grows.
+		if s.Lost+s.Delivered < last.Lost+last.Delivered {
 			p.base[s.Name] = addStats(p.base[s.Name], last)
 		}
 		p.last[s.Name] = s
