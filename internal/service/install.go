@@ -144,12 +144,17 @@ func Install(o InstallOptions) (Report, error) {
 	default:
 		return r, fmt.Errorf("service: %w", err)
 	}
+	// The active plugins: listed, and what they need given in a drop-in.
+	dropInChanged, err := applyPlugins(&r, rootOf(o.Root), filepath.Dir(unitPath), confPath)
+	if err != nil {
+		return r, err
+	}
 	if o.Offline {
 		return r, nil
 	}
 
 	sys := systemctl{run: orRunner(o.Run), r: &r}
-	if unitAction != "unchanged" {
+	if unitAction != "unchanged" || dropInChanged {
 		if err := sys.do("daemon-reload"); err != nil {
 			return r, err
 		}
@@ -178,7 +183,7 @@ func Install(o InstallOptions) (Report, error) {
 		switch {
 		case !st.enabled() || !st.running():
 			err = sys.do("enable", "--now", UnitName)
-		case unitAction == "updated":
+		case unitAction == "updated" || dropInChanged:
 			err = sys.do("restart", UnitName)
 		default:
 			r.add("unchanged", UnitName+" (enabled and running already)")
