@@ -310,8 +310,8 @@ func TestInstallPlugins(t *testing.T) {
 	out := r.String()
 	dropIn := filepath.Join(f.root, DefaultUnitDir, PluginDropIn)
 	for _, want := range []string{
-		"plugin    plugin au-remote.conf: " + remote + ", string format (sends to remote_server over TCP",
-		"plugin    plugin sleep.conf: /usr/bin/sleep, string format\n",
+		"plugin    au-remote.conf: " + remote + ", string format (sends to remote_server over TCP",
+		"plugin    sleep.conf: /usr/bin/sleep, string format\n",
 		"warning   plugin sleep.conf: /usr/bin/sleep runs inside auditdrain's sandbox",
 		"warning   plugin not run: plugins: " + filepath.Join(dir, "bad.conf") + ":1",
 		"created   " + dropIn + "\n",

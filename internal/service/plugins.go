@@ -67,7 +67,7 @@ func pluginSandbox(root, confPath string) sandbox {
 			continue
 		}
 		if c.Path == plugins.BuiltinAFUnix {
-			line := fmt.Sprintf("plugin %s: %s %s", c.Name, c.Path, strings.Join(c.Args, " "))
+			line := fmt.Sprintf("%s: %s %s", c.Name, c.Path, strings.Join(c.Args, " "))
 			for _, a := range c.Args {
 				if filepath.IsAbs(a) {
 					d := filepath.Dir(a)
@@ -79,7 +79,7 @@ func pluginSandbox(root, confPath string) sandbox {
 			continue
 		}
 		need, known := pluginNeeds[filepath.Base(c.Path)]
-		line := fmt.Sprintf("plugin %s: %s, %s format", c.Name, c.Path, c.Format)
+		line := fmt.Sprintf("%s: %s, %s format", c.Name, c.Path, c.Format)
 		switch {
 		case !known:
 			s.warnings = append(s.warnings, fmt.Sprintf("plugin %s: %s runs inside auditdrain's sandbox (ProtectSystem=strict, RestrictAddressFamilies=AF_NETLINK AF_UNIX, no new privileges); if it needs more, add it with `systemctl edit auditdrain`", c.Name, c.Path))
