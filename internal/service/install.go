@@ -233,6 +233,15 @@ func Uninstall(o UninstallOptions) (Report, error) {
 	} else {
 		r.add("absent", unitPath)
 	}
+	// The plugins' drop-in, if install wrote one, and its directory if
+	// nothing else is in it.
+	dropIn := filepath.Join(filepath.Dir(unitPath), PluginDropIn)
+	if err := os.Remove(dropIn); err == nil {
+		r.add("removed", dropIn)
+		_ = os.Remove(filepath.Dir(dropIn)) // fails, harmlessly, when the admin's drop-ins are there
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return r, fmt.Errorf("service: %w", err)
+	}
 	confPath := filepath.Join(rootOf(o.Root), orDefault(o.ConfigPath, config.DefaultPath))
 	if _, err := os.Lstat(confPath); err == nil {
 		r.add("kept", confPath)

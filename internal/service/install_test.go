@@ -339,4 +339,13 @@ func TestInstallPlugins(t *testing.T) {
 		t.Errorf("drop-in not removed (%v):\n%s", err, r)
 	}
 	checkCmds(t, f, "systemctl daemon-reload", "systemctl restart auditdrain.service")
+	// Uninstall removes the drop-in with the unit.
+	plug("au-remote.conf", "active = yes\npath = "+remote+"\n")
+	if _, err := Install(InstallOptions{Root: f.root, Offline: true}); err != nil {
+		t.Fatal(err)
+	}
+	r, err = Uninstall(UninstallOptions{Root: f.root, Offline: true})
+	if _, serr := os.Stat(filepath.Dir(dropIn)); err != nil || !errors.Is(serr, os.ErrNotExist) || !strings.Contains(r.String(), "removed   "+dropIn+"\n") {
+		t.Errorf("uninstall left the drop-in (%v, %v):\n%s", err, serr, r)
+	}
 }
