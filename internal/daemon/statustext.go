@@ -13,9 +13,9 @@ import (
 
 // Sections of the text form of the status, in the order printed.
 const (
-	sectionDaemon = "daemon"
-	sectionKernel = "kernel"
-	sectionLosses = "losses by cause"
+	sectionDaemon  = "daemon"
+	sectionKernel  = "kernel"
+	sectionLosses  = "losses by cause"
 	sectionWriter  = "writer"
 	sectionPlugins = "plugins"
 )
