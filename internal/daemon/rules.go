@@ -11,6 +11,7 @@ import (
 	"github.com/auditdrain/auditdrain/internal/auditctl"
 	"github.com/auditdrain/auditdrain/internal/config"
 	"github.com/auditdrain/auditdrain/internal/rulesd"
+	"github.com/auditdrain/auditdrain/internal/service"
 	"github.com/auditdrain/auditdrain/reader"
 )
 
@@ -144,6 +145,12 @@ func (r *ruleSource) statusRules() (int, []RuleError) {
 // -f, -e...) take effect at the next start. It also reads plugin_dir again
 // and applies it (see reloadPlugins). Safe from any goroutine.
 func (d *Daemon) Reload(cfg config.Config) error {
+	// Under systemd, RELOADING=1 now and READY=1 when done, so that
+	// `systemctl reload` waits for the rules and plugins to be applied.
+	if n := service.NewNotifier(); n.Enabled() {
+		n.Reloading()
+		defer func() { n.Ready(d.statusLine()) }()
+	}
 	return errors.Join(d.reloadPlugins(cfg), d.reloadRules(cfg))
 }
 
