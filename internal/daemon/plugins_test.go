@@ -132,6 +132,7 @@ func TestAudispRemoteEndToEnd(t *testing.T) {
 		st := r.d.Status()
 		return st.RingBytes == 0 && st.RecordsDrained >= n, fmt.Sprintf("%+v", st.Plugins)
 	})
+	pre, _ := pluginStatus(r.d.Status(), "au-remote.conf")
 	st := r.stop(t)
 	if l := lostNow(t, k); l != lost0 {
 		t.Errorf("kernel lost %d -> %d", lost0, l)
@@ -153,9 +154,11 @@ func TestAudispRemoteEndToEnd(t *testing.T) {
 			t.Fatalf("aggregator's line %d:\n got %q\nwant %q", i, agg[i], own[i])
 		}
 	}
+	// At stop, audisp-remote exits on SIGTERM (as under auditd) and may
+	// leave auditdrain's last record (DAEMON_END) unread: counted lost.
 	p, ok := pluginStatus(st, "au-remote.conf")
-	if !ok || p.Lost != 0 || p.Delivered == 0 {
-		t.Errorf("plugin status %+v", st.Plugins)
+	if !ok || pre.Lost != 0 || p.Lost > 2 || p.Delivered < uint64(len(own)) {
+		t.Errorf("plugin status before stop %+v, after %+v", pre, st.Plugins)
 	}
 	t.Logf("%d records (%d exec events) through audisp-remote to the aggregator, line for line; plugin %+v", len(own), n, p)
 }
