@@ -60,7 +60,7 @@ var debianIgnored = []string{
 	"verify_email", "action_mail_acct",
 	"use_libwrap",
 	"tcp_listen_queue", "tcp_max_per_addr", "tcp_client_max_idle", "transport", "krb5_principal",
-	"distribute_network", "q_depth", "overflow_action", "max_restarts", "plugin_dir", "end_of_event_timeout",
+	"distribute_network", "end_of_event_timeout",
 }
 
 func writeConf(t *testing.T, text string) string {
@@ -145,6 +145,31 @@ admin_space_left = 5%
 	_, ignored, err = ImportAuditdConf(writeConf(t, "name_format = fqd\n"))
 	if err != nil || strings.Join(ignored, " ") != "name_format=fqd" {
 		t.Errorf("name_format = fqd: %q, %v", ignored, err)
+	}
+}
+
+// TestImportAuditdConfPlugins maps the dispatcher keys: auditd's
+// overflow_action is auditdrain's plugin_overflow_action, and the values
+// that cannot hold are listed with why.
+func TestImportAuditdConfPlugins(t *testing.T) {
+	c, ignored, err := ImportAuditdConf(writeConf(t, "plugin_dir = /srv/p.d\nq_depth = 77\nmax_restarts = 2\noverflow_action = SUSPEND\ndisp_qos = lossy\n"))
+	if err != nil || len(ignored) != 0 {
+		t.Fatalf("ignored %q, %v", ignored, err)
+	}
+	if c.PluginDir != "/srv/p.d" || c.QueueDepth != 77 || c.MaxRestarts != 2 || c.PluginOverflow != PluginOverflowSuspend || c.OverflowAction != Default().OverflowAction {
+		t.Errorf("config %+v", c)
+	}
+	c, ignored, err = ImportAuditdConf(writeConf(t, "overflow_action = HALT\ndisp_qos = lossless\n"))
+	if err != nil || len(ignored) != 2 ||
+		!strings.HasPrefix(ignored[0], "overflow_action=HALT (cannot hold") || !strings.HasPrefix(ignored[1], "disp_qos=lossless (cannot hold: the drain never waits") {
+		t.Errorf("ignored %q, %v", ignored, err)
+	}
+	if c.PluginOverflow != PluginOverflowSyslog {
+		t.Errorf("overflow_action = HALT: plugin_overflow_action %q, want syslog", c.PluginOverflow)
+	}
+	f := writeConf(t, "overflow_action = spill\n")
+	if _, _, err := ImportAuditdConf(f); err == nil || !strings.Contains(err.Error(), f+":1: key overflow_action = \"spill\": want one of") {
+		t.Errorf("overflow_action = spill: %v", err)
 	}
 }
 

@@ -89,6 +89,12 @@ type Config struct {
 	RestoreKernelSettings bool             // restore_kernel_settings: put back backlog_limit, backlog_wait_time, rate_limit on exit
 	Limits                ratelimit.Config // ratelimit (Rules) and ratelimit_default (Default): per rule key, events/s
 
+	// Plugins (auditd's plugins.d dispatcher, internal/plugins).
+	PluginDir      string         // plugin_dir: plugin files ("" = no plugins)
+	QueueDepth     int            // q_depth: records per plugin queue
+	MaxRestarts    int            // max_restarts: restarts of a plugin that exits
+	PluginOverflow PluginOverflow // plugin_overflow_action: on a full plugin queue
+
 	// The daemon's control endpoint and metrics.
 	ControlSocket string // control_socket: root-only unix socket for `status` and /metrics
 	MetricsListen string // metrics_listen: optional TCP address for Prometheus /metrics ("" = off)
@@ -328,6 +334,10 @@ func (c Config) logGID() (int, error) {
 	}
 	return strconv.Atoi(grp.Gid)
 }
+
+// NodeName returns the node name name_format and name give ("" for none),
+// as the writer and the plugins prefix records with it.
+func (c Config) NodeName() (string, error) { return c.node() }
 
 // node returns the node name to prefix records with ("" for none).
 func (c Config) node() (string, error) {

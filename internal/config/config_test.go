@@ -134,7 +134,7 @@ kernel_backpressure = wait
 // alwaysValid lists the keys whose parser accepts any text; every other key
 // needs a case in TestKeyErrors.
 var alwaysValid = map[string]bool{
-	"log_dir": true, "log_group": true, "rules_dir": true, "control_socket": true, "metrics_listen": true,
+	"log_dir": true, "log_group": true, "rules_dir": true, "plugin_dir": true, "control_socket": true, "metrics_listen": true,
 }
 
 // TestKeyErrors gives every key that can refuse a value a value it refuses,
@@ -188,6 +188,9 @@ func TestKeyErrors(t *testing.T) {
 		{"rules", writable, "untrusted file"},
 		{"overflow_action", "spill", "want one of block, drop"},
 		{"high_water", "0", "out of range [1, 100]"},
+		{"q_depth", "0", "out of range"},
+		{"max_restarts", "-1", "out of range"},
+		{"plugin_overflow_action", "single", "want one of syslog, ignore, suspend"},
 		{"keep_types", "LOGIN,LOGON", `unknown record type "LOGON"`},
 		{"keep_types", "70000", `unknown record type "70000"`},
 		{"keep_keys", "a,b\x01c", "contains NUL or 0x01"},
@@ -507,6 +510,7 @@ func TestValueRoundTrips(t *testing.T) {
 			Default: &ratelimit.Rule{Key: defaultRuleKey, Rate: 100, Burst: 150},
 		},
 		MetricsListen: "127.0.0.1:9947", ControlSocket: "/run/x.sock",
+		PluginDir: "/srv/plugins.d", QueueDepth: 17, MaxRestarts: 3, PluginOverflow: PluginOverflowSuspend,
 		Flush: FlushData, Freq: 7, MaxLogFileAction: writer.Action{Kind: writer.ActionKeepLogs}, NumLogs: 9, MaxTotalLogSize: 5 << 30,
 		RotateInterval: time.Hour, SpaceLeft: writer.Threshold{Percent: 2.5}, SpaceLeftAction: writer.Action{Kind: writer.ActionExec, Path: prog},
 		AdminSpaceLeft: writer.Threshold{Bytes: 25 << 20}, AdminSpaceLeftAction: writer.Action{Kind: writer.ActionHalt},

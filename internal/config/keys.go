@@ -106,6 +106,13 @@ var keyTable = []key{
 	{"ratelimit", "", "per-key event limits: \"key=K rate=R [burst=B]; ...\"", field[[]ratelimit.Rule]{func(c *Config) *[]ratelimit.Rule { return &c.Limits.Rules }, parseRules, formatRules}},
 	{"ratelimit_default", "", "limit for events whose key has no ratelimit rule: \"rate=R [burst=B]\"", field[*ratelimit.Rule]{func(c *Config) **ratelimit.Rule { return &c.Limits.Default }, parseDefaultRule, formatDefaultRule}},
 
+	// Plugins (auditd's plugins.d dispatcher).
+	{"plugin_dir", "/etc/audit/plugins.d", "directory of auditd plugin files run as auditd 3.0.9's dispatcher runs them (empty: no plugins)", str(func(c *Config) *string { return &c.PluginDir })},
+	{"q_depth", "2000", "records each plugin's own queue holds; a full queue loses records for that plugin only, never stalls the drain", num(func(c *Config) *int { return &c.QueueDepth }, 1, 1<<24)},
+	{"max_restarts", "10", "restarts of a plugin that exits before it is given up until the next reload", num(func(c *Config) *int { return &c.MaxRestarts }, 0, 1<<20)},
+	{"plugin_overflow_action", "syslog", "when a plugin's queue is full (auditd.conf's overflow_action): syslog (count and log) | ignore (count) | suspend (count, and stop feeding the plugin until the next reload)",
+		oneOf(func(c *Config) *PluginOverflow { return &c.PluginOverflow }, PluginOverflowSyslog, PluginOverflowIgnore, PluginOverflowSuspend)},
+
 	// The daemon's control endpoint and metrics.
 	{"control_socket", "/run/auditdrain/control.sock", "path of the daemon's root-only control socket", str(func(c *Config) *string { return &c.ControlSocket })},
 	{"metrics_listen", "", "TCP address for Prometheus /metrics, e.g. 127.0.0.1:9947 (empty: only on the control socket)", str(func(c *Config) *string { return &c.MetricsListen })},

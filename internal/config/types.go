@@ -69,6 +69,19 @@ const (
 	OverflowDrop OverflowAction = "drop"
 )
 
+// PluginOverflow is the plugin_overflow_action key (auditd.conf's
+// overflow_action): what happens when a plugin's own queue is full. The
+// record is lost for that plugin only in every case; the drain never waits.
+type PluginOverflow string
+
+// PluginOverflow values (auditd's single and halt are not offered: a plugin
+// does not stop the host).
+const (
+	PluginOverflowSyslog  PluginOverflow = "syslog"  // count, and log the losses
+	PluginOverflowIgnore  PluginOverflow = "ignore"  // count only
+	PluginOverflowSuspend PluginOverflow = "suspend" // count, and stop feeding the plugin until the next reload
+)
+
 // Backpressure is the kernel_backpressure key: whether audited programs
 // stall when the kernel's backlog is full.
 type Backpressure string

@@ -120,8 +120,9 @@ func (d *Daemon) account(now time.Time) {
 	dStall := stall - d.lastStall
 	d.lastLoss, d.lastStall = cur, stall
 	d.pipe.FlushRateLimits(now)
-	if delta.Any() {
-		d.selfBuf = pipeline.AppendLossRecord(d.selfBuf[:0], now.UnixMilli(), delta, dStall)
+	d.pluginLoss = d.plugins.lossDelta(d.pluginLoss)
+	if delta.Any() || len(d.pluginLoss) > 0 {
+		d.selfBuf = pipeline.AppendLossRecord(d.selfBuf[:0], now.UnixMilli(), delta, dStall, d.pluginLoss...)
 		d.writeSelfPayload(record.TypeDaemonErr, d.selfBuf)
 		d.lossLast = now
 		if !d.lossActive {
@@ -148,12 +149,14 @@ func (d *Daemon) writeSelf(typ uint16, payload string) {
 }
 
 // writeSelfPayload writes a record auditdrain made itself, stamp included
-// (also the pipeline's Emit). It runs on the goroutine that owns the writer.
+// (also the pipeline's Emit), and hands it to the plugins, as auditd hands
+// them its own records. It runs on the goroutine that owns the writer.
 func (d *Daemon) writeSelfPayload(typ uint16, p []byte) {
 	d.selfRecords.Add(1)
 	if d.w == nil {
 		return
 	}
+	d.plugins.disp.Dispatch(typ, p)
 	if err := d.w.Append(typ, p); err != nil && d.writeErr.Load() == nil {
 		d.writeErr.Store(&err)
 	}

@@ -72,6 +72,10 @@ type Daemon struct {
 	stopPolling context.CancelFunc
 
 	rules *ruleSource
+	// plugins runs plugins.d: every record the pipeline passes is
+	// dispatched to it on the drain goroutine, which never waits for it.
+	plugins    *pluginSet
+	pluginLoss []pipeline.PluginLoss // drain goroutine's buffer for op=lost
 	// healthDrained is the drained count at the last watchdog check
 	// (watchdog goroutine only).
 	healthDrained uint64
@@ -147,6 +151,9 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	if d.pipe, err = pipeline.New(d.ring, popts); err != nil {
 		return err
 	}
+	if err := d.newPlugins(); err != nil {
+		return err
+	}
 	d.rd, err = reader.Open(reader.Config{Mode: mode, RcvBuf: int(cfg.RcvBuf)})
 	if err != nil {
 		if errors.Is(err, reader.ErrAlreadyRegistered) {
@@ -183,6 +190,9 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	d.push = d.pipe.Push
 	d.sink = d.append
 	d.lastAccount = time.Now()
+	// After the writer opened, before READY: the plugins get what the log
+	// gets, auditdrain's start record first.
+	d.startPlugins()
 	d.writeSelf(record.TypeDaemonStart, d.startRecord(mode))
 	d.repairRecord()
 	reading, draining := newLoop(d.readLoop), newLoop(d.drainLoop)
@@ -367,8 +377,12 @@ func (d *Daemon) append(typ uint16, p []byte) {
 		return
 	}
 	if !d.pipe.Filter(typ, p) {
+		if typ == record.TypeEOE && !d.cfg.WriteEOE {
+			d.plugins.disp.Dispatch(typ, p) // auditd sends EOE to plugins, though it does not log it
+		}
 		return
 	}
+	d.plugins.disp.Dispatch(typ, p)
 	if d.opts.BeforeAppend != nil {
 		d.opts.BeforeAppend()
 	}
@@ -426,6 +440,10 @@ func (d *Daemon) shutdown(reading, draining *loop) error {
 	d.kpoll.poll()
 	d.account(time.Now())
 	d.writeSelf(record.TypeDaemonEnd, d.endRecord())
+	// Before the writer closes: the plugins get their queues.
+	if err := d.stopPlugins(); err != nil {
+		errs = append(errs, err)
+	}
 	if d.cfg.RestoreKernelSettings && d.rd.Mode() == reader.ModeUnicast && d.status0.Enabled != 2 {
 		if err := d.restoreKernel(); err != nil {
 			errs = append(errs, err)
@@ -474,6 +492,7 @@ func (d *Daemon) closeAll() {
 	if d.ring != nil {
 		d.ring.Close()
 	}
+	d.stopPlugins() // a no-op after shutdown's
 	if d.w != nil {
 		d.w.Close()
 	}

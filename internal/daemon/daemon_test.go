@@ -36,6 +36,9 @@ func TestMain(m *testing.M) {
 	if v := os.Getenv(loadEnv); v != "" {
 		os.Exit(runLoad(v))
 	}
+	if v := os.Getenv(execEnv); v != "" {
+		os.Exit(runExecs(v))
+	}
 	os.Exit(m.Run())
 }
 
@@ -91,6 +94,9 @@ func start(t *testing.T, k *audittest.K, cfg config.Config, opts Options) *runni
 	cfg.ControlSocket = filepath.Join(dir, "c.sock")
 	cfg.BacklogWaitTime = 0
 	cfg.RulesDir = "" // the test adds its own rules; rules.d's -D would delete them
+	if cfg.PluginDir == config.Default().PluginDir {
+		cfg.PluginDir = "" // the machine's plugins are not the test's
+	}
 	var logBuf bytes.Buffer
 	opts.Log = &syncWriter{w: &logBuf}
 	ctx, cancel := context.WithCancel(context.Background())
