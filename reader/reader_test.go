@@ -101,7 +101,8 @@ func TestUnicastReadsEveryRecord(t *testing.T) {
 	r.SetDeadline(deadline)
 	for syscalls < n {
 		if _, err := r.ReadBatch(count); err != nil {
-			st, _ := k.Conn().Status(); t.Fatalf("after %d of %d SYSCALL records: %v (stats %+v, kernel %+v)", syscalls, n, err, r.Stats(), st)
+			st, _ := k.Conn().Status()
+			t.Fatalf("after %d of %d SYSCALL records: %v (stats %+v, kernel %+v)", syscalls, n, err, r.Stats(), st)
 		}
 	}
 	runtime.ReadMemStats(&ms1)

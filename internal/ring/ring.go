@@ -67,6 +67,8 @@ type Ring struct {
 	// prodParked is written by the producer in Push and read by the
 	// consumer after every release.
 	prodParked atomic.Uint32
+	// kicked is set by Kick and consumed by Wait.
+	kicked atomic.Bool
 	// highWater is written only by the producer.
 	highWater atomic.Uint64
 	_         [cacheLine - 16]byte
@@ -268,8 +270,9 @@ func (r *Ring) Drain(maxBytes int, fn func(typ uint16, p []byte)) (n int) {
 }
 
 // Wait parks the consumer until at least one record is available (true), the
-// timeout elapses (false), or the ring is closed and empty (false). A timeout
-// <= 0 waits without limit. Consumer only.
+// timeout elapses (false), the ring is closed and empty (false), or Kick is
+// called (false if nothing is available). A timeout <= 0 waits without
+// limit. Consumer only.
 func (r *Ring) Wait(timeout time.Duration) bool {
 	var timerC <-chan time.Time
 	if timeout > 0 {
@@ -282,13 +285,14 @@ func (r *Ring) Wait(timeout time.Duration) bool {
 		// pushed before Close is visible to the tail load.
 		closed := r.closed.Load()
 		if r.available() {
+			r.kicked.Store(false)
 			return true
 		}
-		if closed {
+		if closed || r.kicked.Swap(false) {
 			return false
 		}
 		r.consParked.Store(1)
-		if r.closed.Load() || r.available() {
+		if r.closed.Load() || r.available() || r.kicked.Load() {
 			r.consParked.Store(0)
 			continue
 		}
@@ -300,6 +304,17 @@ func (r *Ring) Wait(timeout time.Duration) bool {
 			return r.available()
 		}
 		r.consParked.Store(0)
+	}
+}
+
+// Kick makes the consumer's Wait return now, or its next Wait return at
+// once, even with nothing to drain (false, unless records are available):
+// the consumer has something else to look at. Safe from any goroutine.
+func (r *Ring) Kick() {
+	r.kicked.Store(true)
+	select {
+	case r.consWake <- struct{}{}:
+	default:
 	}
 }
 

@@ -732,3 +732,38 @@ func TestDeferWakeups(t *testing.T) {
 		t.Fatal("producer and consumer deadlocked with deferred wake-ups")
 	}
 }
+
+// TestKickEndsWait: Kick ends a Wait parked on an empty ring, and a Kick
+// before Wait makes that Wait return at once; neither leaves a stale kick.
+func TestKickEndsWait(t *testing.T) {
+	r, err := New(MinSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan bool)
+	go func() { done <- r.Wait(0) }()
+	r.Kick()
+	select {
+	case got := <-done:
+		if got {
+			t.Fatal("Wait after Kick on an empty ring reported a record")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Kick did not end Wait")
+	}
+	r.Kick()
+	if r.Wait(0) {
+		t.Fatal("Wait after an earlier Kick reported a record")
+	}
+	// The kick was consumed: a Wait with a timeout now times out.
+	if r.Wait(time.Millisecond) {
+		t.Fatal("Wait on an empty ring reported a record")
+	}
+	if ok, err := r.TryPush(1, []byte("x")); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	r.Kick()
+	if !r.Wait(0) {
+		t.Fatal("Wait with a record available after Kick reported none")
+	}
+}
