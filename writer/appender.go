@@ -5,33 +5,60 @@ import (
 	"os"
 	"time"
 
+	"github.com/auditdrain/auditdrain/internal/segment"
 	"github.com/klauspost/compress/zstd"
-	"golang.org/x/sys/unix"
 )
 
 // appender is the single goroutine that owns the segment files: it takes
 // batches in seal order, waits for each one's frame and writes it with one
 // write(2); it decides when to fsync (inline, or through its syncer
 // goroutine), rotates segments and applies retention, checks disk space
-// every CheckInterval and applies the configured actions. Every field is
-// owned by the appender goroutine; the syncer only receives a file and
-// returns a result.
+// every CheckInterval and applies the configured actions. Its state is in
+// three groups: the open segment, durability (what is written and what is
+// synced) and disk conditions. Every field is owned by the appender
+// goroutine; the syncer only receives a file and returns a result. It
+// reaches the clock and the file system only through env.
 type appender struct {
-	w *Writer
-	s *settings
+	w   *Writer
+	s   *settings
+	env env
+	// lock is the flock on Dir (see lockDir), replaced when Dir is made
+	// again; closed by finish.
+	lock *os.File
 
-	f       *os.File // nil when no segment is open (creation failed, or abandoned after an error)
-	path    string   // the current (or last) segment
-	seq     uint64   // sequence number of path
-	size    int64    // bytes in the current segment
-	created time.Time
-	idx     segIndex // what the current segment holds
-	overMax bool     // max_log_file syslog/suspend already reported for this segment
+	seg  segState
+	dur  durability
+	cond conditions
 
-	// Durability. Frames (data frames and notices) are numbered over the
-	// Writer's life; an fsync covers every frame written before it began,
-	// and closing a segment fsyncs it, so "synced up to frame n" holds
-	// across segments.
+	// Scratch buffers for notices and trailers.
+	noticeText []byte
+	noticeOut  []byte
+	noticeMs   int64         // the time in the notice built last
+	joined     []byte        // a notice and a frame, written together
+	enc        *zstd.Encoder // compresses notices; made on first use
+
+	// closeErr is the error of the final fsync or close; Close reads it
+	// once the appender has exited.
+	closeErr error
+}
+
+// segState is the segment being written.
+type segState struct {
+	f        segFile // nil when no segment is open (creation failed, or abandoned after an error)
+	path     string  // the current (or last) segment
+	seq      uint64  // sequence number of path
+	size     int64   // bytes in the current segment
+	created  time.Time
+	idx      segment.Tally // what the current segment holds
+	overMax  bool          // max_log_file syslog/suspend already reported for this segment
+	rotateAt bool          // start a new segment before the next frame (after an fsync or truncate failure)
+}
+
+// durability tracks written and synced frames. Frames (data frames and
+// notices) are numbered over the Writer's life; an fsync covers every
+// frame written before it began, and closing a segment fsyncs it, so
+// "synced up to frame n" holds across segments.
+type durability struct {
 	frame    uint64    // frames written
 	reqUpto  uint64    // frames covered by the last fsync started
 	oldest   time.Time // append time of the oldest record written since reqUpto; zero if none
@@ -41,34 +68,27 @@ type appender struct {
 	fl       syncSnap
 	held     []*batch // Flush data/sync: written batches awaiting their fsync, in frame order
 	syncErr  error    // an fsync failure not yet acted upon
-	rotateAt bool     // start a new segment before the next frame (after an fsync or truncate failure)
 	syncReq  chan syncSnap
 	syncRes  chan syncResult
 	syncDone chan struct{}
-	timer    *time.Timer
+	timer    timer // the FsyncInterval deadline
 	armed    bool
-	ticker   *time.Ticker
+}
 
-	// Conditions.
+// conditions are the disk conditions in progress and their effects.
+type conditions struct {
 	suspended    bool
 	suspendCause Cause
 	failing      [NumCauses]bool // the action for this write-error cause was applied and no write has succeeded since
 	spaceHit     bool            // free space is below SpaceLeft (its action ran)
 	adminHit     bool            // free space is below AdminSpaceLeft (its action ran)
 	gap          notice          // records not written since the last notice
-	noticeText   []byte
-	noticeOut    []byte
-	noticeMs     int64         // the time in the notice built last
-	joined       []byte        // a notice and a frame, written together
-	enc          *zstd.Encoder // compresses notices; made on first use
-	stfs         unix.Statfs_t
-	stat         unix.Stat_t
-	closeErr     error
+	ticker       ticker          // every CheckInterval
 }
 
 // syncSnap is one fsync: the file and what it covers.
 type syncSnap struct {
-	f      *os.File
+	f      segFile
 	path   string
 	full   bool // fsync rather than fdatasync
 	upto   uint64
@@ -86,29 +106,30 @@ type notice struct {
 	pending bool // a notice is due: records were dropped, or writing was suspended
 	records uint64
 	cause   Cause // of the first records dropped, or of the suspension
-	stamps  stampRange
+	stamps  segment.Stamps
 }
 
-func (n *notice) add(records int, st stampRange, cause Cause) {
+func (n *notice) add(records int, st segment.Stamps, cause Cause) {
 	if !n.pending {
 		n.cause = cause
 	}
 	n.pending = true
 	n.records += uint64(records)
-	n.stamps.merge(st)
+	n.stamps.Merge(st)
 }
 
-func newAppender(w *Writer, f *os.File, path string, seq uint64, size int64) *appender {
-	t := time.NewTimer(time.Hour)
-	t.Stop()
+func newAppender(w *Writer, e env, lock *os.File, f segFile, path string, seq uint64, size int64) *appender {
 	return &appender{
-		w: w, s: &w.s, f: f, path: path, seq: seq, size: size, created: time.Now(),
-		held:     make([]*batch, 0, w.s.poolSize),
-		syncReq:  make(chan syncSnap, 1),
-		syncRes:  make(chan syncResult, 1),
-		syncDone: make(chan struct{}),
-		timer:    t,
-		ticker:   time.NewTicker(w.s.CheckInterval),
+		w: w, s: &w.s, env: e, lock: lock,
+		seg: segState{f: f, path: path, seq: seq, size: size, created: e.clock.Now()},
+		dur: durability{
+			held:     make([]*batch, 0, w.s.poolSize),
+			syncReq:  make(chan syncSnap, 1),
+			syncRes:  make(chan syncResult, 1),
+			syncDone: make(chan struct{}),
+			timer:    e.clock.NewTimer(),
+		},
+		cond: conditions{ticker: e.clock.NewTicker(w.s.CheckInterval)},
 	}
 }
 
@@ -125,23 +146,29 @@ func (a *appender) run() {
 			}
 			<-b.done
 			a.handle(b)
-		case r := <-a.syncRes:
-			a.inflight = false
-			a.finishSync(a.fl, r)
-			a.fl = syncSnap{}
-			if a.want {
-				a.want = false
+		case r := <-a.dur.syncRes:
+			a.dur.inflight = false
+			a.finishSync(a.dur.fl, r)
+			a.dur.fl = syncSnap{}
+			if a.dur.want {
+				a.dur.want = false
 				a.requestSync()
 			}
-		case <-a.timer.C:
-			a.armed = false
+		case <-a.dur.timer.C():
+			a.dur.armed = false
 			if a.s.flush == flushIncremental {
 				a.syncNow()
 			} else {
 				a.requestSync()
 			}
-		case now := <-a.ticker.C:
+		case now := <-a.cond.ticker.C():
 			a.check(now)
+		case reply := <-w.rotateReq:
+			var err error
+			if a.seg.f != nil && a.seg.idx.Frames > 0 {
+				err = a.rotate()
+			}
+			reply <- err
 		case <-w.wake:
 		}
 		a.control()
@@ -152,16 +179,13 @@ func (a *appender) run() {
 // failure.
 func (a *appender) control() {
 	w := a.w
-	if a.syncErr != nil {
-		err := a.syncErr
-		a.syncErr = nil
+	if a.dur.syncErr != nil {
+		err := a.dur.syncErr
+		a.dur.syncErr = nil
 		a.fail(CauseDiskError, err)
 	}
 	if w.resumeReq.Load() && w.resumeReq.Swap(false) {
 		a.resume(true)
-	}
-	if w.rotateReq.Load() && w.rotateReq.Swap(false) && a.f != nil && a.idx.frames > 0 {
-		a.rotate()
 	}
 }
 
@@ -169,13 +193,13 @@ func (a *appender) control() {
 // suspended or fails.
 func (a *appender) handle(b *batch) {
 	if b.err != nil {
-		err := fmt.Errorf("writer: batch %d for %q: %w", b.seq, a.path, b.err)
+		err := fmt.Errorf("writer: batch %d for %q: %w", b.seq, a.seg.path, b.err)
 		a.fail(CauseDiskError, err)
 		a.drop(b, CauseDiskError)
 		return
 	}
-	if a.suspended {
-		a.drop(b, a.suspendCause)
+	if a.cond.suspended {
+		a.drop(b, a.cond.suspendCause)
 		return
 	}
 	data := b.text
@@ -185,7 +209,7 @@ func (a *appender) handle(b *batch) {
 	for attempt := 0; ; attempt++ {
 		err := a.ready()
 		var pre []byte
-		if err == nil && a.gap.pending {
+		if err == nil && a.cond.gap.pending {
 			// The notice of the records not written goes with the first
 			// frame written after them, in the same write(2): both or
 			// neither, so that it is written once per gap.
@@ -208,7 +232,7 @@ func (a *appender) handle(b *batch) {
 		}
 		cause := classify(err)
 		retry := a.fail(cause, err)
-		if !retry || attempt > 0 || a.suspended {
+		if !retry || attempt > 0 || a.cond.suspended {
 			a.drop(b, cause)
 			return
 		}
@@ -217,10 +241,10 @@ func (a *appender) handle(b *batch) {
 
 // ready makes sure a segment is open.
 func (a *appender) ready() error {
-	if a.rotateAt && a.f != nil && a.idx.frames > 0 {
+	if a.seg.rotateAt && a.seg.f != nil && a.seg.idx.Frames > 0 {
 		a.closeSegment()
 	}
-	if a.f == nil {
+	if a.seg.f == nil {
 		return a.openSegment()
 	}
 	return nil
@@ -231,45 +255,45 @@ func (a *appender) ready() error {
 // segment stays a sequence of whole frames; if that fails, the segment is
 // abandoned at the next frame.
 func (a *appender) writeFrame(data []byte, withNotice bool) error {
-	n, err := a.f.Write(data)
+	n, err := a.seg.f.Write(data)
 	if err != nil {
 		if n > 0 {
-			if terr := a.f.Truncate(a.size); terr != nil {
-				a.rotateAt = true
+			if terr := a.seg.f.Truncate(a.seg.size); terr != nil {
+				a.seg.rotateAt = true
 			}
 		}
 		// err is an *os.PathError: it names the file.
-		return fmt.Errorf("writer: write frame of %d bytes at offset %d: %w", len(data), a.size, err)
+		return fmt.Errorf("writer: write frame of %d bytes at offset %d: %w", len(data), a.seg.size, err)
 	}
-	a.size += int64(n)
+	a.seg.size += int64(n)
 	a.w.c.bytesOut.Add(uint64(n))
 	if withNotice {
-		a.frame++
-		a.trace(traceWrite, a.frame, 0)
+		a.dur.frame++
+		a.trace(traceWrite, a.dur.frame, 0)
 	}
-	a.frame++
-	a.trace(traceWrite, a.frame, 0)
+	a.dur.frame++
+	a.trace(traceWrite, a.dur.frame, 0)
 	return nil
 }
 
 // written accounts for a batch whose frame was just written.
 func (a *appender) written(b *batch) {
 	w := a.w
-	b.frame = a.frame
+	b.frame = a.dur.frame
 	a.cleared()
-	a.idx.records += uint64(b.records)
-	a.idx.frames++
-	a.idx.stamps.merge(b.stamps)
+	a.seg.idx.Records += uint64(b.records)
+	a.seg.idx.Frames++
+	a.seg.idx.Stamps.Merge(b.stamps)
 	w.c.records.Add(uint64(b.records))
 	w.c.batches.Add(1)
 	w.c.bytesIn.Add(uint64(len(b.text)))
 	if b.hasTS {
-		ms := time.Now().UnixMilli() - b.firstMs
+		ms := a.env.clock.Now().UnixMilli() - b.firstMs
 		w.c.latency.observe(time.Duration(ms) * time.Millisecond)
 	}
 	a.unsynced(b.firstAt, uint64(b.records))
 	if a.holds() {
-		a.held = append(a.held, b)
+		a.dur.held = append(a.dur.held, b)
 	} else {
 		a.release(b)
 	}
@@ -278,10 +302,10 @@ func (a *appender) written(b *batch) {
 
 // unsynced notes records written and not yet covered by an fsync.
 func (a *appender) unsynced(at time.Time, records uint64) {
-	if a.oldest.IsZero() || at.Before(a.oldest) {
-		a.oldest = at
+	if a.dur.oldest.IsZero() || at.Before(a.dur.oldest) {
+		a.dur.oldest = at
 	}
-	a.recs += records
+	a.dur.recs += records
 }
 
 func (a *appender) holds() bool { return a.s.flush == flushData || a.s.flush == flushSync }
@@ -295,7 +319,7 @@ func (a *appender) release(b *batch) {
 // drop discards a batch that could not be written, counting its records.
 func (a *appender) drop(b *batch, cause Cause) {
 	a.w.c.notWritten[cause].Add(uint64(b.records))
-	a.gap.add(b.records, b.stamps, cause)
+	a.cond.gap.add(b.records, b.stamps, cause)
 	a.trace(traceDrop, 0, b.records)
 	b.reset()
 	a.w.free <- b
@@ -314,37 +338,37 @@ func (a *appender) flushPolicy() {
 	case flushData, flushSync:
 		a.requestSync()
 	case flushIncremental:
-		if a.recs >= uint64(s.Freq) {
+		if a.dur.recs >= uint64(s.Freq) {
 			a.syncNow()
 		}
 	case flushIncrementalAsync:
-		if a.recs >= uint64(s.Freq) {
+		if a.dur.recs >= uint64(s.Freq) {
 			a.requestSync()
 		}
 	}
 	timed := s.flush == flushInterval ||
 		(s.flush == flushIncremental || s.flush == flushIncrementalAsync) && s.FsyncInterval > 0
-	if timed && !a.armed && a.frame > a.reqUpto {
-		a.timer.Reset(s.FsyncInterval)
-		a.armed = true
+	if timed && !a.dur.armed && a.dur.frame > a.dur.reqUpto {
+		a.dur.timer.Reset(s.FsyncInterval)
+		a.dur.armed = true
 	}
 }
 
 // sizeCheck applies max_log_file_action once the segment is too large.
 func (a *appender) sizeCheck() {
 	s := a.s
-	if a.size <= s.MaxSegmentBytes || a.f == nil {
+	if a.seg.size <= s.MaxSegmentBytes || a.seg.f == nil {
 		return
 	}
 	switch act := s.MaxLogFileAction; act.Kind {
 	case ActionRotate, ActionKeepLogs:
 		a.rotate()
 	case ActionSyslog, ActionSuspend:
-		if a.overMax {
+		if a.seg.overMax {
 			return
 		}
-		a.overMax = true
-		a.notify(Event{Kind: EventCondition, Cause: CauseMaxLogFile, Action: act, Path: a.path, FreeBytes: -1})
+		a.seg.overMax = true
+		a.notify(Event{Kind: EventCondition, Cause: CauseMaxLogFile, Action: act, Path: a.seg.path, FreeBytes: -1})
 		if act.Kind == ActionSuspend {
 			a.suspend(CauseMaxLogFile)
 		}
@@ -354,47 +378,47 @@ func (a *appender) sizeCheck() {
 // requestSync hands an fsync of everything written so far to the syncer,
 // or, if one is running, asks for another when it completes.
 func (a *appender) requestSync() {
-	if a.f == nil || a.frame == a.reqUpto {
+	if a.seg.f == nil || a.dur.frame == a.dur.reqUpto {
 		return
 	}
-	if a.inflight {
-		a.want = true
+	if a.dur.inflight {
+		a.dur.want = true
 		return
 	}
-	a.inflight = true
-	a.fl = a.snapshot()
-	a.trace(traceSyncStart, a.fl.upto, 0)
-	a.syncReq <- a.fl // capacity 1 and nothing in flight: never blocks
+	a.dur.inflight = true
+	a.dur.fl = a.snapshot()
+	a.trace(traceSyncStart, a.dur.fl.upto, 0)
+	a.dur.syncReq <- a.dur.fl // capacity 1 and nothing in flight: never blocks
 }
 
 // syncNow fsyncs everything written so far on this goroutine.
 func (a *appender) syncNow() {
 	a.waitIdle()
-	if a.f == nil || a.frame == a.reqUpto {
+	if a.seg.f == nil || a.dur.frame == a.dur.reqUpto {
 		return
 	}
 	snap := a.snapshot()
 	a.trace(traceSyncStart, snap.upto, 0)
-	nanos, err := syncFile(snap.f, snap.full)
+	nanos, err := snap.f.Sync(snap.full)
 	a.finishSync(snap, syncResult{nanos, err})
 }
 
 // waitIdle waits for the in-flight fsync, if any, and accounts for it.
 func (a *appender) waitIdle() {
-	if !a.inflight {
+	if !a.dur.inflight {
 		return
 	}
-	r := <-a.syncRes
-	a.inflight = false
-	a.finishSync(a.fl, r)
-	a.fl = syncSnap{}
+	r := <-a.dur.syncRes
+	a.dur.inflight = false
+	a.finishSync(a.dur.fl, r)
+	a.dur.fl = syncSnap{}
 }
 
 // snapshot starts a new fsync window: it covers what was written so far.
 func (a *appender) snapshot() syncSnap {
-	snap := syncSnap{f: a.f, path: a.path, full: a.s.flush == flushSync, upto: a.frame, oldest: a.oldest, recs: a.recs}
-	a.reqUpto, a.oldest, a.recs = a.frame, time.Time{}, 0
-	a.want = false
+	snap := syncSnap{f: a.seg.f, path: a.seg.path, full: a.s.flush == flushSync, upto: a.dur.frame, oldest: a.dur.oldest, recs: a.dur.recs}
+	a.dur.reqUpto, a.dur.oldest, a.dur.recs = a.dur.frame, time.Time{}, 0
+	a.dur.want = false
 	return snap
 }
 
@@ -409,107 +433,118 @@ func (a *appender) finishSync(snap syncSnap, r syncResult) {
 		// segment can be trusted to be durable. Act on it outside the
 		// current operation, and continue in a new segment.
 		err := fmt.Errorf("writer: fsync %q (covering frames up to %d, %d records): %w", snap.path, snap.upto, snap.recs, r.err)
-		if a.syncErr == nil {
-			a.syncErr = err
+		if a.dur.syncErr == nil {
+			a.dur.syncErr = err
 		}
 		w.setErr(err)
-		a.rotateAt = true
+		a.seg.rotateAt = true
 	} else {
 		w.c.recordsSynced.Add(snap.recs)
 		if !snap.oldest.IsZero() {
-			w.c.window.observe(time.Since(snap.oldest))
+			w.c.window.observe(a.env.clock.Now().Sub(snap.oldest))
 		}
 	}
 	n := 0
-	for n < len(a.held) && a.held[n].frame <= snap.upto {
-		a.release(a.held[n])
+	for n < len(a.dur.held) && a.dur.held[n].frame <= snap.upto {
+		a.release(a.dur.held[n])
 		n++
 	}
 	if n > 0 {
-		k := copy(a.held, a.held[n:])
-		clear(a.held[k:])
-		a.held = a.held[:k]
+		k := copy(a.dur.held, a.dur.held[n:])
+		clear(a.dur.held[k:])
+		a.dur.held = a.dur.held[:k]
 	}
 }
 
 // syncLoop is the syncer goroutine: it runs one fsync at a time for the
 // appender, so that writes go on meanwhile.
 func (a *appender) syncLoop() {
-	defer close(a.syncDone)
-	for snap := range a.syncReq {
-		nanos, err := syncFile(snap.f, snap.full)
-		a.syncRes <- syncResult{nanos, err}
+	defer close(a.dur.syncDone)
+	for snap := range a.dur.syncReq {
+		nanos, err := snap.f.Sync(snap.full)
+		a.dur.syncRes <- syncResult{nanos, err}
 	}
 }
 
 // rotate closes the current segment and starts the next one, then applies
-// retention.
-func (a *appender) rotate() {
-	a.closeSegment()
-	if err := a.openSegment(); err != nil {
-		a.fail(classify(err), err)
+// retention. It returns the error of closing (fsync, close) the segment or
+// of creating the next one; both were also acted upon as disk errors.
+func (a *appender) rotate() error {
+	err := a.closeSegment()
+	if oerr := a.openSegment(); oerr != nil {
+		a.fail(classify(oerr), oerr)
+		if err == nil {
+			err = oerr
+		}
 	}
 	if a.s.MaxLogFileAction.Kind == ActionRotate {
 		a.retention()
 	}
+	return err
 }
 
 // closeSegment writes the index trailer (zstd), fsyncs the segment
 // (always: this also covers data written before a failed fsync) and
-// closes it.
-func (a *appender) closeSegment() {
-	if a.f == nil {
-		return
+// closes it. It returns the error of that fsync or close.
+func (a *appender) closeSegment() error {
+	if a.seg.f == nil {
+		return nil
 	}
-	a.timer.Stop()
-	a.armed = false
+	a.dur.timer.Stop()
+	a.dur.armed = false
 	a.waitIdle()
 	if a.s.zstd {
-		a.noticeOut = a.idx.appendTrailer(a.noticeOut[:0], a.size)
-		if n, err := a.f.Write(a.noticeOut); err != nil {
+		a.noticeOut = a.seg.idx.AppendTrailer(a.noticeOut[:0], a.seg.size)
+		if n, err := a.seg.f.Write(a.noticeOut); err != nil {
 			// Best effort: the segment is valid without its index.
 			if n > 0 {
-				_ = a.f.Truncate(a.size)
+				_ = a.seg.f.Truncate(a.seg.size)
 			}
-			a.w.setErr(fmt.Errorf("writer: write the index trailer of %q: %w", a.path, err))
+			a.w.setErr(fmt.Errorf("writer: write the index trailer of %q: %w", a.seg.path, err))
 		} else {
-			a.size += int64(n)
+			a.seg.size += int64(n)
 			a.w.c.bytesOut.Add(uint64(n))
 		}
 	}
 	snap := a.snapshot()
-	nanos, err := syncFile(snap.f, snap.full)
+	nanos, err := snap.f.Sync(snap.full)
 	a.finishSync(snap, syncResult{nanos, err})
+	var ret error
 	if err != nil {
 		a.closeErr = err
+		ret = fmt.Errorf("writer: fsync %q: %w", a.seg.path, err)
 	}
-	if err := a.f.Close(); err != nil {
-		a.w.setErr(fmt.Errorf("writer: close %q: %w", a.path, err))
+	if err := a.seg.f.Close(); err != nil {
+		a.w.setErr(fmt.Errorf("writer: close %q: %w", a.seg.path, err))
 		a.closeErr = err
+		if ret == nil {
+			ret = fmt.Errorf("writer: close %q: %w", a.seg.path, err)
+		}
 	}
-	a.f = nil
-	a.rotateAt = false
+	a.seg.f = nil
+	a.seg.rotateAt = false
+	return ret
 }
 
 // abandon closes the current segment without writing to it (it was
 // removed, or its tail could not be cut). Its records are not durable; the
 // batches awaiting an fsync are acknowledged all the same.
 func (a *appender) abandon() {
-	if a.f == nil {
+	if a.seg.f == nil {
 		return
 	}
-	a.timer.Stop()
-	a.armed = false
+	a.dur.timer.Stop()
+	a.dur.armed = false
 	a.waitIdle()
-	a.reqUpto, a.oldest, a.recs, a.want = a.frame, time.Time{}, 0, false
-	for _, b := range a.held {
+	a.dur.reqUpto, a.dur.oldest, a.dur.recs, a.dur.want = a.dur.frame, time.Time{}, 0, false
+	for _, b := range a.dur.held {
 		a.release(b)
 	}
-	clear(a.held)
-	a.held = a.held[:0]
-	a.f.Close()
-	a.f = nil
-	a.rotateAt = false
+	clear(a.dur.held)
+	a.dur.held = a.dur.held[:0]
+	a.seg.f.Close()
+	a.seg.f = nil
+	a.seg.rotateAt = false
 }
 
 // openSegment creates the next segment. A log directory that was removed
@@ -524,32 +559,31 @@ func (a *appender) openSegment() error {
 		if err != nil {
 			return err
 		}
-		w.lock.Close()
-		w.lock = lock
+		a.lock.Close()
+		a.lock = lock
 	}
-	a.seq++
-	path := segmentPath(w.s.Dir, a.seq, w.s.zstd)
-	f, size, err := createSegment(path, w.s.LogGroup, w.s.zstd, w.c.fsynced)
+	a.seg.seq++
+	path := segment.Path(w.s.Dir, a.seg.seq, w.s.zstd)
+	f, size, err := a.env.create(path, w.s.LogGroup, w.s.zstd, w.c.fsynced)
 	if err != nil {
 		return err
 	}
 	w.c.segments.Add(1)
 	w.c.bytesOut.Add(uint64(size))
-	a.f, a.path, a.size, a.created = f, path, size, time.Now()
-	a.idx, a.overMax, a.rotateAt = segIndex{}, false, false
+	a.seg = segState{f: f, path: path, seq: a.seg.seq, size: size, created: a.env.clock.Now()}
 	return nil
 }
 
 // finish runs when Close has closed the order channel and every batch has
 // been handled: last notice, final fsync of the segment and the directory.
 func (a *appender) finish() {
-	if !a.suspended && a.gap.pending {
+	if !a.cond.suspended && a.cond.gap.pending {
 		if err := a.writeNotice(); err != nil {
 			a.w.setErr(err)
 		}
 	}
 	a.closeSegment()
-	nanos, err := syncDir(a.w.s.Dir)
+	nanos, err := segment.SyncDir(a.w.s.Dir)
 	a.w.c.fsynced(nanos)
 	if err != nil {
 		a.w.setErr(err)
@@ -557,15 +591,16 @@ func (a *appender) finish() {
 			a.closeErr = err
 		}
 	}
-	close(a.syncReq)
-	<-a.syncDone
-	a.ticker.Stop()
-	a.timer.Stop()
+	close(a.dur.syncReq)
+	<-a.dur.syncDone
+	a.cond.ticker.Stop()
+	a.dur.timer.Stop()
 	if a.enc != nil {
 		a.enc.Close()
 	}
+	a.lock.Close()
 	if a.closeErr != nil {
-		a.w.finalErr = fmt.Errorf("writer: closing %q: %w", a.path, a.closeErr)
+		a.closeErr = fmt.Errorf("writer: closing %q: %w", a.seg.path, a.closeErr)
 	}
 }
 
@@ -585,6 +620,7 @@ const (
 	traceSyncDone                   // fsync covering frames <= frame completed
 	traceRelease                    // the batch of frame was acknowledged (returned to the pool)
 	traceDrop                       // a batch of records was dropped
+	traceCheck                      // a periodic check (space, links, age) completed
 )
 
 type traceEvent struct {

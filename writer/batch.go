@@ -1,6 +1,10 @@
 package writer
 
-import "time"
+import (
+	"time"
+
+	"github.com/auditdrain/auditdrain/internal/segment"
+)
 
 // batch is one unit of the pipeline: the text of whole records, sealed into
 // one frame. Batches come from a fixed free list allocated at Open and are
@@ -16,7 +20,7 @@ type batch struct {
 	firstAt time.Time // local time the first record was appended (for Tick and the durability window)
 	firstMs int64     // kernel timestamp of the first record, Unix ms
 	hasTS   bool      // firstMs is valid
-	stamps  stampRange
+	stamps  segment.Stamps
 	frame   uint64 // appender's frame number once written
 	err     error  // compression failure
 	done    chan struct{}
@@ -27,43 +31,6 @@ func (b *batch) reset() {
 	b.out = b.out[:0]
 	b.records = 0
 	b.hasTS = false
-	b.stamps = stampRange{}
+	b.stamps = segment.Stamps{}
 	b.err = nil
-}
-
-// stampRange summarizes the audit(SECONDS.MILLIS:SERIAL) headers of a run
-// of records: first and last in order, smallest and largest. n counts the
-// records that had one.
-type stampRange struct {
-	n                       uint64
-	firstSerial, lastSerial uint64
-	minSerial, maxSerial    uint64
-	firstMs, lastMs         int64
-	minMs, maxMs            int64
-}
-
-func (r *stampRange) add(ms int64, serial uint64) {
-	if r.n == 0 {
-		r.firstSerial, r.minSerial, r.maxSerial = serial, serial, serial
-		r.firstMs, r.minMs, r.maxMs = ms, ms, ms
-	}
-	r.n++
-	r.lastSerial, r.lastMs = serial, ms
-	r.minSerial, r.maxSerial = min(r.minSerial, serial), max(r.maxSerial, serial)
-	r.minMs, r.maxMs = min(r.minMs, ms), max(r.maxMs, ms)
-}
-
-// merge appends the records summarized by o after those of r.
-func (r *stampRange) merge(o stampRange) {
-	if o.n == 0 {
-		return
-	}
-	if r.n == 0 {
-		*r = o
-		return
-	}
-	r.n += o.n
-	r.lastSerial, r.lastMs = o.lastSerial, o.lastMs
-	r.minSerial, r.maxSerial = min(r.minSerial, o.minSerial), max(r.maxSerial, o.maxSerial)
-	r.minMs, r.maxMs = min(r.minMs, o.minMs), max(r.maxMs, o.maxMs)
 }

@@ -4,6 +4,8 @@ import (
 	"io"
 	"testing"
 	"time"
+
+	"github.com/auditdrain/auditdrain/internal/segment"
 )
 
 // BenchmarkAppend measures the whole pipeline through Append (which blocks
@@ -141,21 +143,21 @@ func BenchmarkCat(b *testing.B) {
 	if err := w.Close(); err != nil {
 		b.Fatal(err)
 	}
-	paths, _ := Segments(dir)
+	paths, _ := segment.List(dir)
 	text := int64(w.Stats().BytesIn)
-	x, _ := ReadIndex(paths[len(paths)/2])
+	x, _ := segment.ReadIndex(paths[len(paths)/2])
 	for _, c := range []struct {
 		name string
-		f    Filter
+		f    segment.Filter
 	}{
-		{"all", Filter{}},
-		{"one-segment", Filter{SerialMin: x.MinSerial, SerialMax: x.MinSerial + 100}},
+		{"all", segment.Filter{}},
+		{"one-segment", segment.Filter{SerialMin: x.MinSerial, SerialMax: x.MinSerial + 100}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(text)
 			for i := 0; i < b.N; i++ {
-				if err := CatFiltered(io.Discard, c.f, paths...); err != nil {
+				if err := segment.CatFiltered(io.Discard, c.f, paths...); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -15,7 +15,6 @@ import (
 const (
 	DefaultBatchBytes      = 1 << 20
 	DefaultFlushInterval   = 100 * time.Millisecond
-	DefaultFsyncInterval   = time.Second // not applied to a zero FsyncInterval: see Config
 	DefaultMaxSegmentBytes = 64 << 20
 	DefaultFreq            = 50 // auditd's freq in its shipped auditd.conf
 	DefaultMinLogs         = 2
@@ -94,8 +93,8 @@ type Config struct {
 	Freq int
 	// FsyncInterval is the group-commit period of Flush "interval": the
 	// segment is fsynced at most this long after a frame was written to
-	// it. ZERO MEANS FLUSH "data"; use DefaultFsyncInterval (1s) for the
-	// daemon's default. Negative is invalid.
+	// it. ZERO MEANS FLUSH "data" (no default is applied: the daemon's
+	// configuration passes its own, 1s). Negative is invalid.
 	FsyncInterval time.Duration
 	// MaxSegmentBytes: when a frame makes the segment larger than this
 	// many bytes on disk, MaxLogFileAction applies (default 64 MiB).
@@ -153,7 +152,7 @@ type Config struct {
 	CheckInterval time.Duration
 	// Notify, when not nil, receives every Event. It is called on the
 	// appender goroutine: it must return quickly and must not call
-	// Append, Tick, Flush or Close. Actions "syslog" expect it to log
+	// Append, Tick, Flush, Rotate or Close. Actions "syslog" expect it to log
 	// the event to syslog.
 	Notify func(Event)
 	// initPath is the program run by ActionSingle and ActionHalt
@@ -182,6 +181,9 @@ type settings struct {
 	// trace, when not nil, is told about every write, fsync and batch
 	// release (tests only).
 	trace func(traceEvent)
+	// env, when not nil, replaces the real clock and file system (tests
+	// only).
+	env *env
 }
 
 func (c Config) resolve() (settings, error) {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/auditdrain/auditdrain/internal/segment"
 )
 
 const crashChildEnv = "WRITER_CRASH_CHILD_DIR"
@@ -27,7 +29,7 @@ func TestCrashRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the child to write 3 segments", func() bool {
-		paths, _ := Segments(dir)
+		paths, _ := segment.List(dir)
 		return len(paths) >= 3
 	})
 	time.Sleep(20 * time.Millisecond)
@@ -44,7 +46,7 @@ func TestCrashRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("repair after kill: %+v", w.LastRepair())
-	paths, _ := Segments(dir)
+	paths, _ := segment.List(dir)
 	zstdCmd(t, dir, append([]string{"-q", "-t"}, paths...)...)
 	got := catDir(t, dir)
 	cycle := wantText(recs, "")

@@ -1,11 +1,13 @@
-// Package writer owns the audit log on disk: it formats audit records as
+// Package writer owns writing the audit log: it formats audit records as
 // auditd's log_format = RAW lines, batches them, compresses each batch into
 // one zstd frame on a pool of compressor goroutines, and appends the frames
 // in order to segment files with group-committed fsyncs under the flush
-// policies of auditd.conf, rotates and retires segments, acts on full or
-// failing disks as auditd's *_action settings say, indexes each segment
-// with a trailer, reads the segments back (Segments, Cat, CatFiltered) and
-// repairs a torn tail (Repair).
+// policies of auditd.conf, rotates and retires segments, and acts on full
+// or failing disks as auditd's *_action settings say. The on-disk format
+// itself (names, frames, index trailer), reading segments back and torn-tail
+// repair live in package internal/segment. Within this module it is the
+// API the daemon uses (Open, Config, Writer); it is not meant for programs
+// outside it.
 //
 // # Line format
 //
@@ -33,26 +35,13 @@
 // the group LogGroup when LogGroup > 0; they are created with
 // O_EXCL|O_APPEND, the header is fsynced and then the directory.
 //
-// A zstd segment is a sequence of standard zstd frames (RFC 8878), so that
-// `zstd -dc audit-*.log.zst` prints the log and `zstd -t` accepts it:
-//
-//   - first, a skippable frame (magic 0x184D2A50) holding the text
-//     "auditdrain segment v1\n", which decoders ignore; it keeps a segment
-//     without records a valid zstd file;
-//   - then one frame per batch, in seal order, each with the content size
-//     and a content checksum, each holding a whole number of lines (at most
-//     BatchBytes of text, or one longer record); a DAEMON_RESUME notice
-//     (see Disk conditions) is a frame of its own;
-//   - last, when the segment was closed cleanly (rotation, Close) or
-//     repaired by a later Open, the index trailer: a skippable frame with
-//     magic 0x184D2A51 and a 108-byte payload (layout in index.go): "ADIX",
-//     version 1, the record count, the count of records with an
-//     audit(SECONDS.MILLIS:SERIAL) header and, over those, the first, last,
-//     smallest and largest serial and timestamp, the data frame count, the
-//     segment's size before the trailer, and a CRC-32C of the payload.
-//     ReadIndex reads it with one read of the last 116 bytes; CatFiltered
-//     uses it to skip segments without decompressing them. A segment
-//     without it (its writer crashed) is scanned instead (ScanIndex).
+// A zstd segment is a sequence of standard zstd frames: a skippable
+// header frame, one data frame per batch (each a whole number of lines, at
+// most BatchBytes of text or one longer record, with a content checksum;
+// a DAEMON_RESUME notice, see Disk conditions, is a frame of its own), and,
+// once the segment is closed (rotation, Close) or repaired by a later Open,
+// an index trailer. Package internal/segment documents the format and reads
+// it back (`auditdrain cat`); `zstd -dc` prints the log.
 //
 // A plain segment is the text itself (no index): `ausearch -if FILE` reads
 // it.
@@ -135,13 +124,10 @@
 //
 // # Torn tails
 //
-// Open runs Repair on the highest-numbered segment before starting a new
-// one. Repair keeps the longest prefix of whole frames that parse (frame and
-// block headers) and decode with a valid checksum, copies the rest to
-// <segment>.broken, and truncates the segment there (a zstd segment left
-// with no valid frame is removed); both are fsynced. A plain segment is cut
-// after its last newline before any NUL byte. Open then appends the index
-// trailer the crashed writer did not write (RepairReport.Indexed).
-// Earlier segments were fsynced and closed before the next was created, so
-// only the last one can be torn.
+// Open repairs the highest-numbered segment before starting a new one
+// (segment.Repair: the torn tail a crash left is cut off and saved as
+// <segment>.broken, and the segment gets the index trailer its writer did
+// not write; Writer.LastRepair reports it). Earlier segments were fsynced
+// and closed before the next was created, so only the last one can be
+// torn.
 package writer

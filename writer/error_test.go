@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/auditdrain/auditdrain/internal/segment"
 )
 
 // mountTmpfs mounts a tmpfs of the given size ("8m") on a new temporary
@@ -56,12 +58,25 @@ func fill(t *testing.T, dir string, leave int64) string {
 	return path
 }
 
-// diskFullWriter opens a Writer on a fresh 8 MiB tmpfs.
-func diskFullWriter(t *testing.T, cfg Config) (*Writer, string, *events) {
+// condDisk is where a disk-condition test runs: a real 8 MiB tmpfs (needs
+// root to mount it) or the fake 8 MiB disk with a manual clock (fakeFS,
+// fakeClock), which runs everywhere. The same test runs on both.
+type condDisk struct {
+	w *Writer
+	// fill leaves about leave bytes free; undo gives the space back.
+	fill func(leave int64) (undo func())
+	// tick lets periodic checks run: a no-op on the tmpfs (real time
+	// passes), one CheckInterval of the fake clock otherwise.
+	tick func()
+	// where is the path a disk-full error names.
+	where string
+}
+
+var condDisks = []string{"tmpfs", "fake"}
+
+// condWriter opens a Writer on a fresh condDisk of the given kind.
+func condWriter(t *testing.T, kind string, cfg Config) (*condDisk, *events) {
 	t.Helper()
-	mnt := mountTmpfs(t, "8m")
-	ev := &events{}
-	cfg.Dir, cfg.LogGroup, cfg.Notify = filepath.Join(mnt, "log"), -1, ev.notify
 	if cfg.BatchBytes == 0 {
 		cfg.BatchBytes = 64 << 10 // feed's 100 records make one frame
 	}
@@ -71,24 +86,53 @@ func diskFullWriter(t *testing.T, cfg Config) (*Writer, string, *events) {
 	if cfg.FsyncInterval == 0 {
 		cfg.FsyncInterval = 20 * time.Millisecond
 	}
+	if kind == "fake" {
+		fd, ev := openFake(t, 8<<20, cfg)
+		return &condDisk{w: fd.w, fill: fd.fs.fill, tick: func() { fd.check(t) }, where: fd.w.s.Dir}, ev
+	}
+	mnt := mountTmpfs(t, "8m")
+	ev := &events{}
+	cfg.Dir, cfg.LogGroup, cfg.Notify = filepath.Join(mnt, "log"), -1, ev.notify
 	w, err := Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.Close() }) // before the unmount
-	return w, mnt, ev
+	return &condDisk{
+		w: w,
+		fill: func(leave int64) func() {
+			filler := fill(t, mnt, leave)
+			return func() { os.Remove(filler) }
+		},
+		tick:  func() { time.Sleep(cfg.CheckInterval) },
+		where: mnt,
+	}, ev
+}
+
+// waitFor waits for cond, letting periodic checks run meanwhile.
+func (d *condDisk) waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		d.tick()
+	}
 }
 
 // feed appends records in chunks, waiting until each is written or
-// dropped, until stop says so; it returns how many it appended.
-func feed(t *testing.T, w *Writer, recs []rec, done *int, stop func(Stats) bool) {
+// dropped and letting a periodic check run, until stop says so.
+func (d *condDisk) feed(t *testing.T, recs []rec, done *int, stop func(Stats) bool) {
 	t.Helper()
+	w := d.w
 	for *done < len(recs) {
 		n := min(100, len(recs)-*done)
 		appendAll(t, w, recs[*done:*done+n])
 		*done += n
 		w.Flush()
 		waitProcessed(t, w, uint64(*done))
+		d.tick()
 		if stop(w.Stats()) {
 			return
 		}
@@ -96,8 +140,8 @@ func feed(t *testing.T, w *Writer, recs []rec, done *int, stop func(Stats) bool)
 	t.Fatalf("ran out of records (%d) before the condition; stats %+v", len(recs), w.Stats())
 }
 
-// Each disk_full_action does what it says on a real full file system; the
-// writer keeps running and writes again once there is room; nothing
+// Each disk_full_action does what it says on a full file system (a real
+// tmpfs, and the fake disk); the writer keeps running and writes again once there is room; nothing
 // already written is damaged (zstd -t, and the log is the records in
 // order); the records not written are counted exactly, in Stats and in the
 // notice the log gets.
@@ -111,89 +155,95 @@ func TestDiskFullActions(t *testing.T) {
 		{ActionIgnore, "zstd"}, {ActionSyslog, "zstd"}, {ActionSuspend, "zstd"}, {ActionSuspend, "none"},
 		{ActionRotate, "zstd"}, {ActionExec, "zstd"},
 	} {
-		t.Run(c.action.String()+"/"+c.comp, func(t *testing.T) {
-			act := Action{Kind: c.action}
-			marker := filepath.Join(t.TempDir(), "marker")
-			if c.action == ActionExec {
-				script := filepath.Join(t.TempDir(), "full.sh")
-				os.WriteFile(script, []byte("#!/bin/sh\necho \"$AUDITDRAIN_CONDITION $#\" > "+marker+"\n"), 0o700)
-				act.Path = script
-			}
-			w, mnt, ev := diskFullWriter(t, Config{Compression: c.comp, DiskFullAction: act, MaxSegmentBytes: 1 << 20, MinLogs: 2})
-			done := 0
-			// Some segments first, then a nearly full disk.
-			feed(t, w, recs, &done, func(st Stats) bool { return st.Segments >= 4 })
-			filler := fill(t, mnt, 100<<10)
-			feed(t, w, recs, &done, func(st Stats) bool {
-				return st.RecordsNotWritten[CauseDiskFull] > 0 || st.SegmentsDeleted > 0
-			})
-			st := w.Stats()
-			conds := ev.find(EventCondition, CauseDiskFull)
-			// One event per episode (a smaller frame may still fit after a
-			// larger one failed, which ends an episode).
-			if len(conds) == 0 || conds[0].Action != act || !errors.Is(conds[0].Err, syscall.ENOSPC) ||
-				!strings.Contains(conds[0].Err.Error(), mnt) || len(conds) > len(ev.find(EventCleared, CauseDiskFull))+1 {
-				t.Fatalf("disk full events %v", conds)
-			}
-			switch c.action {
-			case ActionSuspend:
-				if !st.Suspended || st.SuspendCause != CauseDiskFull {
-					t.Fatalf("not suspended: %+v", st)
-				}
-			case ActionRotate:
-				// Old segments were deleted, down to the floor at most, and
-				// the frame was written after all.
-				if st.SegmentsDeleted == 0 || ev.find(EventDeleted, CauseDiskFull) == nil {
-					t.Fatalf("rotate deleted nothing: %+v", st)
-				}
-			case ActionExec:
-				waitFor(t, "the exec action's program", func() bool {
-					b, _ := os.ReadFile(marker)
-					return string(b) == "disk_full 0\n"
-				})
-			}
-			if c.action != ActionSuspend && st.Suspended {
-				t.Fatalf("suspended with action %s", c.action)
-			}
-			// Keep going while full: the writer runs, counting.
-			if c.action != ActionRotate {
-				feed(t, w, recs, &done, func(st Stats) bool { return st.RecordsNotWritten[CauseDiskFull] > 2000 })
-			}
-			// Room again: writing resumes by itself.
-			os.Remove(filler)
-			if c.action == ActionSuspend {
-				waitFor(t, "the end of the suspension", func() bool { return !w.Stats().Suspended })
-			}
-			target := done + 2000
-			feed(t, w, recs, &done, func(st Stats) bool { return done >= target })
-			if err := w.Close(); err != nil {
-				t.Fatalf("Close: %v", err)
-			}
-			st = w.Stats()
-			checkSegments(t, w.s.Dir)
-			g := checkGaps(t, catDir(t, w.s.Dir), recs[:done], c.action == ActionRotate)
-			lost := st.RecordsNotWritten[CauseDiskFull]
-			if st.Records+st.RecordsLost != uint64(done) || lost != st.RecordsLost || g.trailing != 0 ||
-				uint64(g.noticed) != lost || uint64(g.written) != st.Records-uint64(g.skipped) {
-				t.Fatalf("%d appended: stats written %d, not written %d (disk full %d); log %+v", done, st.Records, st.RecordsLost, lost, g)
-			}
-			if c.action != ActionRotate && (lost == 0 || g.notices != len(conds)) {
-				t.Fatalf("%d not written, %d episodes; log %+v", lost, len(conds), g)
-			}
-			if c.action == ActionRotate && lost != 0 {
-				t.Fatalf("rotate: %d records not written; deleting a segment should have made room for the retry", lost)
-			}
-			if r := ev.find(EventResumed, CauseDiskFull); len(r) != g.notices {
-				t.Errorf("%d resumed events for %d notices", len(r), g.notices)
-			}
-			t.Logf("%s: appended %d, written %d, not written %d, notices %d, deleted %d segments, skipped %d",
-				c.action, done, st.Records, lost, g.notices, st.SegmentsDeleted, g.skipped)
-		})
+		for _, disk := range condDisks {
+			t.Run(disk+"/"+c.action.String()+"/"+c.comp, func(t *testing.T) { testDiskFull(t, disk, recs, c.action, c.comp) })
+		}
 	}
 }
 
-// space_left and admin_space_left, as MiB and as a percentage, with their
-// actions; a suspension they cause ends when space is back.
+func testDiskFull(t *testing.T, disk string, recs []rec, action ActionKind, comp string) {
+	act := Action{Kind: action}
+	marker := filepath.Join(t.TempDir(), "marker")
+	if action == ActionExec {
+		script := filepath.Join(t.TempDir(), "full.sh")
+		os.WriteFile(script, []byte("#!/bin/sh\necho \"$AUDITDRAIN_CONDITION $#\" > "+marker+"\n"), 0o700)
+		act.Path = script
+	}
+	d, ev := condWriter(t, disk, Config{Compression: comp, DiskFullAction: act, MaxSegmentBytes: 1 << 20, MinLogs: 2})
+	w := d.w
+	done := 0
+	// Some segments first, then a nearly full disk.
+	d.feed(t, recs, &done, func(st Stats) bool { return st.Segments >= 4 })
+	undo := d.fill(100 << 10)
+	d.feed(t, recs, &done, func(st Stats) bool {
+		return st.RecordsNotWritten[CauseDiskFull] > 0 || st.SegmentsDeleted > 0
+	})
+	st := w.Stats()
+	conds := ev.find(EventCondition, CauseDiskFull)
+	// One event per episode (a smaller frame may still fit after a
+	// larger one failed, which ends an episode).
+	if len(conds) == 0 || conds[0].Action != act || !errors.Is(conds[0].Err, syscall.ENOSPC) ||
+		!strings.Contains(conds[0].Err.Error(), d.where) || len(conds) > len(ev.find(EventCleared, CauseDiskFull))+1 {
+		t.Fatalf("disk full events %v", conds)
+	}
+	switch action {
+	case ActionSuspend:
+		if !st.Suspended || st.SuspendCause != CauseDiskFull {
+			t.Fatalf("not suspended: %+v", st)
+		}
+	case ActionRotate:
+		// Old segments were deleted, down to the floor at most, and
+		// the frame was written after all.
+		if st.SegmentsDeleted == 0 || ev.find(EventDeleted, CauseDiskFull) == nil {
+			t.Fatalf("rotate deleted nothing: %+v", st)
+		}
+	case ActionExec:
+		waitFor(t, "the exec action's program", func() bool {
+			b, _ := os.ReadFile(marker)
+			return string(b) == "disk_full 0\n"
+		})
+	}
+	if action != ActionSuspend && st.Suspended {
+		t.Fatalf("suspended with action %s", action)
+	}
+	// Keep going while full: the writer runs, counting.
+	if action != ActionRotate {
+		d.feed(t, recs, &done, func(st Stats) bool { return st.RecordsNotWritten[CauseDiskFull] > 2000 })
+	}
+	// Room again: writing resumes by itself.
+	undo()
+	if action == ActionSuspend {
+		d.waitFor(t, "the end of the suspension", func() bool { return !w.Stats().Suspended })
+	}
+	target := done + 2000
+	d.feed(t, recs, &done, func(st Stats) bool { return done >= target })
+	if err := w.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	st = w.Stats()
+	checkSegments(t, w.s.Dir)
+	g := checkGaps(t, catDir(t, w.s.Dir), recs[:done], action == ActionRotate)
+	lost := st.RecordsNotWritten[CauseDiskFull]
+	if st.Records+st.RecordsLost != uint64(done) || lost != st.RecordsLost || g.trailing != 0 ||
+		uint64(g.noticed) != lost || uint64(g.written) != st.Records-uint64(g.skipped) {
+		t.Fatalf("%d appended: stats written %d, not written %d (disk full %d); log %+v", done, st.Records, st.RecordsLost, lost, g)
+	}
+	if action != ActionRotate && (lost == 0 || g.notices != len(conds)) {
+		t.Fatalf("%d not written, %d episodes; log %+v", lost, len(conds), g)
+	}
+	if action == ActionRotate && lost != 0 {
+		t.Fatalf("rotate: %d records not written; deleting a segment should have made room for the retry", lost)
+	}
+	if r := ev.find(EventResumed, CauseDiskFull); len(r) != g.notices {
+		t.Errorf("%d resumed events for %d notices", len(r), g.notices)
+	}
+	t.Logf("%s: appended %d, written %d, not written %d, notices %d, deleted %d segments, skipped %d",
+		action, done, st.Records, lost, g.notices, st.SegmentsDeleted, g.skipped)
+}
+
+// space_left and admin_space_left, as MiB and as a percentage, with
+// their actions, on a real tmpfs and on the fake disk; a suspension they
+// cause ends when space is back.
 func TestSpaceLeftActions(t *testing.T) {
 	recs := serialRecs(40000, 1, 1732564000000, 320, 6)
 	for _, c := range []struct {
@@ -206,68 +256,71 @@ func TestSpaceLeftActions(t *testing.T) {
 		{"space_left%/rotate", "60%", "", ActionRotate, 0},
 		{"admin/suspend", "6", "3", ActionIgnore, ActionSuspend},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			var cfg Config
-			var err error
-			if cfg.SpaceLeft, err = ParseThreshold(c.space); err != nil {
-				t.Fatal(err)
-			}
-			if c.admin != "" {
-				if cfg.AdminSpaceLeft, err = ParseThreshold(c.admin); err != nil {
+		for _, disk := range condDisks {
+			t.Run(disk+"/"+c.name, func(t *testing.T) {
+				var cfg Config
+				var err error
+				if cfg.SpaceLeft, err = ParseThreshold(c.space); err != nil {
 					t.Fatal(err)
 				}
-			}
-			cfg.SpaceLeftAction, cfg.AdminSpaceLeftAction = Action{Kind: c.spaceAct}, Action{Kind: c.adminAct}
-			cfg.MaxSegmentBytes, cfg.MinLogs = 512<<10, 2
-			w, mnt, ev := diskFullWriter(t, cfg)
-			done := 0
-			switch c.name {
-			case "space_left/syslog":
-				feed(t, w, recs, &done, func(Stats) bool { return len(ev.find(EventCondition, CauseSpaceLeft)) > 0 })
-				e := ev.find(EventCondition, CauseSpaceLeft)[0]
-				if e.Action.Kind != ActionSyslog || e.FreeBytes >= 4<<20 || e.FreeBytes < 3<<20 {
-					t.Fatalf("space_left event %+v", e)
+				if c.admin != "" {
+					if cfg.AdminSpaceLeft, err = ParseThreshold(c.admin); err != nil {
+						t.Fatal(err)
+					}
 				}
-				// Reported once, not again while it holds.
-				feed(t, w, recs, &done, func(Stats) bool { return done > 4000 })
-				if n := len(ev.find(EventCondition, CauseSpaceLeft)); n != 1 {
-					t.Fatalf("%d space_left events", n)
+				cfg.SpaceLeftAction, cfg.AdminSpaceLeftAction = Action{Kind: c.spaceAct}, Action{Kind: c.adminAct}
+				cfg.MaxSegmentBytes, cfg.MinLogs = 512<<10, 2
+				d, ev := condWriter(t, disk, cfg)
+				w := d.w
+				done := 0
+				switch c.name {
+				case "space_left/syslog":
+					d.feed(t, recs, &done, func(Stats) bool { return len(ev.find(EventCondition, CauseSpaceLeft)) > 0 })
+					e := ev.find(EventCondition, CauseSpaceLeft)[0]
+					if e.Action.Kind != ActionSyslog || e.FreeBytes >= 4<<20 || e.FreeBytes < 3<<20 {
+						t.Fatalf("space_left event %+v", e)
+					}
+					// Reported once, not again while it holds.
+					d.feed(t, recs, &done, func(Stats) bool { return done > 4000 })
+					if n := len(ev.find(EventCondition, CauseSpaceLeft)); n != 1 {
+						t.Fatalf("%d space_left events", n)
+					}
+				case "space_left%/rotate":
+					// 60% of 8 MiB: rotate deletes the oldest segments to get
+					// back above the threshold, keeping MinLogs.
+					d.feed(t, recs, &done, func(st Stats) bool { return st.SegmentsDeleted >= 2 })
+					d.waitFor(t, "space above 60%", func() bool {
+						return w.Stats().FreeBytes >= 8<<20*60/100 && len(ev.find(EventCleared, CauseSpaceLeft)) > 0
+					})
+					paths, _ := segment.List(w.s.Dir)
+					if len(paths) < 2 {
+						t.Fatalf("rotate went below the floor: %v", paths)
+					}
+				case "admin/suspend":
+					undo := d.fill(2 << 20)
+					d.waitFor(t, "the admin_space_left suspension", func() bool { return w.Stats().Suspended })
+					if st := w.Stats(); st.SuspendCause != CauseAdminSpaceLeft || len(ev.find(EventCondition, CauseSpaceLeft)) != 1 {
+						t.Fatalf("stats %+v, events %v", st, ev.all())
+					}
+					d.feed(t, recs, &done, func(Stats) bool { return done >= 1000 })
+					if lost := w.Stats().RecordsNotWritten[CauseAdminSpaceLeft]; lost != 1000 {
+						t.Fatalf("%d records not written while suspended, want 1000", lost)
+					}
+					undo()
+					d.waitFor(t, "the automatic resume", func() bool { return !w.Stats().Suspended })
+					d.feed(t, recs, &done, func(Stats) bool { return done >= 2000 })
 				}
-			case "space_left%/rotate":
-				// 60% of 8 MiB: rotate deletes the oldest segments to get
-				// back above the threshold, keeping MinLogs.
-				feed(t, w, recs, &done, func(st Stats) bool { return st.SegmentsDeleted >= 2 })
-				waitFor(t, "space above 60%", func() bool {
-					return w.Stats().FreeBytes >= 8<<20*60/100 && len(ev.find(EventCleared, CauseSpaceLeft)) > 0
-				})
-				paths, _ := Segments(w.s.Dir)
-				if len(paths) < 2 {
-					t.Fatalf("rotate went below the floor: %v", paths)
+				if err := w.Close(); err != nil {
+					t.Fatal(err)
 				}
-			case "admin/suspend":
-				filler := fill(t, mnt, 2<<20)
-				waitFor(t, "the admin_space_left suspension", func() bool { return w.Stats().Suspended })
-				if st := w.Stats(); st.SuspendCause != CauseAdminSpaceLeft || len(ev.find(EventCondition, CauseSpaceLeft)) != 1 {
-					t.Fatalf("stats %+v, events %v", st, ev.all())
+				st := w.Stats()
+				g := checkGaps(t, catDir(t, w.s.Dir), recs[:done], true)
+				if st.Records+st.RecordsLost != uint64(done) || uint64(g.noticed+g.trailing) != st.RecordsLost {
+					t.Fatalf("stats %+v; log %+v", st, g)
 				}
-				feed(t, w, recs, &done, func(Stats) bool { return done >= 1000 })
-				if lost := w.Stats().RecordsNotWritten[CauseAdminSpaceLeft]; lost != 1000 {
-					t.Fatalf("%d records not written while suspended, want 1000", lost)
-				}
-				os.Remove(filler)
-				waitFor(t, "the automatic resume", func() bool { return !w.Stats().Suspended })
-				feed(t, w, recs, &done, func(Stats) bool { return done >= 2000 })
-			}
-			if err := w.Close(); err != nil {
-				t.Fatal(err)
-			}
-			st := w.Stats()
-			g := checkGaps(t, catDir(t, w.s.Dir), recs[:done], true)
-			if st.Records+st.RecordsLost != uint64(done) || uint64(g.noticed+g.trailing) != st.RecordsLost {
-				t.Fatalf("stats %+v; log %+v", st, g)
-			}
-			t.Logf("%d appended, %d written, %d not written; %d segments deleted; %d events", done, st.Records, st.RecordsLost, st.SegmentsDeleted, st.Events)
-		})
+				t.Logf("%d appended, %d written, %d not written; %d segments deleted; %d events", done, st.Records, st.RecordsLost, st.SegmentsDeleted, st.Events)
+			})
+		}
 	}
 }
 
@@ -330,7 +383,7 @@ func TestDirRemovedWhileRunning(t *testing.T) {
 			}
 			waitFor(t, "the disk error", func() bool { return len(ev.find(EventCondition, CauseDiskError)) > 0 })
 			e := ev.find(EventCondition, CauseDiskError)[0]
-			if !errors.Is(e.Err, ErrSegmentRemoved) || !strings.Contains(e.Err.Error(), segmentName(1, true)) || e.Action.Kind != kind {
+			if !errors.Is(e.Err, ErrSegmentRemoved) || !strings.Contains(e.Err.Error(), segment.Name(1, true)) || e.Action.Kind != kind {
 				t.Fatalf("event %+v", e)
 			}
 			appendAll(t, w, recs[1000:2000])
@@ -370,7 +423,7 @@ func TestReadOnlyWhileRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	seg := segmentPath(dir, 1, true)
+	seg := segment.Path(dir, 1, true)
 	chattr := func(flag string, paths ...string) error {
 		out, err := exec.Command("chattr", append([]string{flag}, paths...)...).CombinedOutput()
 		if err != nil {

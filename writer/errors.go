@@ -5,20 +5,15 @@ import "errors"
 // Sentinel errors. Errors returned by this package wrap one of these (or an
 // OS error) with the values involved; compare with errors.Is.
 var (
-	// ErrClosed is returned by Append, Tick and Flush after Close.
+	// ErrClosed is returned by Append, Tick, Flush and Rotate after Close.
 	ErrClosed = errors.New("writer: closed")
 	// ErrConfig is wrapped by Open when a Config field is invalid.
 	ErrConfig = errors.New("writer: invalid config")
 	// ErrDirLocked is wrapped by Open when another Writer (in this or
 	// another process) has the directory open.
 	ErrDirLocked = errors.New("writer: directory in use by another writer")
-	// ErrCorrupt is wrapped by Cat and by the frame walker used by Repair when
-	// a segment holds bytes that are not a valid frame.
-	ErrCorrupt = errors.New("writer: corrupt segment")
 	// ErrSegmentRemoved is wrapped by the DiskError raised when the open
 	// segment's link count dropped to zero (it or its directory was
 	// deleted while being written).
 	ErrSegmentRemoved = errors.New("writer: segment removed while open")
-	// errTorn marks a frame cut short by the end of the file.
-	errTorn = errors.New("writer: torn frame")
 )

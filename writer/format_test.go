@@ -95,26 +95,6 @@ func TestAppendLineAllTypes(t *testing.T) {
 	}
 }
 
-func TestAuditMillis(t *testing.T) {
-	f := func(in string, want int64, wantOK bool) {
-		t.Helper()
-		got, ok := auditMillis([]byte(in))
-		if got != want || ok != wantOK {
-			t.Errorf("auditMillis(%q) = %d, %v; want %d, %v", in, got, ok, want, wantOK)
-		}
-	}
-	f("audit(1732564000.123:4567): arch=c000003e", 1732564000123, true)
-	f("audit(1732564000.003:1):", 1732564000003, true)
-	f("audit(1.5:1):", 1500, true)
-	f("audit(1732564000.1234:1):", 1732564000123, true)
-	f("audit(1732564000:1):", 0, false)
-	f("audit(.123:1):", 0, false)
-	f("audit(1732564000.123", 0, false)
-	f("audit(1732564000.:1)", 0, false)
-	f("op=set audit(1.1:1)", 0, false)
-	f("", 0, false)
-}
-
 func TestAppendLineNoAlloc(t *testing.T) {
 	f := newFormatter("node1")
 	buf := make([]byte, 0, 4096)

@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/elastic/go-libaudit/v2/auparse"
+
+	"github.com/auditdrain/auditdrain/internal/record"
+	"github.com/auditdrain/auditdrain/internal/segment"
 )
 
 type rec struct {
@@ -86,12 +89,12 @@ func appendAll(t testing.TB, w *Writer, recs []rec) {
 
 func catDir(t testing.TB, dir string) string {
 	t.Helper()
-	paths, err := Segments(dir)
+	paths, err := segment.List(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := Cat(&buf, paths...); err != nil {
+	if err := segment.Cat(&buf, paths...); err != nil {
 		t.Fatalf("Cat: %v", err)
 	}
 	return buf.String()
@@ -270,13 +273,13 @@ func waitProcessed(t testing.TB, w *Writer, n uint64) {
 // checkSegments runs zstd -t on every zstd segment of dir.
 func checkSegments(t testing.TB, dir string) []string {
 	t.Helper()
-	paths, err := Segments(dir)
+	paths, err := segment.List(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var zst []string
 	for _, p := range paths {
-		if strings.HasSuffix(p, extZstd) {
+		if strings.HasSuffix(p, ".log.zst") {
 			zst = append(zst, p)
 		}
 	}
@@ -313,7 +316,7 @@ func checkGaps(t testing.TB, log string, recs []rec, allowSkip bool) gapReport {
 		_ = r
 	}
 	serial := func(r rec) uint64 {
-		_, s, _ := auditStamp(r.payload)
+		_, s, _ := record.HeaderMillis(r.payload)
 		return s
 	}
 	i := 0

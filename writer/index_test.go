@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/auditdrain/auditdrain/internal/record"
+	"github.com/auditdrain/auditdrain/internal/segment"
 )
 
 // segmentsOf writes groups of records, one segment per group (Rotate
@@ -32,7 +35,7 @@ func segmentsOf(t *testing.T, dir, compression string, groups ...[]rec) []string
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	paths, _ := Segments(dir)
+	paths, _ := segment.List(dir)
 	if len(paths) != len(groups) {
 		t.Fatalf("%d segments for %d groups", len(paths), len(groups))
 	}
@@ -40,15 +43,15 @@ func segmentsOf(t *testing.T, dir, compression string, groups ...[]rec) []string
 }
 
 // expectIndex computes a segment's index from its records.
-func expectIndex(recs []rec) SegmentIndex {
-	var x segIndex
+func expectIndex(recs []rec) segment.Index {
+	var x segment.Tally
 	for _, r := range recs {
-		x.records++
-		if ms, serial, ok := auditStamp(r.payload); ok {
-			x.stamps.add(ms, serial)
+		x.Records++
+		if ms, serial, ok := record.HeaderMillis(r.payload); ok {
+			x.Stamps.Add(ms, serial)
 		}
 	}
-	return x.export(0)
+	return x.Export(0)
 }
 
 func TestIndexTrailerRoundTrip(t *testing.T) {
@@ -62,22 +65,22 @@ func TestIndexTrailerRoundTrip(t *testing.T) {
 	c := []rec{{1305, []byte("no header either")}}
 	paths := segmentsOf(t, dir, "zstd", a, b, c)
 	for i, g := range [][]rec{a, b, c} {
-		x, err := ReadIndex(paths[i])
+		x, err := segment.ReadIndex(paths[i])
 		if err != nil {
-			t.Fatalf("ReadIndex(%s): %v", paths[i], err)
+			t.Fatalf("segment.ReadIndex(%s): %v", paths[i], err)
 		}
 		fi, _ := os.Stat(paths[i])
 		want := expectIndex(g)
-		want.Frames, want.DataBytes = x.Frames, fi.Size()-indexFrameSize
+		want.Frames, want.DataBytes = x.Frames, fi.Size()-segment.TrailerSize
 		if x != want || x.Frames == 0 {
 			t.Errorf("segment %d: index\n %+v\nwant\n %+v", i, x, want)
 		}
-		scanned, err := ScanIndex(paths[i])
+		scanned, err := segment.ScanIndex(paths[i])
 		if err != nil || scanned != x {
 			t.Errorf("segment %d: ScanIndex %+v, %v; ReadIndex %+v", i, scanned, err, x)
 		}
 	}
-	x, _ := ReadIndex(paths[0])
+	x, _ := segment.ReadIndex(paths[0])
 	if x.MinSerial != 1000 || x.MaxSerial != 1499 || x.FirstSerial != 1000 || x.LastSerial != 1499 ||
 		!x.MinTime.Equal(time.UnixMilli(1732564000000)) || x.FirstTime != x.MinTime {
 		t.Errorf("index of the first segment: %+v", x)
@@ -90,18 +93,18 @@ func TestIndexTrailerRoundTrip(t *testing.T) {
 	}
 	// No trailer: a plain segment, and a zstd one cut before it.
 	plain := segmentsOf(t, t.TempDir(), "none", a)
-	if _, err := ReadIndex(plain[0]); !errors.Is(err, ErrNoIndex) {
+	if _, err := segment.ReadIndex(plain[0]); !errors.Is(err, segment.ErrNoIndex) {
 		t.Errorf("ReadIndex of a plain segment: %v", err)
 	}
-	if x, err := ScanIndex(plain[0]); err != nil || x.Records != 500 || x.MaxSerial != 1499 {
+	if x, err := segment.ScanIndex(plain[0]); err != nil || x.Records != 500 || x.MaxSerial != 1499 {
 		t.Errorf("ScanIndex of a plain segment: %+v, %v", x, err)
 	}
 	fi, _ := os.Stat(paths[1])
-	os.Truncate(paths[1], fi.Size()-indexFrameSize)
-	if _, err := ReadIndex(paths[1]); !errors.Is(err, ErrNoIndex) {
+	os.Truncate(paths[1], fi.Size()-segment.TrailerSize)
+	if _, err := segment.ReadIndex(paths[1]); !errors.Is(err, segment.ErrNoIndex) {
 		t.Errorf("ReadIndex without a trailer: %v", err)
 	}
-	if x, err := ScanIndex(paths[1]); err != nil || x.Records != 301 || x.DataBytes != fi.Size()-indexFrameSize {
+	if x, err := segment.ScanIndex(paths[1]); err != nil || x.Records != 301 || x.DataBytes != fi.Size()-segment.TrailerSize {
 		t.Errorf("ScanIndex without a trailer: %+v, %v", x, err)
 	}
 }
@@ -115,17 +118,17 @@ func corruptData(t *testing.T, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hdr := len(segmentHeader())
-	for i := hdr + 20; i < len(data)-indexFrameSize-8; i++ {
+	hdr := segment.HeaderSize
+	for i := hdr + 20; i < len(data)-segment.TrailerSize-8; i++ {
 		data[i] ^= 0x5a
 	}
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := Cat(&bytes.Buffer{}, path); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("Cat of the corrupted %s = %v, want ErrCorrupt", path, err)
+	if err := segment.Cat(&bytes.Buffer{}, path); !errors.Is(err, segment.ErrCorrupt) {
+		t.Fatalf("Cat of the corrupted %s = %v, want segment.ErrCorrupt", path, err)
 	}
-	if _, err := ReadIndex(path); err != nil {
+	if _, err := segment.ReadIndex(path); err != nil {
 		t.Fatalf("corrupting the data broke the trailer: %v", err)
 	}
 }
@@ -144,24 +147,24 @@ func TestCatFilteredSkipsSegments(t *testing.T) {
 	paths := segmentsOf(t, dir, "zstd", groups...)
 	// Segment 3 (index 2) lost its trailer: a crash.
 	fi, _ := os.Stat(paths[2])
-	os.Truncate(paths[2], fi.Size()-indexFrameSize)
+	os.Truncate(paths[2], fi.Size()-segment.TrailerSize)
 	for _, i := range []int{0, 1, 4} {
 		corruptData(t, paths[i])
 	}
-	filtered := func(recs []rec, f Filter) string {
+	filtered := func(recs []rec, f segment.Filter) string {
 		var sel []rec
 		for _, r := range recs {
-			ms, serial, _ := auditStamp(r.payload)
-			if f.match(ms, serial) {
+			ms, serial, _ := record.HeaderMillis(r.payload)
+			if f.Match(ms, serial) {
 				sel = append(sel, r)
 			}
 		}
 		return wantText(sel, "")
 	}
-	f := func(name string, flt Filter, wantGroups ...int) {
+	f := func(name string, flt segment.Filter, wantGroups ...int) {
 		t.Helper()
 		var buf bytes.Buffer
-		if err := CatFiltered(&buf, flt, paths...); err != nil {
+		if err := segment.CatFiltered(&buf, flt, paths...); err != nil {
 			t.Fatalf("%s: CatFiltered: %v", name, err)
 		}
 		var want string
@@ -173,14 +176,14 @@ func TestCatFilteredSkipsSegments(t *testing.T) {
 		}
 	}
 	// Segment 4 (index 3) only, and part of it.
-	f("serial range", Filter{SerialMin: 4050, SerialMax: 4120}, 3)
-	f("time range", Filter{Since: time.UnixMilli(t0 + 3*60000 + 10), Until: time.UnixMilli(t0 + 3*60000 + 150)}, 3)
-	f("since", Filter{Since: time.UnixMilli(t0 + 3*60000 + 190), Until: time.UnixMilli(t0 + 3*60000 + 1000), SerialMin: 4000}, 3)
+	f("serial range", segment.Filter{SerialMin: 4050, SerialMax: 4120}, 3)
+	f("time range", segment.Filter{Since: time.UnixMilli(t0 + 3*60000 + 10), Until: time.UnixMilli(t0 + 3*60000 + 150)}, 3)
+	f("since", segment.Filter{Since: time.UnixMilli(t0 + 3*60000 + 190), Until: time.UnixMilli(t0 + 3*60000 + 1000), SerialMin: 4000}, 3)
 	// The unindexed segment is read and filtered.
-	f("crashed segment", Filter{SerialMin: 3100, SerialMax: 3105}, 2)
+	f("crashed segment", segment.Filter{SerialMin: 3100, SerialMax: 3105}, 2)
 	// A filter matching a corrupt segment reads it, and fails.
 	var buf bytes.Buffer
-	if err := CatFiltered(&buf, Filter{SerialMin: 1000, SerialMax: 1005}, paths...); !errors.Is(err, ErrCorrupt) ||
+	if err := segment.CatFiltered(&buf, segment.Filter{SerialMin: 1000, SerialMax: 1005}, paths...); !errors.Is(err, segment.ErrCorrupt) ||
 		!strings.Contains(err.Error(), paths[0]) {
 		t.Fatalf("CatFiltered over a corrupt matching segment = %v", err)
 	}
@@ -188,35 +191,16 @@ func TestCatFilteredSkipsSegments(t *testing.T) {
 	pdir := t.TempDir()
 	ppaths := segmentsOf(t, pdir, "none", groups[0], groups[1])
 	buf.Reset()
-	flt := Filter{SerialMin: 1190, SerialMax: 2010}
-	if err := CatFiltered(&buf, flt, ppaths...); err != nil || buf.String() != filtered(groups[0], flt)+filtered(groups[1], flt) {
+	flt := segment.Filter{SerialMin: 1190, SerialMax: 2010}
+	if err := segment.CatFiltered(&buf, flt, ppaths...); err != nil || buf.String() != filtered(groups[0], flt)+filtered(groups[1], flt) {
 		t.Fatalf("plain: %v: %s", err, firstDiff(buf.String(), filtered(groups[0], flt)+filtered(groups[1], flt)))
 	}
 	// The zero filter is Cat.
 	buf.Reset()
-	if err := CatFiltered(&buf, Filter{}, ppaths...); err != nil || buf.String() != wantText(append(groups[0], groups[1]...), "") {
+	if err := segment.CatFiltered(&buf, segment.Filter{}, ppaths...); err != nil || buf.String() != wantText(append(groups[0], groups[1]...), "") {
 		t.Fatalf("zero filter: %v", err)
 	}
-	if err := CatFiltered(&buf, Filter{SerialMin: 1}, filepath.Join(dir, "missing.log.zst")); !errors.Is(err, os.ErrNotExist) {
+	if err := segment.CatFiltered(&buf, segment.Filter{SerialMin: 1}, filepath.Join(dir, "missing.log.zst")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing file: %v", err)
 	}
-}
-
-func TestFilterMatch(t *testing.T) {
-	ms := func(v int64) time.Time { return time.UnixMilli(v) }
-	f := func(flt Filter, at int64, serial uint64, want bool) {
-		t.Helper()
-		if got := flt.match(at, serial); got != want {
-			t.Errorf("%+v.match(%d, %d) = %v", flt, at, serial, got)
-		}
-	}
-	f(Filter{}, 5, 5, true)
-	f(Filter{Since: ms(10)}, 10, 0, true)
-	f(Filter{Since: ms(10)}, 9, 0, false)
-	f(Filter{Until: ms(10)}, 10, 0, true)
-	f(Filter{Until: ms(10)}, 11, 0, false)
-	f(Filter{SerialMin: 3, SerialMax: 4}, 0, 4, true)
-	f(Filter{SerialMin: 3, SerialMax: 4}, 0, 5, false)
-	f(Filter{SerialMin: 3}, 0, 1<<60, true)
-	f(Filter{SerialMin: 3}, 0, 2, false)
 }

@@ -1,14 +1,11 @@
 package writer
 
 import (
-	"fmt"
+	"strconv"
 	"time"
-)
 
-// typeDaemonResume is AUDIT_DAEMON_RESUME, "audit daemon resumed logging"
-// in auditd's range of daemon messages (1200-1299): ausearch -m
-// DAEMON_RESUME finds the notices.
-const typeDaemonResume = 1206
+	"github.com/auditdrain/auditdrain/internal/record"
+)
 
 // buildNotice makes the frame (or plain line) that tells, in the log
 // itself, how many records were not written since the last notice and
@@ -20,12 +17,19 @@ const typeDaemonResume = 1206
 // the records not written (0 when none had one). The result is valid
 // until the next call.
 func (a *appender) buildNotice() ([]byte, error) {
-	g := &a.gap
-	ms := time.Now().UnixMilli()
+	g := &a.cond.gap
+	ms := a.env.clock.Now().UnixMilli()
 	first, last := g.serials()
-	payload := fmt.Appendf(a.noticeOut[:0], "audit(%d.%03d:0): op=resume cause=%s records_not_written=%d first_serial=%d last_serial=%d",
-		ms/1000, ms%1000, g.cause, g.records, first, last)
-	a.noticeText = a.w.fmt.appendLine(a.noticeText[:0], typeDaemonResume, payload)
+	payload := record.AppendStamp(a.noticeOut[:0], ms, 0)
+	payload = append(payload, "op=resume cause="...)
+	payload = append(payload, g.cause.String()...)
+	payload = append(payload, " records_not_written="...)
+	payload = strconv.AppendUint(payload, g.records, 10)
+	payload = append(payload, " first_serial="...)
+	payload = strconv.AppendUint(payload, first, 10)
+	payload = append(payload, " last_serial="...)
+	payload = strconv.AppendUint(payload, last, 10)
+	a.noticeText = a.w.fmt.appendLine(a.noticeText[:0], record.TypeDaemonResume, payload)
 	a.noticeMs = ms
 	if !a.s.zstd {
 		return a.noticeText, nil
@@ -43,8 +47,8 @@ func (a *appender) buildNotice() ([]byte, error) {
 }
 
 func (n *notice) serials() (first, last uint64) {
-	if n.stamps.n > 0 {
-		return n.stamps.minSerial, n.stamps.maxSerial
+	if n.stamps.N > 0 {
+		return n.stamps.MinSerial, n.stamps.MaxSerial
 	}
 	return 0, 0
 }
@@ -69,13 +73,13 @@ func (a *appender) writeNotice() error {
 
 // noticed accounts for the notice just written.
 func (a *appender) noticed() {
-	g := a.gap
-	a.gap = notice{}
-	a.idx.records++
-	a.idx.frames++
-	a.idx.stamps.add(a.noticeMs, 0)
+	g := a.cond.gap
+	a.cond.gap = notice{}
+	a.seg.idx.Records++
+	a.seg.idx.Frames++
+	a.seg.idx.Stamps.Add(a.noticeMs, 0)
 	a.w.c.notices.Add(1)
 	a.unsynced(time.UnixMilli(a.noticeMs), 1)
 	first, last := g.serials()
-	a.notify(Event{Kind: EventResumed, Cause: g.cause, Path: a.path, FreeBytes: -1, Records: g.records, FirstSerial: first, LastSerial: last})
+	a.notify(Event{Kind: EventResumed, Cause: g.cause, Path: a.seg.path, FreeBytes: -1, Records: g.records, FirstSerial: first, LastSerial: last})
 }

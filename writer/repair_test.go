@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/auditdrain/auditdrain/internal/segment"
 )
 
 // segmentWithFrames writes a zstd (or plain) segment whose frame
@@ -40,11 +42,11 @@ func segmentWithFrames(t *testing.T, compression string) (data []byte, bounds []
 		// Close wrote the index trailer: the last "frame", with no text.
 		bounds = append(bounds, int64(w.Stats().BytesOut))
 		texts = append(texts, "")
-		if bounds[len(bounds)-1]-bounds[len(bounds)-2] != indexFrameSize {
-			t.Fatalf("Close wrote %d bytes, want the %d-byte index trailer", bounds[len(bounds)-1]-bounds[len(bounds)-2], indexFrameSize)
+		if bounds[len(bounds)-1]-bounds[len(bounds)-2] != segment.TrailerSize {
+			t.Fatalf("Close wrote %d bytes, want the %d-byte index trailer", bounds[len(bounds)-1]-bounds[len(bounds)-2], segment.TrailerSize)
 		}
 	}
-	paths, _ := Segments(dir)
+	paths, _ := segment.List(dir)
 	if len(paths) != 1 {
 		t.Fatalf("want one segment, got %v", paths)
 	}
@@ -113,7 +115,7 @@ func TestOpenOnTornWrite(t *testing.T) {
 			}
 			rep := w.LastRepair()
 			got := catDir(t, dir)
-			paths, _ := Segments(dir)
+			paths, _ := segment.List(dir)
 			zstdCmd(t, dir, append([]string{"-q", "-t"}, paths...)...)
 			broken, _ := os.ReadFile(seg + ".broken")
 			if off < hdr && mode != "truncate" {
@@ -143,12 +145,12 @@ func TestOpenOnTornWrite(t *testing.T) {
 			}
 			if fi, err := os.Stat(seg); valid == 0 && err == nil {
 				t.Errorf("%s at %d: segment with no valid frame kept (%d bytes)", mode, off, fi.Size())
-			} else if valid > 0 && (err != nil || fi.Size() != valid+indexFrameSize || !rep.Indexed) {
+			} else if valid > 0 && (err != nil || fi.Size() != valid+segment.TrailerSize || !rep.Indexed) {
 				t.Errorf("%s at %d: segment size after repair: %v %v (indexed %v), want %d + the index trailer", mode, off, fi, err, rep.Indexed, valid)
 			}
 			if valid > 0 {
 				// The trailer Open added describes what was kept.
-				x, err := ReadIndex(seg)
+				x, err := segment.ReadIndex(seg)
 				if err != nil || x.Records != uint64(strings.Count(got, "\n")) || x.DataBytes != valid || x.Frames != uint64(max(frames-1, 0)) {
 					t.Errorf("%s at %d: index after repair %+v, %v; want %d records, %d data bytes, %d frames",
 						mode, off, x, err, strings.Count(got, "\n"), valid, frames-1)
@@ -182,7 +184,7 @@ func TestRepairPlain(t *testing.T) {
 			if err := os.WriteFile(path, damaged, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			rep, err := Repair(path)
+			rep, err := segment.Repair(path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -205,7 +207,7 @@ func TestRepairCleanSegmentUntouched(t *testing.T) {
 	if err := os.WriteFile(path, orig, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Repair(path)
+	rep, err := segment.Repair(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +217,7 @@ func TestRepairCleanSegmentUntouched(t *testing.T) {
 	if _, err := os.Stat(path + ".broken"); !os.IsNotExist(err) {
 		t.Errorf(".broken exists for a clean segment: %v", err)
 	}
-	if _, err := Repair(filepath.Join(t.TempDir(), "missing.log.zst")); err == nil {
+	if _, err := segment.Repair(filepath.Join(t.TempDir(), "missing.log.zst")); err == nil {
 		t.Error("Repair of a missing file succeeded")
 	}
 }

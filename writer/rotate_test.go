@@ -6,28 +6,41 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/auditdrain/auditdrain/internal/segment"
 )
 
-// A segment holding records is rotated once it is RotateInterval old; an
-// idle or empty segment is not; each closed segment carries its index.
+// A segment holding records is rotated once it is RotateInterval old (by
+// the manual clock), not before; an idle or empty segment is not, however
+// old; each closed segment carries its index.
 func TestRotateByAge(t *testing.T) {
-	dir := t.TempDir()
-	w, err := Open(Config{Dir: dir, LogGroup: -1, FsyncInterval: time.Second, RotateInterval: 40 * time.Millisecond, CheckInterval: 5 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, _ := openFake(t, 1<<30, Config{FsyncInterval: time.Second, RotateInterval: 40 * time.Millisecond, CheckInterval: 5 * time.Millisecond})
+	w := d.w
+	dir := w.s.Dir
 	recs := genEvents(300, 41)
 	for i := range 3 {
 		chunk := recs[i*100 : (i+1)*100]
 		appendAll(t, w, chunk)
 		w.Flush()
-		waitFor(t, "a rotation by age", func() bool { return w.Stats().Segments == uint64(i+2) })
-		// Now idle: an empty segment is never rotated.
-		time.Sleep(100 * time.Millisecond)
+		waitProcessed(t, w, uint64(i+1)*100)
+		if i == 0 {
+			// 35 ms old: younger than RotateInterval.
+			for range 7 {
+				d.check(t)
+			}
+			if n := w.Stats().Segments; n != 1 {
+				t.Fatalf("%d segments: rotated before RotateInterval", n)
+			}
+		}
+		d.checkUntil(t, "a rotation by age", func() bool { return w.Stats().Segments == uint64(i+2) })
+		// Now idle for 200 ms: an empty segment is never rotated.
+		for range 40 {
+			d.check(t)
+		}
 		if n := w.Stats().Segments; n != uint64(i+2) {
 			t.Fatalf("%d segments after idling, want %d: an empty segment was rotated", n, i+2)
 		}
-		x, err := ReadIndex(segmentPath(dir, uint64(i+1), true))
+		x, err := segment.ReadIndex(segment.Path(dir, uint64(i+1), true))
 		if err != nil || x.Records != 100 {
 			t.Fatalf("segment %d: index %+v, %v; want 100 records", i+1, x, err)
 		}
@@ -111,7 +124,7 @@ func TestRetention(t *testing.T) {
 			if g.trailing != 0 || g.notices != 0 || (c.action == ActionRotate) == (g.skipped == 0) {
 				t.Fatalf("left: %+v", g)
 			}
-			first, _ := ReadIndex(paths[0])
+			first, _ := segment.ReadIndex(paths[0])
 			if uint64(len(recs)-g.skipped) != uint64(strings.Count(got, "\n")) || first.Records == 0 {
 				t.Fatalf("%d records skipped, %d lines left", g.skipped, strings.Count(got, "\n"))
 			}
@@ -196,7 +209,7 @@ func TestRotateRequestRetention(t *testing.T) {
 		waitFor(t, "a rotation", func() bool { return w.Stats().Segments == uint64(i+2) })
 	}
 	w.Close()
-	paths, _ := Segments(dir)
+	paths, _ := segment.List(dir)
 	if len(paths) != 2 || filepath.Base(paths[0]) != "audit-0000000005.log.zst" {
 		t.Fatalf("segments %v, want the last two", paths)
 	}

@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/auditdrain/auditdrain/internal/segment"
 )
 
 // This file holds the appender's conditions and actions: write errors,
@@ -32,21 +32,21 @@ func (a *appender) fail(cause Cause, err error) bool {
 	w := a.w
 	w.c.writeErrors.Add(1)
 	w.setErr(err)
-	if a.failing[cause] {
+	if a.cond.failing[cause] {
 		return false
 	}
-	a.failing[cause] = true
+	a.cond.failing[cause] = true
 	act := a.actionFor(cause)
-	a.notify(Event{Kind: EventCondition, Cause: cause, Action: act, Path: a.path, Err: err, FreeBytes: a.freeNow()})
+	a.notify(Event{Kind: EventCondition, Cause: cause, Action: act, Path: a.seg.path, Err: err, FreeBytes: a.freeNow()})
 	return a.apply(cause, act)
 }
 
 // cleared ends the write-error conditions after a successful write.
 func (a *appender) cleared() {
 	for _, c := range [...]Cause{CauseDiskFull, CauseDiskError} {
-		if a.failing[c] {
-			a.failing[c] = false
-			a.notify(Event{Kind: EventCleared, Cause: c, Path: a.path, FreeBytes: -1})
+		if a.cond.failing[c] {
+			a.cond.failing[c] = false
+			a.notify(Event{Kind: EventCleared, Cause: c, Path: a.seg.path, FreeBytes: -1})
 		}
 	}
 }
@@ -90,16 +90,16 @@ func (a *appender) apply(cause Cause, act Action) bool {
 // suspend stops writing: from now on every batch is dropped and counted
 // under cause, until resume.
 func (a *appender) suspend(cause Cause) {
-	if a.suspended {
+	if a.cond.suspended {
 		return
 	}
-	a.suspended, a.suspendCause = true, cause
+	a.cond.suspended, a.cond.suspendCause = true, cause
 	a.w.c.suspended.Store(int32(cause) + 1)
-	if !a.gap.pending {
-		a.gap.cause = cause
+	if !a.cond.gap.pending {
+		a.cond.gap.cause = cause
 	}
-	a.gap.pending = true
-	a.notify(Event{Kind: EventSuspended, Cause: cause, Path: a.path, FreeBytes: -1})
+	a.cond.gap.pending = true
+	a.notify(Event{Kind: EventSuspended, Cause: cause, Path: a.seg.path, FreeBytes: -1})
 }
 
 // resume ends a suspension and writes the notice of what was not written.
@@ -107,18 +107,18 @@ func (a *appender) suspend(cause Cause) {
 // progress, so that their actions apply again if they still hold.
 func (a *appender) resume(manual bool) {
 	if manual {
-		a.failing = [NumCauses]bool{}
-		a.spaceHit, a.adminHit = false, false
+		a.cond.failing = [NumCauses]bool{}
+		a.cond.spaceHit, a.cond.adminHit = false, false
 	}
-	if a.suspended {
-		cause := a.suspendCause
-		a.suspended = false
-		a.failing[cause] = false // failing again suspends again
+	if a.cond.suspended {
+		cause := a.cond.suspendCause
+		a.cond.suspended = false
+		a.cond.failing[cause] = false // failing again suspends again
 		a.w.c.suspended.Store(0)
-		if cause == CauseMaxLogFile && a.f != nil && a.idx.frames > 0 {
+		if cause == CauseMaxLogFile && a.seg.f != nil && a.seg.idx.Frames > 0 {
 			a.closeSegment() // ready starts the next segment
 		}
-	} else if !manual || !a.gap.pending {
+	} else if !manual || !a.cond.gap.pending {
 		return
 	}
 	if err := a.writeNotice(); err != nil {
@@ -133,27 +133,28 @@ func (a *appender) check(now time.Time) {
 		a.w.c.free.Store(free)
 		a.checkSpace(free, total)
 	}
-	if a.f != nil {
-		if err := unix.Fstat(int(a.f.Fd()), &a.stat); err == nil && a.stat.Nlink == 0 {
-			path, recs := a.path, a.idx.records
+	if a.seg.f != nil {
+		if links, err := a.seg.f.Links(); err == nil && links == 0 {
+			path, recs := a.seg.path, a.seg.idx.Records
 			a.abandon()
 			a.fail(CauseDiskError, fmt.Errorf("%w: %q (holding %d records) was removed while open", ErrSegmentRemoved, path, recs))
 		}
 	}
-	if a.s.RotateInterval > 0 && a.f != nil && a.idx.frames > 0 && now.Sub(a.created) >= a.s.RotateInterval {
+	if a.s.RotateInterval > 0 && a.seg.f != nil && a.seg.idx.Frames > 0 && now.Sub(a.seg.created) >= a.s.RotateInterval {
 		a.rotate()
 	}
+	a.trace(traceCheck, 0, 0)
 }
 
 func (a *appender) checkSpace(free, total int64) {
 	s := a.s
 	if s.AdminSpaceLeft.set() {
-		a.threshold(&a.adminHit, CauseAdminSpaceLeft, free, s.AdminSpaceLeft.bytes(total))
+		a.threshold(&a.cond.adminHit, CauseAdminSpaceLeft, free, s.AdminSpaceLeft.bytes(total))
 	}
 	if s.SpaceLeft.set() {
-		a.threshold(&a.spaceHit, CauseSpaceLeft, free, s.SpaceLeft.bytes(total))
+		a.threshold(&a.cond.spaceHit, CauseSpaceLeft, free, s.SpaceLeft.bytes(total))
 	}
-	if a.suspended && a.suspendCause == CauseDiskFull && free >= a.target(CauseDiskFull, total) {
+	if a.cond.suspended && a.cond.suspendCause == CauseDiskFull && free >= a.target(CauseDiskFull, total) {
 		a.resume(false)
 	}
 }
@@ -175,7 +176,7 @@ func (a *appender) threshold(hit *bool, cause Cause, free, limit int64) {
 	if *hit {
 		*hit = false
 		a.notify(Event{Kind: EventCleared, Cause: cause, Path: a.s.Dir, FreeBytes: free})
-		if a.suspended && a.suspendCause == cause {
+		if a.cond.suspended && a.cond.suspendCause == cause {
 			a.resume(false)
 		}
 	}
@@ -200,10 +201,10 @@ func (a *appender) target(cause Cause, total int64) int64 {
 // the oldest segments, never the newest MinLogs, until free space reaches
 // the condition's target. It returns true if it deleted any.
 func (a *appender) freeSpace(cause Cause) bool {
-	if a.f != nil && a.idx.frames > 0 {
+	if a.seg.f != nil && a.seg.idx.Frames > 0 {
 		a.closeSegment()
 	}
-	segs, _, _, err := scanDir(a.s.Dir)
+	segs, _, _, err := segment.ScanDir(a.s.Dir)
 	if err != nil {
 		a.w.setErr(err)
 		return false
@@ -213,8 +214,8 @@ func (a *appender) freeSpace(cause Cause) bool {
 		if free, total, err := a.statfs(); err == nil && free >= a.target(cause, total) {
 			break
 		}
-		path := filepath.Join(a.s.Dir, seg.name)
-		if path == a.path && a.f != nil {
+		path := filepath.Join(a.s.Dir, seg.Name)
+		if path == a.seg.path && a.seg.f != nil {
 			continue
 		}
 		if a.remove(path, cause) {
@@ -236,7 +237,7 @@ func (a *appender) retention() {
 	if s.NumLogs == 0 && s.MaxTotalBytes == 0 {
 		return
 	}
-	segs, _, _, err := scanDir(s.Dir)
+	segs, _, _, err := segment.ScanDir(s.Dir)
 	if err != nil {
 		a.w.setErr(err)
 		return
@@ -245,7 +246,7 @@ func (a *appender) retention() {
 	var total int64
 	if s.MaxTotalBytes > 0 {
 		for i, seg := range segs {
-			if fi, err := os.Stat(filepath.Join(s.Dir, seg.name)); err == nil {
+			if fi, err := os.Stat(filepath.Join(s.Dir, seg.Name)); err == nil {
 				sizes[i] = fi.Size()
 				total += sizes[i]
 			}
@@ -253,9 +254,9 @@ func (a *appender) retention() {
 	}
 	left, deleted := len(segs), 0
 	for i, seg := range segs {
-		path := filepath.Join(s.Dir, seg.name)
+		path := filepath.Join(s.Dir, seg.Name)
 		over := s.NumLogs > 0 && left > s.NumLogs || s.MaxTotalBytes > 0 && total > s.MaxTotalBytes
-		if !over || path == a.path {
+		if !over || path == a.seg.path {
 			break
 		}
 		if a.remove(path, CauseMaxLogFile) {
@@ -280,7 +281,7 @@ func (a *appender) remove(path string, cause Cause) bool {
 }
 
 func (a *appender) syncDirAfterDelete() {
-	nanos, err := syncDir(a.s.Dir)
+	nanos, err := segment.SyncDir(a.s.Dir)
 	a.w.c.fsynced(nanos)
 	if err != nil {
 		a.w.setErr(err)
@@ -305,21 +306,9 @@ func (a *appender) runProgram(path, arg string, cause Cause) {
 }
 
 // statfs returns the free space (available to unprivileged users, as
-// auditd counts it) and the size of the log's file system. It does not
-// allocate.
+// auditd counts it) and the size of the log's file system.
 func (a *appender) statfs() (free, total int64, err error) {
-	fd := int(a.w.lock.Fd())
-	if a.f != nil {
-		fd = int(a.f.Fd())
-	}
-	if err := unix.Fstatfs(fd, &a.stfs); err != nil {
-		return -1, -1, err
-	}
-	bs := a.stfs.Frsize
-	if bs <= 0 {
-		bs = a.stfs.Bsize
-	}
-	return int64(a.stfs.Bavail) * bs, int64(a.stfs.Blocks) * bs, nil
+	return a.env.statfs(a.lock, a.seg.f)
 }
 
 func (a *appender) freeNow() int64 {
@@ -332,7 +321,7 @@ func (a *appender) freeNow() int64 {
 
 func (a *appender) notify(ev Event) {
 	if ev.Time.IsZero() {
-		ev.Time = time.Now()
+		ev.Time = a.env.clock.Now()
 	}
 	a.w.c.events.Add(1)
 	if a.s.Notify != nil {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/auditdrain/auditdrain/internal/segment"
 )
 
 func TestLatencyHistogram(t *testing.T) {
@@ -80,15 +82,15 @@ func TestCatErrorsNameTheFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	err := Cat(&out, bad)
-	if !errors.Is(err, ErrCorrupt) || !strings.Contains(fmt.Sprint(err), bad) {
-		t.Errorf("Cat of garbage = %v, want ErrCorrupt naming %s", err, bad)
+	err := segment.Cat(&out, bad)
+	if !errors.Is(err, segment.ErrCorrupt) || !strings.Contains(fmt.Sprint(err), bad) {
+		t.Errorf("Cat of garbage = %v, want segment.ErrCorrupt naming %s", err, bad)
 	}
 	missing := filepath.Join(dir, "audit-0000000002.log")
-	if err := Cat(&out, missing); !errors.Is(err, os.ErrNotExist) || !strings.Contains(fmt.Sprint(err), missing) {
+	if err := segment.Cat(&out, missing); !errors.Is(err, os.ErrNotExist) || !strings.Contains(fmt.Sprint(err), missing) {
 		t.Errorf("Cat of a missing file = %v", err)
 	}
-	if _, err := Segments(filepath.Join(dir, "nope")); err == nil {
+	if _, err := segment.List(filepath.Join(dir, "nope")); err == nil {
 		t.Error("Segments of a missing directory succeeded")
 	}
 }

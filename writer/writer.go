@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/auditdrain/auditdrain/internal/record"
+	"github.com/auditdrain/auditdrain/internal/segment"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -28,8 +30,9 @@ import (
 // never block nor fail Append: the configured actions apply and the
 // records not written are counted (Stats.RecordsNotWritten).
 type Writer struct {
-	s   settings
-	fmt *formatter
+	s     settings
+	fmt   *formatter
+	clock clock
 
 	// Owned by the drain goroutine.
 	cur      *batch
@@ -47,17 +50,15 @@ type Writer struct {
 	app      *appender
 	appDone  chan struct{}
 
-	rotateReq atomic.Bool
+	rotateReq chan chan error // to the appender: rotate now, reply with the result
 	resumeReq atomic.Bool
 	err       atomic.Pointer[error]
-	finalErr  error // set by the appender before it exits; read by Close after
 	c         counters
-	repair    RepairReport
-	lock      *os.File // flock on Dir; replaced by the appender if Dir is made again
+	repair    segment.RepairReport
 }
 
 // Open repairs the torn tail of the highest-numbered existing segment in
-// cfg.Dir (see Repair), creates a new segment numbered after the highest
+// cfg.Dir (see segment.Repair), creates a new segment numbered after the highest
 // sequence number present (never reusing one) and starts the pipeline.
 // The Writer holds an exclusive flock on cfg.Dir until Close: a second Open
 // of the same directory fails with ErrDirLocked.
@@ -86,34 +87,30 @@ func openSettings(s settings) (*Writer, error) {
 }
 
 func open(s settings, lock *os.File) (*Writer, error) {
-	segs, maxSeq, found, err := scanDir(s.Dir)
+	segs, maxSeq, found, err := segment.ScanDir(s.Dir)
 	if err != nil {
 		return nil, err
 	}
+	e := osEnv()
+	if s.env != nil {
+		e = *s.env
+	}
 	w := &Writer{
-		lock:    lock,
-		s:       s,
-		fmt:     newFormatter(s.Node),
-		free:    make(chan *batch, s.poolSize),
-		work:    make(chan *batch, s.poolSize),
-		order:   make(chan *batch, s.poolSize),
-		wake:    make(chan struct{}, 1),
-		appDone: make(chan struct{}),
+		s:         s,
+		clock:     e.clock,
+		fmt:       newFormatter(s.Node),
+		free:      make(chan *batch, s.poolSize),
+		work:      make(chan *batch, s.poolSize),
+		order:     make(chan *batch, s.poolSize),
+		wake:      make(chan struct{}, 1),
+		rotateReq: make(chan chan error),
+		appDone:   make(chan struct{}),
 	}
 	w.c.free.Store(-1)
 	if len(segs) > 0 {
-		last := filepath.Join(s.Dir, segs[len(segs)-1].name)
-		rep, ri, err := repair(last)
+		rep, err := segment.Repair(filepath.Join(s.Dir, segs[len(segs)-1].Name))
 		if err != nil {
 			return nil, fmt.Errorf("writer: open %q: %w", s.Dir, err)
-		}
-		if ri.zstd && !rep.Removed && !ri.trailer {
-			// The writer of this segment did not close it: give it the
-			// index trailer it would have written.
-			if err := appendTrailer(last, &ri.idx, rep.ValidBytes); err != nil {
-				return nil, fmt.Errorf("writer: open %q: %w", s.Dir, err)
-			}
-			rep.Indexed = true
 		}
 		w.repair = rep
 	}
@@ -140,15 +137,15 @@ func open(s settings, lock *os.File) (*Writer, error) {
 			done: make(chan struct{}, 1),
 		}
 	}
-	path := segmentPath(s.Dir, next, s.zstd)
-	f, size, err := createSegment(path, s.LogGroup, s.zstd, w.c.fsynced)
+	path := segment.Path(s.Dir, next, s.zstd)
+	f, size, err := e.create(path, s.LogGroup, s.zstd, w.c.fsynced)
 	if err != nil {
 		w.closeEncoders()
 		return nil, err
 	}
 	w.c.segments.Add(1)
 	w.c.bytesOut.Add(uint64(size))
-	w.app = newAppender(w, f, path, next, size)
+	w.app = newAppender(w, e, lock, f, path, next, size)
 	for _, enc := range w.encoders {
 		w.workers.Add(1)
 		go w.compressLoop(enc)
@@ -188,16 +185,13 @@ func (w *Writer) Append(typ uint16, payload []byte) error {
 		b = <-w.free
 		w.cur = b
 	}
-	ms, serial, stamped := auditStamp(payload)
+	ms, serial, stamped := record.HeaderMillis(payload)
 	if len(b.text) == 0 {
-		b.firstAt = time.Now()
+		b.firstAt = w.clock.Now()
 		b.firstMs, b.hasTS = ms, stamped
-		if !stamped {
-			b.firstMs, b.hasTS = auditMillis(payload)
-		}
 	}
 	if stamped {
-		b.stamps.add(ms, serial)
+		b.stamps.Add(ms, serial)
 	}
 	b.text = w.fmt.appendLine(b.text, typ, payload)
 	b.records++
@@ -251,16 +245,26 @@ func (w *Writer) Flush() error {
 	return nil
 }
 
-// Rotate asks the appender to start a new segment before the next frame
-// (immediately if idle). A segment that holds no frame yet is not rotated.
-// Safe from any goroutine; it does not wait.
+// Rotate closes the current segment (index trailer, fsync) and starts the
+// next one, applying retention as after a size rotation, and returns once
+// that is done. A segment that holds no frame yet is not rotated (nil). It
+// returns the error of closing the segment or of creating the next one
+// (both also handled as disk errors, see Config.DiskErrorAction), and
+// ErrClosed after Close. Safe from any goroutine, but not from
+// Config.Notify.
 func (w *Writer) Rotate() error {
-	w.rotateReq.Store(true)
+	reply := make(chan error, 1)
 	select {
-	case w.wake <- struct{}{}:
-	default:
+	case w.rotateReq <- reply:
+	case <-w.appDone:
+		return ErrClosed
 	}
-	return nil
+	select {
+	case err := <-reply:
+		return err
+	case <-w.appDone:
+		return ErrClosed
+	}
 }
 
 // Resume ends a suspension (auditd's SIGUSR2): writing continues, the
@@ -297,8 +301,7 @@ func (w *Writer) Close() error {
 	w.workers.Wait()
 	<-w.appDone
 	w.closeEncoders()
-	w.lock.Close()
-	w.closeErr = w.finalErr
+	w.closeErr = w.app.closeErr
 	return w.closeErr
 }
 
@@ -319,7 +322,7 @@ func (w *Writer) setErr(err error) {
 
 // LastRepair returns what Open's repair of the previous segment found
 // (the zero report if there was no previous segment).
-func (w *Writer) LastRepair() RepairReport { return w.repair }
+func (w *Writer) LastRepair() segment.RepairReport { return w.repair }
 
 // Stats returns a snapshot of the counters. Safe from any goroutine.
 func (w *Writer) Stats() Stats {

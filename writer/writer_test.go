@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/auditdrain/auditdrain/internal/segment"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -46,7 +48,7 @@ func TestRoundTrip(t *testing.T) {
 				t.Errorf("Stats: Records=%d BytesIn=%d Err=%v Lost=%d; want %d, %d, nil, 0",
 					st.Records, st.BytesIn, st.Err, st.RecordsLost, len(recs), len(want))
 			}
-			paths, _ := Segments(dir)
+			paths, _ := segment.List(dir)
 			if uint64(len(paths)) != st.Segments {
 				t.Errorf("%d segment files, Stats.Segments = %d", len(paths), st.Segments)
 			}
@@ -129,7 +131,7 @@ func TestReopenContinuesSequence(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	paths, _ := Segments(dir)
+	paths, _ := segment.List(dir)
 	var names []string
 	for _, p := range paths {
 		names = append(names, filepath.Base(p))
@@ -161,9 +163,10 @@ func TestTickSealsAfterFlushInterval(t *testing.T) {
 			if err := w.Tick(time.Now()); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(20 * time.Millisecond)
-			if n := w.Stats().Batches; n != 0 {
-				t.Fatalf("batch written %d times before FlushInterval elapsed", n)
+			// Tick seals on the calling goroutine: the batch is still
+			// open (and so cannot have been written) when it returns.
+			if w.cur == nil || w.cur.records != 2 {
+				t.Fatalf("Tick sealed the batch before FlushInterval elapsed")
 			}
 			if err := w.Tick(time.Now().Add(time.Hour)); err != nil {
 				t.Fatal(err)
@@ -204,7 +207,7 @@ func TestFileModes(t *testing.T) {
 		if fi.Mode().Perm() != wantDir {
 			t.Errorf("LogGroup %d: dir mode %o, want %o", logGroup, fi.Mode().Perm(), wantDir)
 		}
-		paths, _ := Segments(dir)
+		paths, _ := segment.List(dir)
 		if len(paths) < 2 {
 			t.Fatalf("want rotated segments, got %v", paths)
 		}
@@ -238,9 +241,10 @@ func TestRotateFromOtherGoroutine(t *testing.T) {
 		t.Fatal(err)
 	}
 	recs := genEvents(30, 5)
-	// An empty segment is not rotated.
-	w.Rotate()
-	time.Sleep(10 * time.Millisecond)
+	// An empty segment is not rotated; Rotate returns once it is done.
+	if err := w.Rotate(); err != nil {
+		t.Fatal(err)
+	}
 	if n := w.Stats().Segments; n != 1 {
 		t.Fatalf("Rotate of an empty segment made %d segments", n)
 	}
@@ -248,15 +252,22 @@ func TestRotateFromOtherGoroutine(t *testing.T) {
 		appendAll(t, w, recs[i*10:(i+1)*10])
 		w.Flush()
 		waitFor(t, "a batch", func() bool { return w.Stats().Batches == uint64(i+1) })
-		done := make(chan struct{})
-		go func() { w.Rotate(); close(done) }()
-		<-done
-		waitFor(t, "a rotation", func() bool { return w.Stats().Segments == uint64(i+2) })
+		done := make(chan error)
+		go func() { done <- w.Rotate() }()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if n := w.Stats().Segments; n != uint64(i+2) {
+			t.Fatalf("%d segments after Rotate returned, want %d", n, i+2)
+		}
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	paths, _ := Segments(dir)
+	if err := w.Rotate(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Rotate after Close = %v, want ErrClosed", err)
+	}
+	paths, _ := segment.List(dir)
 	if len(paths) != 4 {
 		t.Fatalf("segments %v, want 4", paths)
 	}

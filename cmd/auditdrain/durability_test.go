@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/auditdrain/auditdrain/internal/audittest"
-	"github.com/auditdrain/auditdrain/writer"
+	"github.com/auditdrain/auditdrain/internal/segment"
 )
 
 // loadSource is a load generator calling getppid(2) in a loop. It starts
@@ -216,7 +216,7 @@ func TestKill9UnderLoad(t *testing.T) {
 		if ws, ok := err.(*exec.ExitError); !ok || ws.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 			t.Fatalf("cycle %d: daemon exit %v, want killed by SIGKILL\n%s", i, err, d.stderr.String())
 		}
-		segs, _ := writer.Segments(logDir)
+		segs, _ := segment.List(logDir)
 		for _, s := range segs {
 			if !seen[s] {
 				seen[s] = true
@@ -234,7 +234,7 @@ func TestKill9UnderLoad(t *testing.T) {
 	}
 
 	// Every segment is valid zstd, and indexed.
-	segs, err := writer.Segments(logDir)
+	segs, err := segment.List(logDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +243,7 @@ func TestKill9UnderLoad(t *testing.T) {
 		t.Fatalf("zstd -t: %v\n%s", err, out)
 	}
 	for _, s := range segs {
-		if _, err := writer.ReadIndex(s); err != nil {
+		if _, err := segment.ReadIndex(s); err != nil {
 			t.Errorf("segment without its index after the restarts: %v", err)
 		}
 	}

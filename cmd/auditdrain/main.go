@@ -24,7 +24,7 @@ import (
 	"github.com/auditdrain/auditdrain/internal/auditctl"
 	"github.com/auditdrain/auditdrain/internal/config"
 	"github.com/auditdrain/auditdrain/internal/daemon"
-	"github.com/auditdrain/auditdrain/writer"
+	"github.com/auditdrain/auditdrain/internal/segment"
 )
 
 const usage = `auditdrain drains the kernel audit queue into compressed, durable logs.
@@ -222,7 +222,7 @@ func cmdCat(args []string, out io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	var f writer.Filter
+	var f segment.Filter
 	var err error
 	if f.Since, err = parseTime(*since); err != nil {
 		return fmt.Errorf("--since: %w", err)
@@ -256,14 +256,14 @@ func cmdCat(args []string, out io.Writer) error {
 			files = append(files, p)
 			continue
 		}
-		segs, err := writer.Segments(p)
+		segs, err := segment.List(p)
 		if err != nil {
 			return err
 		}
 		files = append(files, segs...)
 	}
 	// Segments whose index shows no record in range are skipped unread.
-	return writer.CatFiltered(out, f, files...)
+	return segment.CatFiltered(out, f, files...)
 }
 
 func parseTime(s string) (time.Time, error) {

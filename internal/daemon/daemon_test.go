@@ -20,9 +20,9 @@ import (
 	"github.com/auditdrain/auditdrain/internal/audittest"
 	"github.com/auditdrain/auditdrain/internal/config"
 	"github.com/auditdrain/auditdrain/internal/pipeline"
+	"github.com/auditdrain/auditdrain/internal/segment"
 	"github.com/auditdrain/auditdrain/ratelimit"
 	"github.com/auditdrain/auditdrain/reader"
-	"github.com/auditdrain/auditdrain/writer"
 	libaudit "github.com/elastic/go-libaudit/v2"
 )
 
@@ -147,12 +147,12 @@ func (r *running) stop(t *testing.T) Status {
 
 func (r *running) logText(t *testing.T) string {
 	t.Helper()
-	segs, err := writer.Segments(r.cfg.LogDir)
+	segs, err := segment.List(r.cfg.LogDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
-	if err := writer.Cat(&b, segs...); err != nil {
+	if err := segment.Cat(&b, segs...); err != nil {
 		t.Fatal(err)
 	}
 	return b.String()

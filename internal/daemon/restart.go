@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/auditdrain/auditdrain/internal/record"
+	"github.com/auditdrain/auditdrain/internal/segment"
 	"github.com/auditdrain/auditdrain/writer"
 )
 
@@ -46,16 +47,16 @@ func (d *Daemon) repairRecord() {
 // lastSerialBefore returns the highest serial the previous runs wrote: from
 // the index of the newest earlier segment that has stamped records (a run
 // that failed at start leaves an empty one), 0 if there is none.
-func lastSerialBefore(dir string, _ writer.RepairReport) uint64 {
-	segs, err := writer.Segments(dir)
+func lastSerialBefore(dir string, _ segment.RepairReport) uint64 {
+	segs, err := segment.List(dir)
 	if err != nil {
 		return 0
 	}
 	// The newest segment is this run's own.
 	for i := len(segs) - 2; i >= 0 && i >= len(segs)-10; i-- {
-		idx, err := writer.ReadIndex(segs[i])
+		idx, err := segment.ReadIndex(segs[i])
 		if err != nil {
-			if idx, err = writer.ScanIndex(segs[i]); err != nil {
+			if idx, err = segment.ScanIndex(segs[i]); err != nil {
 				continue
 			}
 		}

@@ -1,6 +1,7 @@
 // Package ring owns the in-memory hand-off between the netlink reader and the
 // writers: a bounded, lock-free, single-producer single-consumer ring of
-// variable-length audit records, sized in bytes.
+// variable-length audit records, sized in bytes. It is internal to auditdrain
+// (the daemon and its pipeline are its only users), not an API for other programs.
 //
 // # Concurrency contract
 //

@@ -312,10 +312,16 @@ func TestFullRingPushBlocks(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- r.Push(uint16(n), record(make([]byte, 1016), uint64(n), 1016)) }()
 	eventually(t, "producer to park", func() bool { return r.prodParked.Load() == 1 })
+	// Parked on a full ring, Push has not returned. (Had it returned
+	// anyway after parking, its result or a missing or overwritten
+	// record shows after the Drain below.)
 	select {
 	case err := <-done:
 		t.Fatalf("Push on full ring returned %v before any Drain", err)
-	case <-time.After(20 * time.Millisecond):
+	default:
+	}
+	if r.Len() != r.Cap() {
+		t.Fatalf("Len %d while the producer is parked, want Cap %d", r.Len(), r.Cap())
 	}
 	scratch := make([]byte, 1016)
 	seq := uint64(0)
@@ -680,18 +686,30 @@ func TestDeferWakeups(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.DeferWakeups()
-	woke := make(chan bool, 1)
-	go func() { woke <- r.Wait(0) }()
-	for r.consParked.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	// With the consumer parked, a deferred push leaves no wake-up token
+	// (the consumer's only way out of Wait(0)); Wake leaves one. The
+	// consumer is only marked parked here, so that nothing can take the
+	// token before it is looked at.
+	r.consParked.Store(1)
 	if err := r.Push(1, []byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-woke:
+	if len(r.consWake) != 0 {
 		t.Fatal("a deferred push woke the consumer")
-	case <-time.After(50 * time.Millisecond):
+	}
+	r.Wake()
+	if len(r.consWake) != 1 {
+		t.Fatal("Wake did not signal the parked consumer")
+	}
+	<-r.consWake
+	r.consParked.Store(0)
+	r.Drain(0, func(uint16, []byte) {})
+	// A consumer really parked wakes on Wake after a deferred push.
+	woke := make(chan bool, 1)
+	go func() { woke <- r.Wait(0) }()
+	eventually(t, "the consumer to park", func() bool { return r.consParked.Load() == 1 })
+	if err := r.Push(1, []byte("y")); err != nil {
+		t.Fatal(err)
 	}
 	r.Wake()
 	select {

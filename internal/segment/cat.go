@@ -1,4 +1,4 @@
-package writer
+package segment
 
 import (
 	"errors"
@@ -26,13 +26,13 @@ func Cat(out io.Writer, paths ...string) error {
 	for _, path := range paths {
 		f, err := os.Open(path)
 		if err != nil {
-			return fmt.Errorf("writer: cat: %w", err)
+			return fmt.Errorf("segment: cat: %w", err)
 		}
 		if !strings.HasSuffix(path, ".zst") {
 			_, err = io.Copy(ow, f)
 			f.Close()
 			if err != nil {
-				return fmt.Errorf("writer: cat %q: %w", path, err)
+				return fmt.Errorf("segment: cat %q: %w", path, err)
 			}
 			continue
 		}
@@ -48,9 +48,9 @@ func Cat(out io.Writer, paths ...string) error {
 		switch {
 		case err == nil:
 		case ow.err != nil && errors.Is(err, ow.err):
-			return fmt.Errorf("writer: cat %q: write output: %w", path, err)
+			return fmt.Errorf("segment: cat %q: write output: %w", path, err)
 		default:
-			return fmt.Errorf("writer: cat %q: %w: %w", path, ErrCorrupt, err)
+			return fmt.Errorf("segment: cat %q: %w: %w", path, ErrCorrupt, err)
 		}
 	}
 	return nil

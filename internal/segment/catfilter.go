@@ -1,4 +1,4 @@
-package writer
+package segment
 
 import (
 	"bufio"
@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auditdrain/auditdrain/internal/record"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -25,8 +26,8 @@ func (f Filter) IsZero() bool {
 	return f.Since.IsZero() && f.Until.IsZero() && f.SerialMin == 0 && f.SerialMax == 0
 }
 
-// match reports whether a record stamped (ms, serial) is selected.
-func (f Filter) match(ms int64, serial uint64) bool {
+// Match reports whether a record stamped (ms, serial) is selected.
+func (f Filter) Match(ms int64, serial uint64) bool {
 	return (f.Since.IsZero() || ms >= f.Since.UnixMilli()) &&
 		(f.Until.IsZero() || ms <= f.Until.UnixMilli()) &&
 		serial >= f.SerialMin && (f.SerialMax == 0 || serial <= f.SerialMax)
@@ -34,7 +35,7 @@ func (f Filter) match(ms int64, serial uint64) bool {
 
 // overlaps reports whether a segment indexed by x may hold a selected
 // record.
-func (f Filter) overlaps(x SegmentIndex) bool {
+func (f Filter) overlaps(x Index) bool {
 	if x.Stamped == 0 {
 		return false
 	}
@@ -66,7 +67,7 @@ func CatFiltered(out io.Writer, f Filter, paths ...string) error {
 	for _, path := range paths {
 		file, err := os.Open(path)
 		if err != nil {
-			return fmt.Errorf("writer: cat: %w", err)
+			return fmt.Errorf("segment: cat: %w", err)
 		}
 		var r io.Reader = file
 		if strings.HasSuffix(path, extZstd) {
@@ -81,7 +82,7 @@ func CatFiltered(out io.Writer, f Filter, paths ...string) error {
 			}
 			if err != nil {
 				file.Close()
-				return fmt.Errorf("writer: cat %q: %w: %w", path, ErrCorrupt, err)
+				return fmt.Errorf("segment: cat %q: %w: %w", path, ErrCorrupt, err)
 			}
 			r = dec
 		}
@@ -91,15 +92,15 @@ func CatFiltered(out io.Writer, f Filter, paths ...string) error {
 		switch {
 		case err == nil:
 		case ow.err != nil && errors.Is(err, ow.err):
-			return fmt.Errorf("writer: cat %q: write output: %w", path, err)
+			return fmt.Errorf("segment: cat %q: write output: %w", path, err)
 		case strings.HasSuffix(path, extZstd):
-			return fmt.Errorf("writer: cat %q: %w: %w", path, ErrCorrupt, err)
+			return fmt.Errorf("segment: cat %q: %w: %w", path, ErrCorrupt, err)
 		default:
-			return fmt.Errorf("writer: cat %q: %w", path, err)
+			return fmt.Errorf("segment: cat %q: %w", path, err)
 		}
 	}
 	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("writer: cat: write output: %w", err)
+		return fmt.Errorf("segment: cat: write output: %w", err)
 	}
 	return nil
 }
@@ -113,8 +114,8 @@ func filterLines(out io.Writer, br *bufio.Reader, f Filter) error {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {
 			if !partial {
-				ms, serial, ok := lineStamp(line)
-				keep = ok && f.match(ms, serial)
+				ms, serial, ok := record.LineHeader(line)
+				keep = ok && f.Match(ms, serial)
 			}
 			if keep {
 				if _, werr := out.Write(line); werr != nil {

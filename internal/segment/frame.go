@@ -1,4 +1,4 @@
-package writer
+package segment
 
 import (
 	"bufio"
@@ -30,6 +30,10 @@ type frameReader struct {
 	r      *bufio.Reader
 	remain int64  // bytes left in the input
 	buf    []byte // the current frame's bytes
+	// Of the current data frame: whether it carries a content checksum,
+	// and its number of blocks.
+	checksum bool
+	blocks   int
 }
 
 // next reads the next frame into fr.buf. It returns io.EOF at a clean end
@@ -59,6 +63,7 @@ func (fr *frameReader) next() (frameKind, error) {
 }
 
 func (fr *frameReader) dataFrame() error {
+	fr.checksum, fr.blocks = false, 0
 	if err := fr.take(1); err != nil {
 		return err
 	}
@@ -105,11 +110,13 @@ func (fr *frameReader) dataFrame() error {
 		if err := fr.take(size); err != nil {
 			return err
 		}
+		fr.blocks++
 		if last {
 			break
 		}
 	}
 	if fhd&0x04 != 0 { // content checksum
+		fr.checksum = true
 		return fr.take(4)
 	}
 	return nil

@@ -1,4 +1,4 @@
-package writer
+package segment
 
 import (
 	"bufio"
@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -16,34 +15,36 @@ import (
 // RepairReport says what Repair found and did.
 type RepairReport struct {
 	Path       string
-	ValidBytes int64  // bytes kept: the segment's size after repair
+	ValidBytes int64  // bytes kept: the segment's size after repair (before the trailer Repair appended, if any)
 	CutBytes   int64  // bytes cut off the tail and copied to BrokenPath
 	Frames     int    // frames kept (zstd data and skippable frames), or lines kept for a plain segment
 	BrokenPath string // where the cut bytes were saved; "" if nothing was cut
 	Removed    bool   // the zstd segment had no valid frame and was removed
-	// Indexed is set by Open (never by Repair) when it appended the index
-	// trailer that the segment's writer did not write (it crashed).
+	// Indexed is set when Repair appended the index trailer that the
+	// segment's writer did not write (it crashed).
 	Indexed bool
 }
 
 // repairIndex is what repair learns about a zstd segment's valid prefix.
 type repairIndex struct {
 	zstd    bool
-	idx     segIndex // its records
-	trailer bool     // it ends with a valid index trailer
+	idx     Tally // its records
+	trailer bool  // it ends with a valid index trailer
 }
 
 // maxRepairFrame bounds the memory one decoded frame may take while
-// verifying (frames written by this package are BatchBytes, or one record).
+// verifying (frames written by auditdrain are one batch, or one record).
 const maxRepairFrame = 1 << 30
 
 // Repair finds the end of the valid prefix of a segment and cuts the
-// rest, which a crash during a write can leave behind (a torn tail).
+// rest, which a crash during a write can leave behind (a torn tail), then
+// gives a zstd segment the index trailer its writer did not write.
 //
 // For a zstd segment (*.zst) it walks the frames by their headers (magic,
 // frame header, block headers, optional checksum; skippable frames are
 // kept as they are) and decodes each data frame to verify its content
-// checksum and that its text ends with a newline. For a plain segment
+// checksum (a frame without one ends the valid prefix) and that its text
+// ends with a newline. For a plain segment
 // the valid prefix ends after the last '\n' that precedes the first NUL
 // byte (audit text never contains NUL).
 //
@@ -51,26 +52,36 @@ const maxRepairFrame = 1 << 30
 // <path>.broken (replacing an older copy) and fsynced, the segment is
 // truncated to the valid prefix and fsynced. A zstd segment left with
 // nothing valid is removed instead (an empty file is not valid zstd), so
-// only the .broken copy remains. Afterwards `zstd -t` accepts the segment.
+// only the .broken copy remains. A zstd segment that does not end with a
+// valid index trailer then gets one (RepairReport.Indexed), fsynced.
+// Afterwards `zstd -t` accepts the segment.
 func Repair(path string) (RepairReport, error) {
-	rep, _, err := repair(path)
-	return rep, err
+	rep, ri, err := repair(path)
+	if err != nil || !ri.zstd || rep.Removed || ri.trailer {
+		return rep, err
+	}
+	if err := appendTrailer(path, &ri.idx, rep.ValidBytes); err != nil {
+		return rep, err
+	}
+	rep.Indexed = true
+	return rep, nil
 }
 
-// repair is Repair, also returning what it learnt about the records.
+// repair cuts the torn tail of a segment and returns what it learnt about
+// the records of the rest.
 func repair(path string) (rep RepairReport, ri repairIndex, err error) {
 	rep = RepairReport{Path: path}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
-		return rep, ri, fmt.Errorf("writer: repair %q: %w", path, err)
+		return rep, ri, fmt.Errorf("segment: repair: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return rep, ri, fmt.Errorf("writer: repair %q: %w", path, err)
+		return rep, ri, fmt.Errorf("segment: repair: %w", err)
 	}
 	size := fi.Size()
-	compressed := strings.HasSuffix(path, ".zst")
+	compressed := isZstd(path)
 	if compressed {
 		ri.zstd = true
 		rep.ValidBytes, rep.Frames, err = validZstd(f, size, &ri)
@@ -78,7 +89,7 @@ func repair(path string) (rep RepairReport, ri repairIndex, err error) {
 		rep.ValidBytes, rep.Frames, err = validPlain(f)
 	}
 	if err != nil {
-		return rep, ri, fmt.Errorf("writer: repair %q: %w", path, err)
+		return rep, ri, fmt.Errorf("segment: repair %q: %w", path, err)
 	}
 	if rep.ValidBytes >= size {
 		rep.ValidBytes = size
@@ -99,17 +110,17 @@ func cutTail(f *os.File, fi os.FileInfo, rep *RepairReport, compressed bool) err
 	dir := filepath.Dir(path)
 	if compressed && rep.ValidBytes == 0 {
 		if err := os.Remove(path); err != nil {
-			return fmt.Errorf("writer: repair: remove %q: %w", path, err)
+			return fmt.Errorf("segment: repair: remove %q: %w", path, err)
 		}
 		rep.Removed = true
-		_, err := syncDir(dir)
+		_, err := SyncDir(dir)
 		return err
 	}
 	if err := f.Truncate(rep.ValidBytes); err != nil {
-		return fmt.Errorf("writer: repair: truncate %q to %d bytes: %w", path, rep.ValidBytes, err)
+		return fmt.Errorf("segment: repair: truncate %q to %d bytes: %w", path, rep.ValidBytes, err)
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("writer: repair: fsync %q: %w", path, err)
+		return fmt.Errorf("segment: repair: fsync %q: %w", path, err)
 	}
 	return nil
 }
@@ -137,12 +148,17 @@ func validZstd(f *os.File, size int64, ri *repairIndex) (int64, int, error) {
 			return 0, 0, err
 		}
 		if kind == frameData {
+			if !fr.checksum {
+				// Nothing to verify its content against (auditdrain
+				// always writes the checksum): the valid prefix ends here.
+				return valid, frames, nil
+			}
 			text, err = dec.DecodeAll(fr.buf, text[:0])
 			if err != nil || (len(text) > 0 && text[len(text)-1] != '\n') {
 				return valid, frames, nil
 			}
 			ri.idx.addText(text)
-			ri.idx.frames++
+			ri.idx.Frames++
 			ri.trailer = false
 		} else {
 			_, data, ok := parseTrailer(fr.buf)
@@ -186,37 +202,37 @@ func validPlain(f *os.File) (int64, int, error) {
 func saveTail(f *os.File, off int64, path string, mode os.FileMode) error {
 	out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
 	if err != nil {
-		return fmt.Errorf("writer: repair: create %q: %w", path, err)
+		return fmt.Errorf("segment: repair: create %q: %w", path, err)
 	}
 	if _, err := io.Copy(out, io.NewSectionReader(f, off, 1<<62)); err != nil {
 		out.Close()
-		return fmt.Errorf("writer: repair: copy the torn tail to %q: %w", path, err)
+		return fmt.Errorf("segment: repair: copy the torn tail to %q: %w", path, err)
 	}
 	if err := out.Sync(); err != nil {
 		out.Close()
-		return fmt.Errorf("writer: repair: fsync %q: %w", path, err)
+		return fmt.Errorf("segment: repair: fsync %q: %w", path, err)
 	}
 	if err := out.Close(); err != nil {
-		return fmt.Errorf("writer: repair: close %q: %w", path, err)
+		return fmt.Errorf("segment: repair: close %q: %w", path, err)
 	}
-	_, err = syncDir(filepath.Dir(path))
+	_, err = SyncDir(filepath.Dir(path))
 	return err
 }
 
 // appendTrailer appends the index trailer for the segment's first
 // dataBytes bytes and fsyncs it.
-func appendTrailer(path string, idx *segIndex, dataBytes int64) error {
+func appendTrailer(path string, idx *Tally, dataBytes int64) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
-		return fmt.Errorf("writer: index %q: %w", path, err)
+		return fmt.Errorf("segment: index %q: %w", path, err)
 	}
 	defer f.Close()
-	if _, err := f.Write(idx.appendTrailer(nil, dataBytes)); err != nil {
+	if _, err := f.Write(idx.AppendTrailer(nil, dataBytes)); err != nil {
 		_ = f.Truncate(dataBytes)
-		return fmt.Errorf("writer: index %q: %w", path, err)
+		return fmt.Errorf("segment: index %q: %w", path, err)
 	}
-	if _, err := fdatasync(f); err != nil {
-		return fmt.Errorf("writer: index %q: %w", path, err)
+	if _, err := Datasync(f); err != nil {
+		return fmt.Errorf("segment: index %q: %w", path, err)
 	}
 	return nil
 }

@@ -1,10 +1,9 @@
-package writer
+package segment
 
 import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auditdrain/auditdrain/internal/record"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -41,16 +41,11 @@ const (
 
 var crc32c = crc32.MakeTable(crc32.Castagnoli)
 
-// ErrNoIndex is wrapped by ReadIndex when a segment has no valid index
-// trailer: a plain segment, or one whose writer crashed (until the next
-// Open repairs it).
-var ErrNoIndex = errors.New("writer: segment has no index trailer")
-
-// SegmentIndex summarizes a segment: its records and the range of their
+// Index summarizes a segment: its records and the range of their
 // kernel serials and timestamps. Only records whose text carries an
 // "audit(SECONDS.MILLIS:SERIAL)" header (Stamped of them) count in the
 // ranges; with Stamped == 0 the ranges are zero.
-type SegmentIndex struct {
+type Index struct {
 	Records                 uint64
 	Stamped                 uint64
 	FirstSerial, LastSerial uint64 // of the first and last stamped record in file order
@@ -61,35 +56,37 @@ type SegmentIndex struct {
 	DataBytes               int64  // bytes of the segment before the trailer
 }
 
-// segIndex is the appender's running summary of the current segment.
-type segIndex struct {
-	records uint64
-	frames  uint64
-	stamps  stampRange
+// Tally is the running summary of a segment being written or read: what
+// its index trailer will say.
+type Tally struct {
+	Records uint64 // records (lines)
+	Frames  uint64 // data frames
+	Stamps  Stamps // headers of the records that have one
 }
 
-func (x *segIndex) export(dataBytes int64) SegmentIndex {
-	s := x.stamps
-	si := SegmentIndex{Records: x.records, Stamped: s.n, Frames: x.frames, DataBytes: dataBytes}
-	if s.n > 0 {
-		si.FirstSerial, si.LastSerial, si.MinSerial, si.MaxSerial = s.firstSerial, s.lastSerial, s.minSerial, s.maxSerial
-		si.FirstTime, si.LastTime = time.UnixMilli(s.firstMs), time.UnixMilli(s.lastMs)
-		si.MinTime, si.MaxTime = time.UnixMilli(s.minMs), time.UnixMilli(s.maxMs)
+// Export returns the Index of a segment of dataBytes bytes summarized by x.
+func (x *Tally) Export(dataBytes int64) Index {
+	s := x.Stamps
+	si := Index{Records: x.Records, Stamped: s.N, Frames: x.Frames, DataBytes: dataBytes}
+	if s.N > 0 {
+		si.FirstSerial, si.LastSerial, si.MinSerial, si.MaxSerial = s.FirstSerial, s.LastSerial, s.MinSerial, s.MaxSerial
+		si.FirstTime, si.LastTime = time.UnixMilli(s.FirstMs), time.UnixMilli(s.LastMs)
+		si.MinTime, si.MaxTime = time.UnixMilli(s.MinMs), time.UnixMilli(s.MaxMs)
 	}
 	return si
 }
 
-// appendTrailer appends the index trailer of x for a segment of dataBytes
+// AppendTrailer appends the index trailer of x for a segment of dataBytes
 // bytes to dst.
-func (x *segIndex) appendTrailer(dst []byte, dataBytes int64) []byte {
+func (x *Tally) AppendTrailer(dst []byte, dataBytes int64) []byte {
 	dst = binary.LittleEndian.AppendUint32(dst, indexMagic)
 	dst = binary.LittleEndian.AppendUint32(dst, indexPayloadSize)
 	p := len(dst)
 	dst = append(dst, indexTag...)
 	dst = binary.LittleEndian.AppendUint32(dst, indexVersion)
-	s := x.stamps
-	for _, v := range [...]uint64{x.records, s.n, s.firstSerial, s.lastSerial, s.minSerial, s.maxSerial,
-		uint64(s.firstMs), uint64(s.lastMs), uint64(s.minMs), uint64(s.maxMs), x.frames, uint64(dataBytes)} {
+	s := x.Stamps
+	for _, v := range [...]uint64{x.Records, s.N, s.FirstSerial, s.LastSerial, s.MinSerial, s.MaxSerial,
+		uint64(s.FirstMs), uint64(s.LastMs), uint64(s.MinMs), uint64(s.MaxMs), x.Frames, uint64(dataBytes)} {
 		dst = binary.LittleEndian.AppendUint64(dst, v)
 	}
 	dst = binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[p:], crc32c))
@@ -98,8 +95,8 @@ func (x *segIndex) appendTrailer(dst []byte, dataBytes int64) []byte {
 
 // parseTrailer decodes a whole trailer frame (indexFrameSize bytes). ok is
 // false if b is not one.
-func parseTrailer(b []byte) (segIndex, int64, bool) {
-	var x segIndex
+func parseTrailer(b []byte) (Tally, int64, bool) {
+	var x Tally
 	if len(b) != indexFrameSize || binary.LittleEndian.Uint32(b) != indexMagic ||
 		binary.LittleEndian.Uint32(b[4:]) != indexPayloadSize {
 		return x, 0, false
@@ -110,10 +107,10 @@ func parseTrailer(b []byte) (segIndex, int64, bool) {
 		return x, 0, false
 	}
 	u := func(off int) uint64 { return binary.LittleEndian.Uint64(p[off:]) }
-	x.records = u(8)
-	x.stamps = stampRange{n: u(16), firstSerial: u(24), lastSerial: u(32), minSerial: u(40), maxSerial: u(48),
-		firstMs: int64(u(56)), lastMs: int64(u(64)), minMs: int64(u(72)), maxMs: int64(u(80))}
-	x.frames = u(88)
+	x.Records = u(8)
+	x.Stamps = Stamps{N: u(16), FirstSerial: u(24), LastSerial: u(32), MinSerial: u(40), MaxSerial: u(48),
+		FirstMs: int64(u(56)), LastMs: int64(u(64)), MinMs: int64(u(72)), MaxMs: int64(u(80))}
+	x.Frames = u(88)
 	return x, int64(u(96)), true
 }
 
@@ -122,52 +119,52 @@ func parseTrailer(b []byte) (segIndex, int64, bool) {
 // the segment has none (a plain segment, or the writer crashed before
 // closing it and no Open has repaired it since; ScanIndex then builds
 // the same summary by reading it all).
-func ReadIndex(path string) (SegmentIndex, error) {
+func ReadIndex(path string) (Index, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return SegmentIndex{}, fmt.Errorf("writer: read index: %w", err)
+		return Index{}, fmt.Errorf("segment: read index: %w", err)
 	}
 	defer f.Close()
 	return readIndex(f, path)
 }
 
-func readIndex(f *os.File, path string) (SegmentIndex, error) {
+func readIndex(f *os.File, path string) (Index, error) {
 	if !strings.HasSuffix(path, extZstd) {
-		return SegmentIndex{}, fmt.Errorf("%w: %q is not a zstd segment", ErrNoIndex, path)
+		return Index{}, fmt.Errorf("%w: %q is not a zstd segment", ErrNoIndex, path)
 	}
 	fi, err := f.Stat()
 	if err != nil {
-		return SegmentIndex{}, fmt.Errorf("writer: read index of %q: %w", path, err)
+		return Index{}, fmt.Errorf("segment: read index of %q: %w", path, err)
 	}
 	size := fi.Size()
 	if size < indexFrameSize {
-		return SegmentIndex{}, fmt.Errorf("%w: %q has %d bytes", ErrNoIndex, path, size)
+		return Index{}, fmt.Errorf("%w: %q has %d bytes", ErrNoIndex, path, size)
 	}
 	var buf [indexFrameSize]byte
 	if _, err := f.ReadAt(buf[:], size-indexFrameSize); err != nil {
-		return SegmentIndex{}, fmt.Errorf("writer: read index of %q: %w", path, err)
+		return Index{}, fmt.Errorf("segment: read index of %q: %w", path, err)
 	}
 	x, data, ok := parseTrailer(buf[:])
 	if !ok || data != size-indexFrameSize {
-		return SegmentIndex{}, fmt.Errorf("%w: %q (no valid trailer in its last %d bytes)", ErrNoIndex, path, indexFrameSize)
+		return Index{}, fmt.Errorf("%w: %q (no valid trailer in its last %d bytes)", ErrNoIndex, path, indexFrameSize)
 	}
-	return x.export(data), nil
+	return x.Export(data), nil
 }
 
 // ScanIndex builds a segment's index by reading all of it (decompressing a
 // zstd segment), for segments without a trailer. An index trailer found on
 // the way is not counted as data.
-func ScanIndex(path string) (SegmentIndex, error) {
+func ScanIndex(path string) (Index, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return SegmentIndex{}, fmt.Errorf("writer: scan index: %w", err)
+		return Index{}, fmt.Errorf("segment: scan index: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return SegmentIndex{}, fmt.Errorf("writer: scan index of %q: %w", path, err)
+		return Index{}, fmt.Errorf("segment: scan index of %q: %w", path, err)
 	}
-	var x segIndex
+	var x Tally
 	var r io.Reader = f
 	if strings.HasSuffix(path, extZstd) {
 		// Count frames by walking their headers, then decode the text.
@@ -178,24 +175,24 @@ func ScanIndex(path string) (SegmentIndex, error) {
 				break
 			}
 			if err != nil {
-				return SegmentIndex{}, fmt.Errorf("writer: scan index of %q: %w", path, err)
+				return Index{}, fmt.Errorf("segment: scan index of %q: %w", path, err)
 			}
 			if kind == frameData {
-				x.frames++
+				x.Frames++
 			}
 		}
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return SegmentIndex{}, fmt.Errorf("writer: scan index of %q: %w", path, err)
+			return Index{}, fmt.Errorf("segment: scan index of %q: %w", path, err)
 		}
 		dec, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1))
 		if err != nil {
-			return SegmentIndex{}, fmt.Errorf("writer: scan index of %q: %w: %w", path, ErrCorrupt, err)
+			return Index{}, fmt.Errorf("segment: scan index of %q: %w: %w", path, ErrCorrupt, err)
 		}
 		defer dec.Close()
 		r = dec
 	}
 	if err := x.scanText(r); err != nil {
-		return SegmentIndex{}, fmt.Errorf("writer: scan index of %q: %w", path, err)
+		return Index{}, fmt.Errorf("segment: scan index of %q: %w", path, err)
 	}
 	size := fi.Size()
 	if strings.HasSuffix(path, extZstd) && size >= indexFrameSize {
@@ -206,11 +203,11 @@ func ScanIndex(path string) (SegmentIndex, error) {
 			}
 		}
 	}
-	return x.export(size), nil
+	return x.Export(size), nil
 }
 
 // scanText adds the lines of r to x.
-func (x *segIndex) scanText(r io.Reader) error {
+func (x *Tally) scanText(r io.Reader) error {
 	br := bufio.NewReaderSize(r, 256<<10)
 	for {
 		line, err := br.ReadSlice('\n')
@@ -239,7 +236,7 @@ func (x *segIndex) scanText(r io.Reader) error {
 }
 
 // addText adds every line of text (whole lines) to x.
-func (x *segIndex) addText(text []byte) {
+func (x *Tally) addText(text []byte) {
 	for len(text) > 0 {
 		i := bytes.IndexByte(text, '\n')
 		if i < 0 {
@@ -250,9 +247,16 @@ func (x *segIndex) addText(text []byte) {
 	}
 }
 
-func (x *segIndex) addLine(line []byte) {
-	x.records++
-	if ms, serial, ok := lineStamp(line); ok {
-		x.stamps.add(ms, serial)
+func (x *Tally) addLine(line []byte) {
+	x.Records++
+	if ms, serial, ok := record.LineHeader(line); ok {
+		x.Stamps.Add(ms, serial)
 	}
 }
+
+// HeaderSize is the size of the skippable frame that opens a zstd
+// segment; TrailerSize is the size of the index trailer frame.
+const (
+	HeaderSize  = 8 + len(headerMagic)
+	TrailerSize = indexFrameSize
+)

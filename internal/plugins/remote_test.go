@@ -1,0 +1,358 @@
+package plugins
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/auditdrain/auditdrain/internal/auditctl"
+)
+
+const (
+	auditdBin        = "/usr/sbin/auditd"
+	remoteConfPath   = "/etc/audit/audisp-remote.conf"
+	debianRemotePlug = "/etc/audit/plugins.d/au-remote.conf"
+)
+
+// TestAudispRemote runs Debian's audisp-remote as a plugin (from its own
+// au-remote.conf, made active), sending to a second, real auditd that
+// aggregates only (local_events = no, tcp_listen_port on this machine; it
+// never registers with the kernel). Every record fed through Dispatch
+// arrives in the aggregator's log, line for line (auditd does not log EOE
+// records, so those are fed but not expected).
+func TestAudispRemote(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a real auditd aggregator and audisp-remote; not in -short")
+	}
+	if os.Getuid() != 0 {
+		t.Skip("needs root: rewrites " + remoteConfPath + " and runs auditd")
+	}
+	for _, f := range []string{auditdBin, debianRemotePlug, remoteConfPath} {
+		if _, err := os.Stat(f); err != nil {
+			t.Fatalf("%v (apt-get install -y auditd audispd-plugins)", err)
+		}
+	}
+	// The aggregator writes /var/run/auditd.pid and the test rewrites
+	// audisp-remote.conf: both are machine-wide.
+	unlock, err := auditctl.LockMachine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(unlock)
+
+	port := freePort(t)
+	logFile := startAggregator(t, port)
+
+	// audisp-remote.conf: the system's, pointed at the aggregator.
+	orig, err := os.ReadFile(remoteConfPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(remoteConfPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := os.WriteFile(remoteConfPath, orig, fi.Mode().Perm()); err != nil {
+			t.Errorf("restoring %s: %v", remoteConfPath, err)
+		}
+	})
+	conf := regexp.MustCompile(`(?m)^remote_server *=.*$`).ReplaceAllString(string(orig), "remote_server = 127.0.0.1")
+	conf = regexp.MustCompile(`(?m)^port *=.*$`).ReplaceAllString(conf, fmt.Sprintf("port = %d", port))
+	if !strings.Contains(conf, "remote_server = 127.0.0.1\n") || !strings.Contains(conf, fmt.Sprintf("port = %d\n", port)) {
+		t.Fatalf("%s has no remote_server or port line to set:\n%s", remoteConfPath, orig)
+	}
+	if err := os.WriteFile(remoteConfPath, []byte(conf), fi.Mode().Perm()); err != nil {
+		t.Fatal(err)
+	}
+
+	// The plugin: Debian's au-remote.conf, made active.
+	plugDir := t.TempDir()
+	deb, err := os.ReadFile(debianRemotePlug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	active := regexp.MustCompile(`(?m)^active *=.*$`).ReplaceAllString(string(deb), "active = yes")
+	writeFile(t, plugDir, "au-remote.conf", active, 0o640)
+	cfgs, err := LoadDir(plugDir)
+	if err != nil || len(cfgs) != 1 || !cfgs[0].Active || cfgs[0].Format != FormatString {
+		t.Fatalf("LoadDir(Debian's au-remote.conf made active) = %+v, %v", cfgs, err)
+	}
+	d, err := New(cfgs, Options{MaxRestarts: DefaultMaxRestarts, Log: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer stopDispatcher(t, d)
+
+	const events = 1000
+	start := time.Now()
+	var want []string
+	f := newLineFormatter("")
+	sent := 0
+	for ev := range events {
+		if ev%100 == 0 {
+			// Feed at the plugin's pace: Dispatch would drop records
+			// beyond its q_depth (2000), by design.
+			waitFor(t, 30*time.Second, "room in audisp-remote's queue", func() (bool, string) {
+				s := stat(d, "au-remote.conf")
+				return s.QueueDepth < 1000, fmt.Sprintf("%+v", s)
+			})
+		}
+		for i := ev * 4; i < ev*4+4; i++ {
+			typ, p := kernelRecord(i)
+			d.Dispatch(typ, p)
+			want = append(want, strings.TrimSuffix(string(f.appendLine(nil, typ, p)), "\n"))
+			sent++
+		}
+		eoe := fmt.Sprintf("audit(1796200000.%03d:%d): ", ev%1000, 1000+ev)
+		d.Dispatch(1320, []byte(eoe))
+		sent++
+	}
+
+	t.Logf("fed in %v", time.Since(start))
+	var got []string
+	waitFor(t, 60*time.Second, fmt.Sprintf("%d records in the aggregator's log", len(want)), func() (bool, string) {
+		got = recordLines(t, logFile)
+		return len(got) >= len(want), fmt.Sprintf("%d lines; plugin %+v", len(got), stat(d, "au-remote.conf"))
+	})
+	t.Logf("all in the aggregator's log after %v", time.Since(start))
+	if len(got) != len(want) {
+		t.Errorf("aggregator logged %d records, want %d", len(got), len(want))
+	}
+	for i := range min(len(got), len(want)) {
+		if got[i] != want[i] {
+			t.Fatalf("aggregator's line %d:\n got %q\nwant %q", i, got[i], want[i])
+		}
+	}
+	if s := stat(d, "au-remote.conf"); s.Delivered != uint64(sent) || s.Lost != 0 || s.Restarts != 0 {
+		t.Errorf("plugin stats %+v; want %d delivered, none lost", s, sent)
+	}
+	t.Logf("%d records (%d events) through audisp-remote to the aggregator, line for line", sent, events)
+	start = time.Now()
+	stopDispatcher(t, d)
+	t.Logf("Stop took %v", time.Since(start))
+}
+
+// recordLines returns the lines of an auditd log that are not the
+// daemon's own (DAEMON_START, DAEMON_ACCEPT...).
+func recordLines(t *testing.T, path string) []string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if !strings.HasPrefix(sc.Text(), "type=DAEMON_") {
+			out = append(out, sc.Text())
+		}
+	}
+	return out
+}
+
+// freePort returns a TCP port that was free on 127.0.0.1 a moment ago.
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startAggregator runs `auditd -n -c DIR` with local_events = no and
+// tcp_listen_port = port, waits until it listens, and stops it (by its
+// pid) when the test ends. It returns the path of its log.
+func startAggregator(t *testing.T, port int) string {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(dir, "audit.log")
+	plugins := filepath.Join(dir, "plugins.d")
+	if err := os.Mkdir(plugins, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "auditd.conf", fmt.Sprintf(`local_events = no
+write_logs = yes
+log_file = %s
+log_format = RAW
+flush = INCREMENTAL_ASYNC
+freq = 50
+max_log_file = 100
+num_logs = 5
+max_log_file_action = IGNORE
+space_left = 2
+space_left_action = IGNORE
+admin_space_left = 1
+admin_space_left_action = IGNORE
+disk_full_action = IGNORE
+disk_error_action = IGNORE
+name_format = NONE
+tcp_listen_port = %d
+tcp_listen_queue = 5
+tcp_max_per_addr = 1
+use_libwrap = no
+tcp_client_max_idle = 0
+distribute_network = no
+plugin_dir = %s
+`, log, port, plugins), 0o600)
+	out, err := os.Create(filepath.Join(dir, "auditd.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cmd := exec.Command(auditdBin, "-n", "-c", dir)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			t.Errorf("aggregator auditd (pid %d) did not exit within 15s of SIGTERM; killing it", cmd.Process.Pid)
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+	waitFor(t, 15*time.Second, fmt.Sprintf("the aggregator to listen on port %d", port), func() (bool, string) {
+		select {
+		case err := <-exited:
+			exited <- err
+			b, _ := os.ReadFile(out.Name())
+			t.Fatalf("aggregator auditd exited (%v): %s", err, b)
+		default:
+		}
+		return listening(port), "not listening yet"
+	})
+	return log
+}
+
+// listening reports whether a TCP socket listens on port (any address),
+// from /proc/net/tcp and tcp6, without connecting to it.
+func listening(port int) bool {
+	needle := fmt.Sprintf(":%04X ", port)
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, _ := os.ReadFile(f)
+		for _, l := range strings.Split(string(b), "\n") {
+			fields := strings.Fields(l)
+			if len(fields) > 3 && strings.HasSuffix(fields[1]+" ", needle) && fields[3] == "0A" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+const debianSyslogPlug = "/etc/audit/plugins.d/syslog.conf"
+
+// TestAudispSyslog runs Debian's audisp-syslog as a plugin (its
+// syslog.conf made active: args LOG_INFO) and reads what it logs on a
+// /dev/log the test owns: every record arrives, in order.
+func TestAudispSyslog(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs audisp-syslog and binds /dev/log; not in -short")
+	}
+	if os.Getuid() != 0 {
+		t.Skip("needs root: binds /dev/log")
+	}
+	if _, err := os.Stat(debianSyslogPlug); err != nil {
+		t.Fatalf("%v (apt-get install -y audispd-plugins)", err)
+	}
+	unlock, err := auditctl.LockMachine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(unlock)
+	if _, err := os.Lstat("/dev/log"); err == nil {
+		t.Skip("/dev/log exists (a syslog daemon owns it); the test needs to bind it itself")
+	}
+	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: "/dev/log", Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close(); os.Remove("/dev/log") })
+	if err := os.Chmod("/dev/log", 0o666); err != nil {
+		t.Fatal(err)
+	}
+	msgs := make(chan string, 1024)
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			n, _, err := ln.ReadFromUnix(buf)
+			if err != nil {
+				close(msgs)
+				return
+			}
+			msgs <- string(buf[:n])
+		}
+	}()
+
+	plugDir := t.TempDir()
+	deb, err := os.ReadFile(debianSyslogPlug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, plugDir, "syslog.conf", regexp.MustCompile(`(?m)^active *=.*$`).ReplaceAllString(string(deb), "active = yes"), 0o640)
+	cfgs, err := LoadDir(plugDir)
+	if err != nil || len(cfgs) != 1 || cfgs[0].Path != "/sbin/audisp-syslog" || strings.Join(cfgs[0].Args, " ") != "LOG_INFO" {
+		t.Fatalf("LoadDir(Debian's syslog.conf made active) = %+v, %v", cfgs, err)
+	}
+	d, err := New(cfgs, Options{Log: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer stopDispatcher(t, d)
+
+	const n = 200
+	f := newLineFormatter("")
+	var want []string
+	for i := range n {
+		typ, p := kernelRecord(i)
+		d.Dispatch(typ, p)
+		want = append(want, strings.TrimSuffix(string(f.appendLine(nil, typ, p)), "\n"))
+	}
+	next := 0
+	var seen []string
+	deadline := time.After(30 * time.Second)
+	for next < n {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				t.Fatal("/dev/log closed")
+			}
+			if len(seen) < 3 {
+				seen = append(seen, m)
+			}
+			// "<14>Dec  2 08:22:43 audisp-syslog: type=SYSCALL msg=...\n"
+			if strings.HasSuffix(strings.TrimSuffix(m, "\n"), " audisp-syslog: "+want[next]) {
+				next++
+			}
+		case <-deadline:
+			t.Fatalf("timed out: %d of %d records logged by audisp-syslog in order; next wanted %q; plugin %+v; first messages %q", next, n, want[next], stat(d, "syslog.conf"), seen)
+		}
+	}
+	if s := stat(d, "syslog.conf"); s.Delivered != n || s.Lost != 0 {
+		t.Errorf("plugin stats %+v", s)
+	}
+}
