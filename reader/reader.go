@@ -546,6 +546,10 @@ func (r *Reader) Stats() Stats {
 	}
 }
 
+// MaxRecord returns the longest payload ReadBatch delivers: a longer
+// record is cut to it (and counted in Stats.Truncated).
+func (r *Reader) MaxRecord() int { return r.cfg.BufSize - headerLen }
+
 // Mode reports the reader's mode.
 func (r *Reader) Mode() Mode { return r.cfg.Mode }
 

@@ -71,9 +71,13 @@ type Daemon struct {
 	// thread only). Off when a BeforeAppend hook stalls the writer in
 	// tests (a real writer with no batch free makes room() false instead).
 	inline bool
-	// room reports whether the writer can take inlineMax bytes now without
-	// waiting for a batch.
+	// room reports whether the writer can take the largest record now
+	// without waiting for a batch (under owner).
 	room func() bool
+	// inlineSink is inlineAppend, stored once; inlineBytes is what the
+	// current inline pass appended.
+	inlineSink  func(typ uint16, p []byte) bool
+	inlineBytes int
 	// lastAppend is when records last went to the writer (zero: never).
 	lastAppend time.Time
 
@@ -200,11 +204,11 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	d.push = d.pipe.Push
 	d.sink = d.append
 	d.inline = opts.BeforeAppend == nil
+	d.inlineSink = d.inlineAppend
 	d.room = func() bool { return true }
 	if d.w != nil {
-		// Until the writer tells whether a batch is free, only the drain
-		// loop appends to it.
-		d.room = func() bool { return false }
+		maxRec := d.rd.MaxRecord()
+		d.room = func() bool { return d.w.Room(maxRec) }
 	}
 	d.owner.Lock()
 	d.lastAccount = time.Now()
@@ -361,7 +365,7 @@ func (d *Daemon) applyKernel() error {
 // waits for the ring without a timeout.
 
 // inlineMax bounds what the reader's thread drains in one pass (payload
-// bytes): a batch this size always fits in one free writer batch.
+// bytes), so that accounting and timers are looked at under a steady load.
 const inlineMax = 256 << 10
 
 // readLoop moves records from the socket into the ring, and on to the
@@ -388,12 +392,18 @@ func (d *Daemon) readLoop() error {
 // the ring to the drain loop. It returns how long the next read may wait
 // (0: no limit) before the writer must be looked at again.
 func (d *Daemon) afterRead() time.Duration {
-	if !d.inline || !d.room() || !d.owner.TryLock() {
+	if !d.inline || !d.owner.TryLock() {
 		d.ring.Wake()
 		return d.cfg.FlushInterval
 	}
 	now := time.Now()
-	err := d.serve(now, inlineMax)
+	if d.room() {
+		d.inlineBytes = 0
+		if d.ring.DrainWhile(d.inlineSink) > 0 {
+			d.lastAppend = now
+		}
+	}
+	err := d.serve(now, 0)
 	pending := d.pending(now)
 	d.owner.Unlock()
 	if err != nil {
@@ -403,7 +413,8 @@ func (d *Daemon) afterRead() time.Duration {
 		return d.cfg.FlushInterval
 	}
 	if d.ring.Len() > 0 {
-		d.ring.Wake()
+		d.ring.Wake() // the writer had no room for all of it
+		return d.cfg.FlushInterval
 	}
 	if pending {
 		return d.cfg.FlushInterval
@@ -411,11 +422,20 @@ func (d *Daemon) afterRead() time.Duration {
 	return 0
 }
 
-// serve drains at most maxBytes from the ring into the writer, then seals a
-// batch that is due and writes the accounting records when a second has
-// passed. The caller holds d.owner.
+// inlineAppend is the reader's thread's per-record callback: it appends the
+// record and goes on while the writer has room for the next one without
+// waiting, up to inlineMax bytes.
+func (d *Daemon) inlineAppend(typ uint16, p []byte) bool {
+	d.append(typ, p)
+	d.inlineBytes += len(p)
+	return d.inlineBytes < inlineMax && d.room()
+}
+
+// serve drains at most maxBytes from the ring into the writer (none when
+// maxBytes is 0), then seals a batch that is due and writes the accounting
+// records when a second has passed. The caller holds d.owner.
 func (d *Daemon) serve(now time.Time, maxBytes int) error {
-	if d.ring.Drain(maxBytes, d.sink) > 0 {
+	if maxBytes > 0 && d.ring.Drain(maxBytes, d.sink) > 0 {
 		d.lastAppend = now
 	}
 	if ep := d.writeErr.Load(); ep != nil {

@@ -234,6 +234,20 @@ func (r *Ring) fits(need uint64) bool {
 // it. fn must not call Drain or Wait. If fn panics, nothing of the batch is
 // released, so the records are handed out again by the next Drain.
 func (r *Ring) Drain(maxBytes int, fn func(typ uint16, p []byte)) (n int) {
+	return r.drain(maxBytes, fn, nil)
+}
+
+// DrainWhile is Drain with the end decided by more: it hands out the
+// records available now, in push order, until more returns false (the
+// record it was called for is handed out and released too) or none is
+// left. A consumer that must not wait asks more whether the next record
+// can be taken without waiting. The rules of Drain apply.
+func (r *Ring) DrainWhile(more func(typ uint16, p []byte) bool) (n int) {
+	return r.drain(0, nil, more)
+}
+
+// drain is Drain (fn) or DrainWhile (more).
+func (r *Ring) drain(maxBytes int, fn func(typ uint16, p []byte), more func(typ uint16, p []byte) bool) (n int) {
 	head := r.head.Load()
 	tail := r.tail.Load()
 	pos := head
@@ -248,9 +262,15 @@ func (r *Ring) Drain(maxBytes int, fn func(typ uint16, p []byte)) (n int) {
 		}
 		start := off + headerSize
 		end := start + uint64(l)
-		fn(uint16(h>>32), r.buf[start:end:end])
 		pos += entrySize(int(l))
 		n++
+		if more != nil {
+			if !more(uint16(h>>32), r.buf[start:end:end]) {
+				break
+			}
+			continue
+		}
+		fn(uint16(h>>32), r.buf[start:end:end])
 		handed += int(l)
 		if maxBytes > 0 && handed >= maxBytes {
 			break
