@@ -132,8 +132,8 @@ func open(s settings, lock *os.File) (*Writer, error) {
 	}
 	for range s.poolSize {
 		w.free <- &batch{
-			text: make([]byte, 0, s.BatchBytes),
-			out:  make([]byte, 0, outCap),
+			text: mappedBuf(s.BatchBytes),
+			out:  mappedBuf(outCap),
 			done: make(chan struct{}, 1),
 		}
 	}

@@ -128,6 +128,11 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	}
 	d := &Daemon{cfg: cfg, opts: opts, started: time.Now()}
 	defer d.closeAll()
+	// Setting GOMAXPROCS (to the value the runtime chose at start) stops
+	// the runtime from re-reading the cgroup's CPU limit every second: a
+	// periodic wake-up of an idle daemon, for a limit that does not
+	// change under it.
+	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 
 	phase := time.Now()
 	// Rules are parsed before anything touches the kernel: a bad line stops
