@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/auditdrain/auditdrain/internal/cli"
 )
 
 // Defaults of the bench command's flags.
@@ -30,7 +32,8 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 // Command runs `auditdrain bench` with the arguments after "bench": it
 // parses its flags, runs the sweep with a progress line on stderr, and
 // writes the table (or JSON) to stdout and the plot to its file. On -h it
-// prints the flags and returns flag.ErrHelp.
+// prints the flags on stdout and returns flag.ErrHelp; a bad flag is a
+// *cli.UsageError, printed by the caller.
 func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == loadWorkerCommand {
 		return loadWorker(ctx, args[1:], os.Stdin, stdout)
@@ -39,13 +42,13 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return floorMain(ctx, args[1:])
 	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: auditdrain bench [flags]\n\n"+
+		fmt.Fprintf(stdout, "Usage: auditdrain bench [flags]\n\n"+
 			"Measures, against the real kernel, how much audit load each reader takes\n"+
 			"before records are lost or audited programs stall. Needs root; holds the\n"+
 			"machine-wide audit lock and restores the kernel's settings and rules after.\n\n")
-		fs.PrintDefaults()
+		cli.PrintFlags(stdout, fs)
 	}
 	readers := fs.String("readers", strings.Join(DefaultReaders(), ","), "readers to compare, comma-separated (also: auditd-data, auditd with log_format RAW and flush DATA)")
 	load := fs.String("load", LoadSyscall, "load: syscall, exec, file or user")
@@ -61,15 +64,19 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	plotPath := fs.String("plot", "", "write an SVG chart of delivered rate and loss against offered rate to this file")
 	var sets stringList
 	fs.Var(&sets, "set", "config key=value passed to auditdrain run (repeatable)")
-	bin := fs.String("bin", "", "auditdrain binary to benchmark (default: this executable)")
+	bin := fs.String("bin", "", "auditdrain binary to benchmark (default: this executable, which always runs the load and the floor reader, so an older build can be measured in this harness)")
 	workDir := fs.String("work-dir", os.TempDir(), "directory for the readers' temporary logs")
 	auditd := fs.String("auditd", DefaultAuditd, "auditd binary")
 	auditdConf := fs.String("auditd-conf", DefaultAuditdConf, "auditd's shipped configuration, the base of the auditd readers' configurations")
-	if err := fs.Parse(args); err != nil {
+	pos, err := cli.Parse(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage()
+	}
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", ErrOptions, fs.Args())
+	if len(pos) > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", ErrOptions, pos)
 	}
 	waitGiven := false
 	fs.Visit(func(f *flag.Flag) { waitGiven = waitGiven || f.Name == "backlog-wait-time" })
@@ -87,7 +94,6 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		AuditdConf: *auditdConf,
 		WorkDir:    *workDir,
 	}
-	var err error
 	if o.Rates, err = parseRates(*rates); err != nil {
 		return err
 	}
@@ -103,10 +109,11 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *stall && !waitGiven {
 		o.Settings.BacklogWaitTime = KernelDefaultBacklogWaitTime
 	}
+	if o.Self, err = os.Executable(); err != nil {
+		return fmt.Errorf("bench: cannot find this executable: %w", err)
+	}
 	if o.Bin == "" {
-		if o.Bin, err = os.Executable(); err != nil {
-			return fmt.Errorf("bench: cannot find this executable (give --bin): %w", err)
-		}
+		o.Bin = o.Self
 	}
 	o.Progress = newProgressLine(stderr).update
 	o.Log = stderr

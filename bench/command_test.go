@@ -37,13 +37,17 @@ func TestCommandRejectsBadFlagsBeforeTouchingTheKernel(t *testing.T) {
 		t.Helper()
 		var out, errw bytes.Buffer
 		err := Command(context.Background(), args, &out, &errw)
-		if out.Len() != 0 {
-			t.Errorf("Command(%q) wrote %q to stdout", args, out.String())
+		if out.Len() != 0 || errw.Len() != 0 {
+			t.Errorf("Command(%q) wrote %q to stdout and %q to stderr", args, out.String(), errw.String())
 		}
 		return err
 	}
-	if err := f("-h"); !errors.Is(err, flag.ErrHelp) {
+	var out, errw bytes.Buffer
+	if err := Command(context.Background(), []string{"-h"}, &out, &errw); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("-h: %v, want flag.ErrHelp", err)
+	}
+	if !strings.Contains(out.String(), "\n  --readers ") || errw.Len() != 0 {
+		t.Errorf("-h wrote %q to stdout and %q to stderr; want the flags, spelled --name, on stdout only", out.String(), errw.String())
 	}
 	for _, args := range [][]string{
 		{"--rates", "x"},

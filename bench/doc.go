@@ -36,4 +36,8 @@
 // whole run and restores the kernel's settings and removes its rules
 // afterwards, even when its context is cancelled. It never changes the
 // kernel's failure mode and never signals a process it did not start.
+//
+// API: Command is the `auditdrain bench` subcommand and Run the sweep behind
+// it; the rest is exported for the report formats. No stability promise is
+// made to programs outside this module.
 package bench

@@ -63,4 +63,8 @@
 // string. Buckets are integer GCRA (virtual scheduling): exact and
 // deterministic for a given sequence of times, which is what lets the tests
 // assert exact counts.
+//
+// API: New, Config, Rule, ParseRule and Limiter are used by the config and
+// the per-record pipeline; they carry no stability promise to programs
+// outside this module.
 package ratelimit

@@ -25,4 +25,8 @@
 // goroutine at a time. Stats, SetDeadline, Wake, SocketDrops and Close may
 // be called from any goroutine; Close wakes a blocked ReadBatch, which then
 // returns an error satisfying errors.Is(err, os.ErrClosed).
+//
+// API: Open, Config, Reader and its methods are what the daemon uses; they
+// are the package's whole surface and carry no stability promise to programs
+// outside this module.
 package reader

@@ -51,6 +51,29 @@ func TestNotifyReadyAfterRegistration(t *testing.T) {
 		}
 		break
 	}
+
+	// SIGHUP: RELOADING=1 (with MONOTONIC_USEC), then READY=1 again once
+	// the reload is applied, as systemctl reload waits for.
+	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	for reloading := false; ; {
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("after SIGHUP: %v; messages so far %q", err, seen)
+		}
+		msg := string(buf[:n])
+		seen = append(seen, msg)
+		if strings.Contains(msg, "RELOADING=1") {
+			if !strings.Contains(msg, "MONOTONIC_USEC=") {
+				t.Errorf("RELOADING=1 without MONOTONIC_USEC: %q", msg)
+			}
+			reloading = true
+		} else if reloading && strings.Contains(msg, "READY=1") {
+			break
+		}
+	}
 	d.stop(t)
 }
 

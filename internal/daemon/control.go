@@ -8,8 +8,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/auditdrain/auditdrain/writer"
@@ -68,8 +70,8 @@ type Status struct {
 
 	// Loss accounting, cumulative since start. lost_total excludes serial
 	// gaps, which are a heuristic.
-	Lost               map[string]uint64 `json:"lost_by_cause"`
 	LostTotal          uint64            `json:"lost_total"`
+	Lost               map[string]uint64 `json:"lost_by_cause"`
 	DroppedByType      map[string]uint64 `json:"dropped_by_type,omitempty"`
 	DroppedByKey       map[string]uint64 `json:"dropped_events_by_key,omitempty"`
 	RateLimitedByKey   map[string]uint64 `json:"ratelimited_by_key,omitempty"`
@@ -90,6 +92,12 @@ type RuleError struct {
 	Line  int    `json:"line"`
 	Rule  string `json:"rule"`  // the line, as written
 	Error string `json:"error"` // the kernel's answer ("no such file or directory")
+}
+
+// String is the line `auditdrain status` prints for e: file:line, the rule
+// and the kernel's answer.
+func (e RuleError) String() string {
+	return fmt.Sprintf("%s:%d: %q: %s", e.File, e.Line, e.Rule, e.Error)
 }
 
 // Status returns the daemon's counters. Safe from any goroutine.
@@ -247,7 +255,12 @@ func (c *controlServer) Close() {
 	os.Remove(c.path)
 }
 
-// FetchStatus asks the daemon listening on path for its status.
+// ErrNotRunning is FetchStatus's error when no daemon listens on the
+// control socket: the socket is missing, or left by a daemon that died.
+var ErrNotRunning = errors.New("no auditdrain daemon is running")
+
+// FetchStatus asks the daemon listening on path for its status. When none
+// listens there, the error wraps ErrNotRunning.
 func FetchStatus(path string) (Status, error) {
 	var s Status
 	cl := &http.Client{
@@ -258,18 +271,31 @@ func FetchStatus(path string) (Status, error) {
 	}
 	resp, err := cl.Get("http://auditdrain/status")
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return s, fmt.Errorf("daemon: no daemon is running (no control socket at %s)", path)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			return s, fmt.Errorf("%w (no control socket at %s)", ErrNotRunning, path)
+		case errors.Is(err, syscall.ECONNREFUSED):
+			return s, fmt.Errorf("%w (nothing listens on the control socket %s)", ErrNotRunning, path)
 		}
-		return s, fmt.Errorf("daemon: asking %s: %w", path, err)
+		return s, fmt.Errorf("asking the daemon at %s: %w", path, unwrapURLError(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return s, fmt.Errorf("daemon: %s: %s: %s", path, resp.Status, b)
+		return s, fmt.Errorf("daemon at %s: %s: %s", path, resp.Status, b)
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
-		return s, fmt.Errorf("daemon: decoding status from %s: %w", path, err)
+		return s, fmt.Errorf("decoding the status from %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// unwrapURLError drops net/http's `Get "http://auditdrain/status":` from
+// err: the request URL is made up, the socket path says where.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/auditdrain/auditdrain/internal/auditctl"
 	"github.com/auditdrain/auditdrain/internal/config"
 	"github.com/auditdrain/auditdrain/internal/rulesd"
+	"github.com/auditdrain/auditdrain/internal/service"
 	"github.com/auditdrain/auditdrain/reader"
 )
 
@@ -143,6 +144,12 @@ func (r *ruleSource) statusRules() (int, []RuleError) {
 // start, whether adding goes on past it. The other control lines (-D, -b,
 // -f, -e...) take effect at the next start. Safe from any goroutine.
 func (d *Daemon) Reload(cfg config.Config) error {
+	// Under systemd, RELOADING=1 now and READY=1 when done, so that
+	// `systemctl reload` waits for the rules to be applied.
+	if n := service.NewNotifier(); n.Enabled() {
+		n.Reloading()
+		defer func() { n.Ready(d.statusLine()) }()
+	}
 	next, err := prepareRules(cfg)
 	if err != nil {
 		return fmt.Errorf("daemon: reload refused, rules unchanged: %w", err)

@@ -17,7 +17,7 @@ import (
 func typicalRecords(b *testing.B) []rec {
 	var out []rec
 	for _, r := range readRecords(b, capturedRecords) {
-		switch r.typ {
+		switch r.Type {
 		case record.TypeSyscall, 1302, 1307, 1327: // SYSCALL, PATH, CWD, PROCTITLE
 			out = append(out, r)
 		}
@@ -41,7 +41,7 @@ func BenchmarkRaw(b *testing.B) {
 	cpu := cpuTime()
 	for i := 0; b.Loop(); i++ {
 		r := recs[i%len(recs)]
-		buf = rawLine(buf[:0], r.typ, r.payload)
+		buf = rawLine(buf[:0], r.Type, r.Payload)
 	}
 	reportCPU(b, cpu)
 }
@@ -65,13 +65,13 @@ func BenchmarkAppend(b *testing.B) {
 	e := benchEnricher()
 	buf := make([]byte, 0, 1<<16)
 	for _, r := range recs {
-		buf = e.Append(buf[:0], r.typ, r.payload) // warm the name caches
+		buf = e.Append(buf[:0], r.Type, r.Payload) // warm the name caches
 	}
 	b.ReportAllocs()
 	cpu := cpuTime()
 	for i := 0; b.Loop(); i++ {
 		r := recs[i%len(recs)]
-		buf = e.Append(buf[:0], r.typ, r.payload)
+		buf = e.Append(buf[:0], r.Type, r.Payload)
 	}
 	reportCPU(b, cpu)
 }
@@ -107,9 +107,9 @@ func BenchmarkCost(b *testing.B) {
 		t0 := threadCPU()
 		text = text[:0]
 		for _, r := range recs {
-			text = rawLine(text, r.typ, r.payload)
+			text = rawLine(text, r.Type, r.Payload)
 			if e != nil {
-				text = e.Append(text, r.typ, r.payload)
+				text = e.Append(text, r.Type, r.Payload)
 			}
 			text = append(text, '\n')
 		}
@@ -144,7 +144,7 @@ func BenchmarkAppendByType(b *testing.B) {
 	for _, typ := range []uint16{1300, 1302, 1307, 1327} {
 		var recs []rec
 		for _, r := range all {
-			if r.typ == typ {
+			if r.Type == typ {
 				recs = append(recs, r)
 			}
 		}
@@ -168,10 +168,10 @@ func BenchmarkAppendByType(b *testing.B) {
 		}
 		b.Run(record.TypeName(typ), func(b *testing.B) {
 			e := benchEnricher()
-			run(b, func(dst []byte, r rec) []byte { return e.Append(dst, r.typ, r.payload) })
+			run(b, func(dst []byte, r rec) []byte { return e.Append(dst, r.Type, r.Payload) })
 		})
 		b.Run(record.TypeName(typ)+"-raw", func(b *testing.B) {
-			run(b, func(dst []byte, r rec) []byte { return rawLine(dst, r.typ, r.payload) })
+			run(b, func(dst []byte, r rec) []byte { return rawLine(dst, r.Type, r.Payload) })
 		})
 	}
 }

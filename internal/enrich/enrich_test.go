@@ -169,13 +169,13 @@ func TestAppendAllocs(t *testing.T) {
 	e := New(Options{Passwd: capturedPasswd, Group: capturedGroup, Machine: "x86_64"})
 	buf := make([]byte, 0, 1<<16)
 	for _, r := range recs {
-		buf = e.Append(buf[:0], r.typ, r.payload)
+		buf = e.Append(buf[:0], r.Type, r.Payload)
 	}
 	i := 0
 	allocs := testing.AllocsPerRun(len(recs)*3, func() {
 		r := recs[i%len(recs)]
 		i++
-		buf = e.Append(buf[:0], r.typ, r.payload)
+		buf = e.Append(buf[:0], r.Type, r.Payload)
 	})
 	if allocs != 0 {
 		t.Fatalf("%.3f allocations per record", allocs)
@@ -187,7 +187,7 @@ func TestAppendAllocs(t *testing.T) {
 func FuzzAppend(f *testing.F) {
 	for i, r := range readRecords(f, capturedRecords) {
 		if i%7 == 0 {
-			f.Add(r.typ, r.payload)
+			f.Add(r.Type, r.Payload)
 		}
 	}
 	f.Add(uint16(1400), []byte(hdr+"avc: denied { "+strings.Repeat("perm ", 60)+"} for pid=1"))

@@ -23,11 +23,11 @@ import (
 	"github.com/auditdrain/auditdrain/reader"
 )
 
-// capture makes TestLiveAuditdEnriched save its comparison for
+// captureFlag makes TestLiveAuditdEnriched save its comparison for
 // TestCapturedEnriched:
 //
 //	go test -run TestLiveAuditdEnriched ./internal/enrich -args -capture
-var capture = flag.Bool("capture", false, "TestLiveAuditdEnriched: save the comparison into ../../testdata")
+var captureFlag = flag.Bool("capture", false, "TestLiveAuditdEnriched: save the comparison into ../../testdata")
 
 // liveLineRe takes the type name and the serial from an auditd log line.
 var liveLineRe = regexp.MustCompile(`^type=(\S+) msg=audit\(\d+\.\d+:(\d+)\)`)
@@ -42,8 +42,7 @@ func TestLiveAuditdEnriched(t *testing.T) {
 		t.Skip("skipping: runs auditd against the kernel for several seconds")
 	}
 	k := audittest.Kernel(t) // skips without root
-	auditd, err := exec.LookPath("auditd")
-	if err != nil {
+	if _, err := exec.LookPath("auditd"); err != nil {
 		t.Fatalf("auditd is not installed (apt-get install auditd): %v", err)
 	}
 	st, err := k.Conn().Status()
@@ -66,29 +65,6 @@ func TestLiveAuditdEnriched(t *testing.T) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	auditLog := filepath.Join(dir, "audit.log")
-	conf := fmt.Sprintf(`local_events = yes
-write_logs = yes
-log_file = %s
-log_format = ENRICHED
-flush = INCREMENTAL_ASYNC
-freq = 1
-max_log_file = 100
-num_logs = 5
-max_log_file_action = IGNORE
-space_left = 75
-space_left_action = IGNORE
-admin_space_left = 50
-admin_space_left_action = IGNORE
-disk_full_action = IGNORE
-disk_error_action = IGNORE
-name_format = NONE
-plugin_dir = %s
-`, auditLog, filepath.Join(confDir, "plugins.d"))
-	if err := os.WriteFile(filepath.Join(confDir, "auditd.conf"), []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-
 	// The multicast reader first, so it sees everything auditd sees.
 	r, err := reader.Open(reader.Config{Mode: reader.ModeMulticast})
 	if err != nil {
@@ -106,7 +82,7 @@ plugin_dir = %s
 		for {
 			_, err := r.ReadBatch(func(typ uint16, payload []byte) error {
 				mu.Lock()
-				got = append(got, rec{typ, bytes.Clone(payload)})
+				got = append(got, rec{Type: typ, Payload: bytes.Clone(payload)})
 				mu.Unlock()
 				if bytes.Contains(payload, []byte(endMarker)) {
 					endOnce.Do(func() { close(sawEnd) })
@@ -121,43 +97,12 @@ plugin_dir = %s
 	}()
 	t.Cleanup(func() { r.Close(); <-readDone })
 
-	ad := exec.Command(auditd, "-n", "-c", confDir)
-	var adOut bytes.Buffer
-	var adMu sync.Mutex
-	ad.Stdout = lockedWriter{&adMu, &adOut}
-	ad.Stderr = ad.Stdout
-	if err := ad.Start(); err != nil {
-		t.Fatal(err)
-	}
-	adDone := make(chan error, 1)
-	go func() { adDone <- ad.Wait() }()
-	stopped := false
+	ad := audittest.StartAuditd(t, k, confDir, map[string]string{"log_format": "ENRICHED", "freq": "1", "space_left": "75", "admin_space_left": "50"})
+	auditLog := ad.LogFile
 	stopAuditd := func() {
-		if stopped {
-			return
+		if err := ad.Stop(); err != nil {
+			t.Error(err)
 		}
-		stopped = true
-		ad.Process.Signal(syscall.SIGTERM) // by pid: the process this test started
-		select {
-		case <-adDone:
-		case <-time.After(10 * time.Second):
-			ad.Process.Kill()
-			<-adDone
-			t.Errorf("auditd pid %d did not exit within 10 s of SIGTERM", ad.Process.Pid)
-		}
-	}
-	t.Cleanup(stopAuditd)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		s, err := k.Conn().Status()
-		if err == nil && s.PID == uint32(ad.Process.Pid) && s.Enabled == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			adMu.Lock()
-			t.Fatalf("auditd did not register and enable auditing within 10 s (status %+v, err %v):\n%s", s, err, adOut.String())
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 
 	// The load child, started after auditing is on; it waits for "go".
@@ -203,7 +148,7 @@ plugin_dir = %s
 	}
 	// auditd writes each record as it reads it (freq = 1): wait for the
 	// marker in its log before stopping it.
-	deadline = time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		data, _ := os.ReadFile(auditLog)
 		if bytes.Contains(data, []byte(endMarker)) {
@@ -236,7 +181,7 @@ plugin_dir = %s
 	if differ > 0 {
 		t.Fail()
 	}
-	if *capture && !t.Failed() {
+	if *captureFlag && !t.Failed() {
 		saveCapture(t, matchedRecs, matchedLines)
 	}
 }
@@ -251,11 +196,11 @@ func matchLines(t *testing.T, lines []string, raw []rec) (recs []rec, matched, u
 	}
 	queue := map[key][]rec{}
 	for _, r := range raw {
-		_, _, serial, ok := record.Header(r.payload)
+		_, _, serial, ok := record.Header(r.Payload)
 		if !ok {
 			continue
 		}
-		k := key{serial, record.TypeName(r.typ)}
+		k := key{serial, record.TypeName(r.Type)}
 		queue[k] = append(queue[k], r)
 	}
 	for _, l := range lines {
@@ -304,15 +249,4 @@ func saveCapture(t *testing.T, recs []rec, lines []string) {
 		}
 	}
 	t.Logf("saved %d records and lines into ../../testdata", len(recs))
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

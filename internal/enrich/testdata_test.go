@@ -1,12 +1,9 @@
 package enrich
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
-	"fmt"
+	"github.com/auditdrain/auditdrain/internal/capture"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -25,10 +22,7 @@ const (
 )
 
 // rec is one captured record.
-type rec struct {
-	typ     uint16
-	payload []byte
-}
+type rec = capture.Record
 
 // rawLine is the line auditd 3.0.9 writes for a record with log_format =
 // RAW and no node name, made the way the writer's formatter makes it (a
@@ -73,37 +67,9 @@ func enrichedLine(e *Enricher, dst []byte, typ uint16, payload []byte) []byte {
 	return e.Append(rawLine(dst, typ, payload), typ, payload)
 }
 
-// readRecords reads a records file: "TYPE\tJSON-string" lines, '#' comments.
+// readRecords reads a records file (internal/capture's format).
 func readRecords(tb testing.TB, path string) []rec {
-	tb.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		tb.Fatalf("open captured records: %v", err)
-	}
-	defer f.Close()
-	var out []rec
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for line := 1; sc.Scan(); line++ {
-		text := sc.Text()
-		if text == "" || text[0] == '#' {
-			continue
-		}
-		ts, js, found := strings.Cut(text, "\t")
-		n, err := strconv.ParseUint(ts, 10, 16)
-		if !found || err != nil {
-			tb.Fatalf("%s:%d: bad type field %q", path, line, ts)
-		}
-		var payload string
-		if err := json.Unmarshal([]byte(js), &payload); err != nil {
-			tb.Fatalf("%s:%d: %v", path, line, err)
-		}
-		out = append(out, rec{uint16(n), []byte(payload)})
-	}
-	if err := sc.Err(); err != nil {
-		tb.Fatalf("read %s: %v", path, err)
-	}
-	return out
+	return capture.Load(tb, path, 1)
 }
 
 // readLines reads a log into lines without their '\n'.
@@ -146,11 +112,11 @@ func compareLines(t *testing.T, e *Enricher, recs []rec, want []string) int {
 	differ := 0
 	var line []byte
 	for i, r := range recs {
-		line = enrichedLine(e, line[:0], r.typ, r.payload)
+		line = enrichedLine(e, line[:0], r.Type, r.Payload)
 		if string(line) != want[i] {
 			differ++
 			if differ <= 10 {
-				t.Errorf("record %d (type %d) differs:\n got %q\nwant %q", i, r.typ, line, want[i])
+				t.Errorf("record %d (type %d) differs:\n got %q\nwant %q", i, r.Type, line, want[i])
 			}
 		}
 	}
@@ -159,18 +125,5 @@ func compareLines(t *testing.T, e *Enricher, recs []rec, want []string) int {
 
 // writeRecords writes a records file in the format readRecords reads.
 func writeRecords(path, header string, recs []rec) error {
-	var b bytes.Buffer
-	b.WriteString(header)
-	for _, r := range recs {
-		js, err := json.Marshal(string(r.payload))
-		if err != nil {
-			return err
-		}
-		var back string
-		if json.Unmarshal(js, &back) != nil || back != string(r.payload) {
-			return fmt.Errorf("payload of type %d does not survive JSON: %q", r.typ, r.payload)
-		}
-		fmt.Fprintf(&b, "%d\t%s\n", r.typ, js)
-	}
-	return os.WriteFile(path, b.Bytes(), 0o644)
+	return capture.Write(path, header, recs)
 }

@@ -10,7 +10,7 @@ func capturedEvents(b *testing.B) []*Event {
 	var evs []*Event
 	a := collect(AssemblerOptions{}, &evs)
 	for _, r := range loadRecords(b) {
-		if err := a.AddRecord(r.typ, r.payload); err != nil {
+		if err := a.AddRecord(r.Type, r.Payload); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -55,7 +55,7 @@ func BenchmarkAssemble(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		r := recs[i%len(recs)]
-		if err := a.AddRecord(r.typ, r.payload); err != nil {
+		if err := a.AddRecord(r.Type, r.Payload); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -103,9 +103,9 @@ func TestCapturedRecords(t *testing.T) {
 	var types []uint16
 	var payloads []string
 	for _, r := range recs {
-		mustAdd(t, a, r.typ, r.payload)
-		types = append(types, r.typ)
-		payloads = append(payloads, string(r.payload))
+		mustAdd(t, a, r.Type, r.Payload)
+		types = append(types, r.Type)
+		payloads = append(payloads, string(r.Payload))
 	}
 	if a.Pending() != 0 {
 		t.Errorf("%d events pending after the last record (each ends with PROCTITLE or is a USER message)", a.Pending())
@@ -116,8 +116,8 @@ func TestCapturedRecords(t *testing.T) {
 	// Every record alone, as an event cut from the rest, too.
 	enc := NewEncoder(Options{ResolveIDs: true})
 	for _, r := range recs {
-		_, _, serial, _ := record.Header(r.payload)
-		ev := &Event{Serial: serial, Records: []Record{{r.typ, string(r.payload)}}, End: EndEvicted}
+		_, _, serial, _ := record.Header(r.Payload)
+		ev := &Event{Serial: serial, Records: []Record{{r.Type, string(r.Payload)}}, End: EndEvicted}
 		m := decode(t, enc.AppendEvent(nil, ev))
 		if path(m, "auditd.incomplete") != true {
 			t.Fatalf("evicted event not flagged incomplete: %v", m["auditd"])

@@ -6,15 +6,14 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/auditdrain/auditdrain/internal/auditctl"
+	"github.com/auditdrain/auditdrain/internal/audittest"
 )
 
 const (
@@ -173,92 +172,21 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// startAggregator runs `auditd -n -c DIR` with local_events = no and
-// tcp_listen_port = port, waits until it listens, and stops it (by its
-// pid) when the test ends. It returns the path of its log.
+// startAggregator runs an auditd with local_events = no and
+// tcp_listen_port = port (audittest.StartAuditd: it waits until auditd
+// listens and stops it by its pid when the test ends). It returns the path
+// of its log.
 func startAggregator(t *testing.T, port int) string {
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	log := filepath.Join(dir, "audit.log")
-	plugins := filepath.Join(dir, "plugins.d")
-	if err := os.Mkdir(plugins, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, dir, "auditd.conf", fmt.Sprintf(`local_events = no
-write_logs = yes
-log_file = %s
-log_format = RAW
-flush = INCREMENTAL_ASYNC
-freq = 50
-max_log_file = 100
-num_logs = 5
-max_log_file_action = IGNORE
-space_left = 2
-space_left_action = IGNORE
-admin_space_left = 1
-admin_space_left_action = IGNORE
-disk_full_action = IGNORE
-disk_error_action = IGNORE
-name_format = NONE
-tcp_listen_port = %d
-tcp_listen_queue = 5
-tcp_max_per_addr = 1
-use_libwrap = no
-tcp_client_max_idle = 0
-distribute_network = no
-plugin_dir = %s
-`, log, port, plugins), 0o600)
-	out, err := os.Create(filepath.Join(dir, "auditd.out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	cmd := exec.Command(auditdBin, "-n", "-c", dir)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			t.Errorf("aggregator auditd (pid %d) did not exit within 15s of SIGTERM; killing it", cmd.Process.Pid)
-			_ = cmd.Process.Kill()
-			<-exited
-		}
+	ad := audittest.StartAuditd(t, nil, t.TempDir(), map[string]string{
+		"local_events":        "no",
+		"tcp_listen_port":     strconv.Itoa(port),
+		"tcp_listen_queue":    "5",
+		"tcp_max_per_addr":    "1",
+		"use_libwrap":         "no",
+		"tcp_client_max_idle": "0",
+		"distribute_network":  "no",
 	})
-	waitFor(t, 15*time.Second, fmt.Sprintf("the aggregator to listen on port %d", port), func() (bool, string) {
-		select {
-		case err := <-exited:
-			exited <- err
-			b, _ := os.ReadFile(out.Name())
-			t.Fatalf("aggregator auditd exited (%v): %s", err, b)
-		default:
-		}
-		return listening(port), "not listening yet"
-	})
-	return log
-}
-
-// listening reports whether a TCP socket listens on port (any address),
-// from /proc/net/tcp and tcp6, without connecting to it.
-func listening(port int) bool {
-	needle := fmt.Sprintf(":%04X ", port)
-	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		b, _ := os.ReadFile(f)
-		for _, l := range strings.Split(string(b), "\n") {
-			fields := strings.Fields(l)
-			if len(fields) > 3 && strings.HasSuffix(fields[1]+" ", needle) && fields[3] == "0A" {
-				return true
-			}
-		}
-	}
-	return false
+	return ad.LogFile
 }
 
 const debianSyslogPlug = "/etc/audit/plugins.d/syslog.conf"

@@ -7,7 +7,7 @@ import (
 
 func addSeeds(f *testing.F) {
 	for _, r := range loadRecords(f)[:200] {
-		f.Add(r.payload)
+		f.Add(r.Payload)
 	}
 	for _, s := range []string{
 		``, `"`, ` key=`, ` key="`, ` key=""`, ` key=(null)`, `key="x"`,

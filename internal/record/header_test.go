@@ -44,16 +44,16 @@ func TestHeader(t *testing.T) {
 // the capture's events.
 func TestHeaderCapturedRecords(t *testing.T) {
 	for i, r := range loadRecords(t) {
-		sec, ms, serial, ok := Header(r.payload)
+		sec, ms, serial, ok := Header(r.Payload)
 		if !ok {
-			t.Fatalf("record %d: Header(%q) not ok", i, r.payload)
+			t.Fatalf("record %d: Header(%q) not ok", i, r.Payload)
 		}
-		rs, rms, rserial, rok := refHeader(string(r.payload))
+		rs, rms, rserial, rok := refHeader(string(r.Payload))
 		if !rok || sec != rs || ms != rms || serial != rserial {
-			t.Fatalf("record %d: Header(%q) = %d.%03d:%d, reference %d.%03d:%d (ok %v)", i, r.payload, sec, ms, serial, rs, rms, rserial, rok)
+			t.Fatalf("record %d: Header(%q) = %d.%03d:%d, reference %d.%03d:%d (ok %v)", i, r.Payload, sec, ms, serial, rs, rms, rserial, rok)
 		}
 		if sec < 1795637279 || sec > 1795637300 || serial < 7 || serial > 1000 {
-			t.Fatalf("record %d: implausible header %d.%03d:%d in %q", i, sec, ms, serial, r.payload)
+			t.Fatalf("record %d: implausible header %d.%03d:%d in %q", i, sec, ms, serial, r.Payload)
 		}
 	}
 }

@@ -78,15 +78,15 @@ func TestKey(t *testing.T) {
 func TestKeyCapturedRecords(t *testing.T) {
 	counts := map[string]int{}
 	for i, r := range loadRecords(t) {
-		got, ok := Key(r.payload)
-		want, wantOK := refFieldsKey(string(r.payload))
+		got, ok := Key(r.Payload)
+		want, wantOK := refFieldsKey(string(r.Payload))
 		if ok != wantOK || string(got) != want {
-			t.Fatalf("record %d (type %d): Key = %q, %v; tokenizer says %q, %v in %q", i, r.typ, got, ok, want, wantOK, r.payload)
+			t.Fatalf("record %d (type %d): Key = %q, %v; tokenizer says %q, %v in %q", i, r.Type, got, ok, want, wantOK, r.Payload)
 		}
 		if ok {
-			counts[typeName(r.typ)+" "+string(got)]++
-		} else if bytes.Contains(r.payload, []byte(" key=")) {
-			counts[typeName(r.typ)+" (null)"]++
+			counts[typeName(r.Type)+" "+string(got)]++
+		} else if bytes.Contains(r.Payload, []byte(" key=")) {
+			counts[typeName(r.Type)+" (null)"]++
 		}
 	}
 	want := map[string]int{
