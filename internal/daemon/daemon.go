@@ -378,7 +378,9 @@ const inlineMax = 256 << 10
 func (d *Daemon) readLoop() error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	var timeout time.Duration
+	// The records written at start (DAEMON_START, a repair notice) are
+	// pending: look at the writer within flush_interval.
+	timeout := d.cfg.FlushInterval
 	for {
 		_, err := d.rd.ReadBatchTimeout(timeout, d.push)
 		if err != nil {
