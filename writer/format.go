@@ -17,6 +17,7 @@ const tableTypes = 4096
 type formatter struct {
 	node     []byte   // "node=<name> " or empty
 	prefixes [][]byte // per type below tableTypes: node + "type=<NAME> msg="
+	longest  int      // the longest prefix of any type
 }
 
 // newFormatter precomputes the line prefix of every type below tableTypes
@@ -35,9 +36,15 @@ func newFormatter(node string) *formatter {
 		p = append(p, name...)
 		p = append(p, " msg="...)
 		f.prefixes[t] = p
+		f.longest = max(f.longest, len(p))
 	}
+	f.longest = max(f.longest, len(f.node)+len("type=UNKNOWN[65535] msg="))
 	return f
 }
+
+// maxLenAny is an upper bound of the length appendLine adds for a payload
+// of n bytes, whatever its type.
+func (f *formatter) maxLenAny(n int) int { return f.longest + n + 2 }
 
 // maxLen is an upper bound of the length appendLine adds for a payload of
 // n bytes; appendEnriched adds the length of its suffix more.

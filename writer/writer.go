@@ -141,8 +141,8 @@ func open(s settings, lock *os.File) (*Writer, error) {
 	}
 	for range s.poolSize {
 		w.free <- &batch{
-			text: make([]byte, 0, s.BatchBytes),
-			out:  make([]byte, 0, outCap),
+			text: mappedBuf(s.BatchBytes),
+			out:  mappedBuf(outCap),
 			done: make(chan struct{}, 1),
 		}
 	}
@@ -220,6 +220,24 @@ func (w *Writer) Append(typ uint16, payload []byte) error {
 		w.seal()
 	}
 	return nil
+}
+
+// Room reports whether Append can take one more record of up to n bytes of
+// payload, of any type, without waiting for a batch: the current batch has
+// room for its line, or a pooled batch is free. It reserves nothing; call
+// it from the goroutine that calls Append, which is then sure that this
+// Append does not block. A caller that must never wait (a reader's thread
+// appending records itself) asks before each record and hands the rest to
+// a goroutine that may wait. After Close it reports true (Append returns at
+// once).
+func (w *Writer) Room(n int) bool {
+	if w.closed {
+		return true
+	}
+	if b := w.cur; b != nil && len(b.text)+w.fmt.maxLenAny(n) <= w.s.BatchBytes {
+		return true
+	}
+	return len(w.free) > 0
 }
 
 // seal hands the current (non-empty) batch to the pipeline. It never
