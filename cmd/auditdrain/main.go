@@ -44,7 +44,7 @@ Usage:
   auditdrain cat    [--since T] [--until T] [--serial A-B] [--format raw|enriched|json] [DIR | SEGMENT ...]
                                              print the log (default: the config's log_dir)
   auditdrain status [--json]                 the kernel's audit status and the daemon's counters
-                                             (exit 3: no daemon runs)
+                                             (exit 3: no daemon runs; also for reload, rotate, resume)
   auditdrain reload | rotate | resume        signal the running daemon (SIGHUP, SIGUSR1, SIGUSR2)
   auditdrain rules check [DIR]               print the merged rules.d as augenrules would, and every error
   auditdrain rules load  [DIR]               load them into the kernel (default: the config's rules_dir)
@@ -453,6 +453,25 @@ func controlSocketFlag(fs *flag.FlagSet) *string {
 
 // controlSocket is the control socket a command talks to: the
 // --control-socket flag's, or the config's.
+// fetchDaemon asks the running daemon for its status through the control
+// socket the flag or the config names. Its error carries the exit status:
+// 3 when no daemon runs, 4 when its state could not be found out.
+func fetchDaemon(cf configFlag, flagValue string) (daemon.Status, error) {
+	sock, err := controlSocket(cf, flagValue)
+	if err != nil {
+		return daemon.Status{}, err
+	}
+	st, err := daemon.FetchStatus(sock)
+	if err != nil {
+		code := exitUnknown
+		if errors.Is(err, daemon.ErrNotRunning) {
+			code = exitNotRunning
+		}
+		return st, &exitError{code, err}
+	}
+	return st, nil
+}
+
 func controlSocket(cf configFlag, flagValue string) (string, error) {
 	if flagValue != "" {
 		return flagValue, nil
@@ -476,17 +495,9 @@ func cmdStatus(e *env, args []string) error {
 	if err := e.parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	sock, err := controlSocket(cf, *ctlSock)
-	if err != nil {
-		return err
-	}
-	ds, derr := daemon.FetchStatus(sock)
-	code := exitUnknown
-	if errors.Is(derr, daemon.ErrNotRunning) {
-		code = exitNotRunning
-	}
+	ds, derr := fetchDaemon(cf, *ctlSock)
 	if derr != nil && !*asJSON {
-		return &exitError{code, derr}
+		return derr
 	}
 	ks, feat, kerr := kernelStatus()
 	if *asJSON {
@@ -518,10 +529,7 @@ func cmdStatus(e *env, args []string) error {
 		if err := enc.Encode(v); err != nil {
 			return err
 		}
-		if derr != nil {
-			return &exitError{code, derr}
-		}
-		return nil
+		return derr
 	}
 	var kernel strings.Builder
 	if kerr != nil {
