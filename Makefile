@@ -26,7 +26,7 @@ bench:
 
 # The drain-rate sweep against the real kernel, side by side with auditd.
 bench-kernel: build
-	sudo ./$(BIN) bench --readers auditdrain,discard,auditd-raw,auditd --plot bench.svg
+	sudo ./$(BIN) bench --readers auditdrain,floor,auditd-raw,auditd --idle 20s --plot bench.svg
 
 # Run the daemon with its built-in defaults (logs under /var/log/auditdrain).
 run: build

@@ -64,7 +64,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	plotPath := fs.String("plot", "", "write an SVG chart of delivered rate and loss against offered rate to this file")
 	var sets stringList
 	fs.Var(&sets, "set", "config key=value passed to auditdrain run (repeatable)")
-	bin := fs.String("bin", "", "auditdrain binary to benchmark (default: this executable)")
+	bin := fs.String("bin", "", "auditdrain binary to benchmark (default: this executable, which always runs the load and the floor reader, so an older build can be measured in this harness)")
 	workDir := fs.String("work-dir", os.TempDir(), "directory for the readers' temporary logs")
 	auditd := fs.String("auditd", DefaultAuditd, "auditd binary")
 	auditdConf := fs.String("auditd-conf", DefaultAuditdConf, "auditd's shipped configuration, the base of the auditd readers' configurations")
@@ -109,10 +109,11 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *stall && !waitGiven {
 		o.Settings.BacklogWaitTime = KernelDefaultBacklogWaitTime
 	}
+	if o.Self, err = os.Executable(); err != nil {
+		return fmt.Errorf("bench: cannot find this executable: %w", err)
+	}
 	if o.Bin == "" {
-		if o.Bin, err = os.Executable(); err != nil {
-			return fmt.Errorf("bench: cannot find this executable (give --bin): %w", err)
-		}
+		o.Bin = o.Self
 	}
 	o.Progress = newProgressLine(stderr).update
 	o.Log = stderr

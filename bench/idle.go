@@ -51,7 +51,7 @@ func (s *sweeper) measureIdle(ctx context.Context, idx int, name string, d time.
 	if err := s.k.apply(s.o.Settings); err != nil {
 		return err
 	}
-	lp, err := startLoadProcess(ctx, s.o.Bin, s.load.Name(), s.scratch)
+	lp, err := startLoadProcess(ctx, s.o.self(), s.load.Name(), s.scratch)
 	if err != nil {
 		return err
 	}

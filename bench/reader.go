@@ -54,7 +54,8 @@ const (
 
 // readerEnv is what starting readers needs. It is read-only once built.
 type readerEnv struct {
-	bin        string   // the auditdrain binary
+	bin        string   // the auditdrain binary under test
+	self       string   // the binary that runs the floor reader
 	sets       []string // --set key=value options for auditdrain
 	settings   Settings // kernel settings, also given to auditdrain
 	auditd     string   // the auditd binary
@@ -112,7 +113,7 @@ func startReader(ctx context.Context, env *readerEnv, name, dir string) (*runnin
 			"--set", fmt.Sprintf("backlog_wait_time=%d", s.BacklogWaitTime),
 			"--set", fmt.Sprintf("rate_limit=%d", s.RateLimit))
 	case ReaderFloor:
-		argv = []string{env.bin, "bench", floorCommand, "--count-file", floorCountFile(dir)}
+		argv = []string{env.self, "bench", floorCommand, "--count-file", floorCountFile(dir)}
 		r.countFile = floorCountFile(dir)
 	case ReaderAuditd, ReaderAuditdRaw, ReaderAuditdData:
 		confDir := filepath.Join(dir, "etc")

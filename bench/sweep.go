@@ -46,8 +46,13 @@ type Options struct {
 	Stall bool
 	// Sets are --set key=value options passed to auditdrain.
 	Sets []string
-	// Bin is the auditdrain binary (run, cat, status).
+	// Bin is the auditdrain binary under test (run, cat, status).
 	Bin string
+	// Self is the auditdrain binary that runs the bench's own helpers: the
+	// load worker and the floor reader. It defaults to Bin; `auditdrain
+	// bench --bin OLD` keeps this executable as Self, so an older build can
+	// be measured in today's harness.
+	Self string
 	// Auditd is the auditd binary; auditd readers are skipped, with a
 	// note, when it is missing.
 	Auditd string
@@ -226,6 +231,7 @@ func run(ctx context.Context, o Options, lock func() (func(), error)) (_ *Result
 
 	env := &readerEnv{
 		bin:        o.Bin,
+		self:       o.self(),
 		sets:       o.Sets,
 		settings:   o.Settings,
 		auditd:     o.Auditd,
@@ -265,6 +271,14 @@ func run(ctx context.Context, o Options, lock func() (func(), error)) (_ *Result
 	res.Knees = Knees(res.Steps)
 	res.Ratios = Ratios(res.Knees, ReaderAuditdrain)
 	return res, errors.Join(err, ctx.Err())
+}
+
+// self returns the binary that runs the load worker and the floor reader.
+func (o Options) self() string {
+	if o.Self != "" {
+		return o.Self
+	}
+	return o.Bin
 }
 
 // sweeper runs the steps of one Run. It is used by Run's goroutine only.
@@ -321,7 +335,7 @@ func (s *sweeper) measure(ctx context.Context, idx int, p plannedStep, m *measur
 
 	// The load's process starts now, after audit is enabled, so its
 	// threads are audited; the rules are scoped to its pid.
-	lp, err := startLoadProcess(ctx, s.o.Bin, s.load.Name(), s.scratch)
+	lp, err := startLoadProcess(ctx, s.o.self(), s.load.Name(), s.scratch)
 	if err != nil {
 		return err
 	}

@@ -17,15 +17,14 @@ import (
 // from any goroutine; it reads a /proc file, so call it about once a second,
 // not per record.
 func (r *Reader) SocketDrops() (uint64, error) {
-	var ino uint64
-	var serr error
-	if err := r.rc.Control(func(fd uintptr) {
-		var st unix.Stat_t
-		serr = unix.Fstat(int(fd), &st)
-		ino = st.Ino
-	}); err != nil {
-		return 0, fmt.Errorf("reader: %w", err)
+	var st unix.Stat_t
+	r.fdMu.RLock()
+	serr := error(os.ErrClosed)
+	if !r.fdGone.Load() {
+		serr = unix.Fstat(r.fd, &st)
 	}
+	r.fdMu.RUnlock()
+	ino := st.Ino
 	if serr != nil {
 		return 0, fmt.Errorf("reader: %w", os.NewSyscallError("fstat", serr))
 	}

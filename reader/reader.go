@@ -12,7 +12,6 @@ import (
 	"unsafe"
 
 	libaudit "github.com/elastic/go-libaudit/v2"
-	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/auditdrain/auditdrain/internal/record"
@@ -107,23 +106,30 @@ type Stats struct {
 // Reader reads audit records from the kernel. See the package doc for the
 // concurrency contract.
 type Reader struct {
-	cfg  Config
-	conn *netlink.Conn
-	rc   syscall.RawConn
+	cfg Config
+	fd  int
+	// fdMu is read-held around every system call on fd, so that Close,
+	// which write-holds it to close fd, never closes a descriptor another
+	// goroutine is about to use (and the number cannot be reused under it).
+	fdMu sync.RWMutex
 
 	// recvmmsg state, allocated once.
 	slab []byte
 	iovs []unix.Iovec
 	hdrs []unix.Mmsghdr
-	// results of the last recvmmsg, written by recvFn.
+	// results of the last recvmmsg.
 	n     int
 	errno syscall.Errno
-	// recvFn is r.recv stored once so passing it to RawConn.Read does not
-	// allocate a method value per call.
-	recvFn func(fd uintptr) bool
 	// pending holds copies of records that arrived before the ack to our
 	// registration; delivered by the first ReadBatch. Startup only.
 	pending []pendingRecord
+	// timeo is the SO_RCVTIMEO now set on fd (0: none). Reading goroutine
+	// only.
+	timeo time.Duration
+	// deadline is SetDeadline's time in Unix nanoseconds (0: none).
+	deadline atomic.Int64
+	// wakeMsg is the request Wake sends, built once.
+	wakeMsg [headerLen]byte
 
 	registered bool
 
@@ -134,6 +140,7 @@ type Reader struct {
 	closeOnce sync.Once
 	closeErr  error
 	closed    atomic.Bool
+	fdGone    atomic.Bool // fd is closed: no system call may use it
 }
 
 type pendingRecord struct {
@@ -141,17 +148,39 @@ type pendingRecord struct {
 	payload []byte
 }
 
+// Sequence numbers of the requests the data socket sends.
+const (
+	seqRegister = 1
+	// seqWake marks Wake's request: the kernel's error reply to it only
+	// wakes the reader and is not counted.
+	seqWake = 0xADD7A1E
+	// typeWake is a message type the audit subsystem refuses with EINVAL
+	// before doing anything: its only effect is the error reply.
+	typeWake = typeNoop
+)
+
 // Open opens the data socket and, in unicast mode, registers this process as
 // the audit daemon from that socket (the kernel unicasts to the socket that
 // sent AUDIT_SET). Registration fails with an error wrapping
 // ErrAlreadyRegistered when another live daemon holds the registration.
 func Open(cfg Config) (*Reader, error) {
 	cfg.setDefaults()
-	nc := &netlink.Config{}
-	if cfg.Mode == ModeMulticast {
-		nc.Groups = 1 // AUDIT_NLGRP_READLOG, as a bitmask
+	// A blocking socket, outside the Go netpoller: ReadBatch blocks its
+	// thread in recvmmsg, so the kernel wakes exactly that thread when
+	// records arrive (no epoll, no hand-off between threads).
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_AUDIT)
+	if err == nil {
+		sa := &unix.SockaddrNetlink{Family: unix.AF_NETLINK}
+		if cfg.Mode == ModeMulticast {
+			sa.Groups = 1 // AUDIT_NLGRP_READLOG, as a bitmask
+		}
+		if err = unix.Bind(fd, sa); err != nil {
+			unix.Close(fd)
+			err = os.NewSyscallError("bind", err)
+		}
+	} else {
+		err = os.NewSyscallError("socket", err)
 	}
-	conn, err := netlink.Dial(unix.NETLINK_AUDIT, nc)
 	if err != nil {
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
 			need := "CAP_AUDIT_CONTROL"
@@ -162,14 +191,14 @@ func Open(cfg Config) (*Reader, error) {
 		}
 		return nil, fmt.Errorf("reader: opening %s audit socket: %w", cfg.Mode, err)
 	}
-	r := &Reader{cfg: cfg, conn: conn}
+	r := &Reader{cfg: cfg, fd: fd}
 	if err := r.init(); err != nil {
-		conn.Close()
+		unix.Close(fd)
 		return nil, err
 	}
 	if cfg.Mode == ModeUnicast {
 		if err := r.register(); err != nil {
-			conn.Close()
+			unix.Close(fd)
 			return nil, err
 		}
 	}
@@ -177,19 +206,8 @@ func Open(cfg Config) (*Reader, error) {
 }
 
 func (r *Reader) init() error {
-	rc, err := r.conn.SyscallConn()
-	if err != nil {
-		return fmt.Errorf("reader: %w", err)
-	}
-	r.rc = rc
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, r.cfg.RcvBuf)
-	}); err != nil {
-		return fmt.Errorf("reader: %w", err)
-	}
-	if serr != nil {
-		return fmt.Errorf("reader: setting receive buffer to %d bytes: %w", r.cfg.RcvBuf, os.NewSyscallError("setsockopt SO_RCVBUFFORCE", serr))
+	if err := unix.SetsockoptInt(r.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, r.cfg.RcvBuf); err != nil {
+		return fmt.Errorf("reader: setting receive buffer to %d bytes: %w", r.cfg.RcvBuf, os.NewSyscallError("setsockopt SO_RCVBUFFORCE", err))
 	}
 	b, bs := r.cfg.Batch, r.cfg.BufSize
 	r.slab = make([]byte, b*bs)
@@ -201,29 +219,24 @@ func (r *Reader) init() error {
 		r.hdrs[i].Hdr.Iov = &r.iovs[i]
 		r.hdrs[i].Hdr.SetIovlen(1)
 	}
-	r.recvFn = r.recv
+	binary.NativeEndian.PutUint32(r.wakeMsg[0:], headerLen)
+	binary.NativeEndian.PutUint16(r.wakeMsg[4:], typeWake)
+	binary.NativeEndian.PutUint16(r.wakeMsg[6:], unix.NLM_F_REQUEST)
+	binary.NativeEndian.PutUint32(r.wakeMsg[8:], seqWake)
 	return nil
 }
 
-// recv performs one non-blocking recvmmsg. It returns false on EAGAIN so
-// RawConn.Read parks the goroutine on the netpoller until readable.
-func (r *Reader) recv(fd uintptr) bool {
+// recv performs one recvmmsg: flags is unix.MSG_WAITFORONE to block until
+// at least one datagram arrives (or SO_RCVTIMEO expires: EAGAIN), or
+// unix.MSG_DONTWAIT. It returns false on EAGAIN. The caller holds fdMu.
+func (r *Reader) recv(flags int) bool {
 	for i := range r.hdrs {
 		r.hdrs[i].Hdr.Flags = 0
 		r.hdrs[i].Len = 0
 	}
-	var (
-		n uintptr
-		e syscall.Errno
-	)
-	for {
-		n, _, e = unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])),
-			uintptr(len(r.hdrs)), unix.MSG_DONTWAIT, 0, 0)
-		if e != unix.EINTR {
-			break
-		}
-	}
-	if e == unix.EAGAIN {
+	n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(r.fd), uintptr(unsafe.Pointer(&r.hdrs[0])),
+		uintptr(len(r.hdrs)), uintptr(flags), 0, 0)
+	if e == unix.EAGAIN || e == unix.EINTR {
 		return false
 	}
 	r.n, r.errno = int(n), e
@@ -233,6 +246,24 @@ func (r *Reader) recv(fd uintptr) bool {
 	return true
 }
 
+// setTimeout sets SO_RCVTIMEO (0: none) if it differs from the one set.
+func (r *Reader) setTimeout(d time.Duration) error {
+	if d == r.timeo {
+		return nil
+	}
+	tv := unix.NsecToTimeval(d.Nanoseconds())
+	if err := unix.SetsockoptTimeval(r.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return fmt.Errorf("reader: %w", os.NewSyscallError("setsockopt SO_RCVTIMEO", err))
+	}
+	r.timeo = d
+	return nil
+}
+
+// send sends one netlink request to the kernel on the data socket.
+func (r *Reader) send(msg []byte) error {
+	return unix.Sendto(r.fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+}
+
 // register sends AUDIT_SET pid=getpid() from the data socket and waits for
 // the kernel's answer, keeping any record that arrives before it.
 func (r *Reader) register() error {
@@ -240,21 +271,27 @@ func (r *Reader) register() error {
 	if err != nil {
 		return fmt.Errorf("reader: encoding AUDIT_SET: %w", err)
 	}
-	msg, err := r.conn.Send(netlink.Message{
-		Header: netlink.Header{Type: netlink.HeaderType(record.TypeSet), Flags: netlink.Request | netlink.Acknowledge},
-		Data:   st,
-	})
-	if err != nil {
-		return fmt.Errorf("reader: sending AUDIT_SET pid=%d: %w", os.Getpid(), err)
+	msg := make([]byte, headerLen+len(st))
+	binary.NativeEndian.PutUint32(msg[0:], uint32(len(msg)))
+	binary.NativeEndian.PutUint16(msg[4:], record.TypeSet)
+	binary.NativeEndian.PutUint16(msg[6:], unix.NLM_F_REQUEST|unix.NLM_F_ACK)
+	binary.NativeEndian.PutUint32(msg[8:], seqRegister)
+	copy(msg[headerLen:], st)
+	if err := r.send(msg); err != nil {
+		return fmt.Errorf("reader: sending AUDIT_SET pid=%d: %w", os.Getpid(), os.NewSyscallError("sendto", err))
 	}
 	deadline := time.Now().Add(r.cfg.RegisterTimeout)
-	if err := r.conn.SetReadDeadline(deadline); err != nil {
-		return fmt.Errorf("reader: %w", err)
-	}
-	defer r.conn.SetReadDeadline(time.Time{})
+	defer r.setTimeout(0)
 	for {
-		if err := r.rc.Read(r.recvFn); err != nil {
-			return fmt.Errorf("reader: waiting for the kernel's answer to AUDIT_SET pid=%d: %w", os.Getpid(), err)
+		left := time.Until(deadline)
+		if left <= 0 {
+			return fmt.Errorf("reader: no answer from the kernel to AUDIT_SET pid=%d within %v: %w", os.Getpid(), r.cfg.RegisterTimeout, os.ErrDeadlineExceeded)
+		}
+		if err := r.setTimeout(left); err != nil {
+			return err
+		}
+		if !r.recv(unix.MSG_WAITFORONE) {
+			continue
 		}
 		if r.errno != 0 {
 			return fmt.Errorf("reader: waiting for the kernel's answer to AUDIT_SET: %w", os.NewSyscallError("recvmmsg", r.errno))
@@ -264,7 +301,7 @@ func (r *Reader) register() error {
 			switch {
 			case k == kindRecord:
 				r.pending = append(r.pending, pendingRecord{d.Type, append([]byte(nil), d.Payload...)})
-			case (k == kindAck || k == kindError) && d.Seq == msg.Header.Sequence:
+			case (k == kindAck || k == kindError) && d.Seq == seqRegister:
 				if k == kindError {
 					if syscall.Errno(d.Errno) == unix.EEXIST {
 						return fmt.Errorf("%w (kernel: %v)", ErrAlreadyRegistered, syscall.Errno(d.Errno))
@@ -288,7 +325,7 @@ func (r *Reader) datagram(i int) []byte {
 	return r.slab[i*bs : i*bs+n]
 }
 
-// ReadBatch waits until the socket is readable, reads up to Config.Batch
+// ReadBatch waits until records arrive, reads up to Config.Batch
 // datagrams with one recvmmsg and calls fn for each audit record, in
 // arrival order. payload aliases the reader's buffer: it is valid only until
 // fn returns. If fn returns an error, ReadBatch stops and returns it; the
@@ -296,20 +333,75 @@ func (r *Reader) datagram(i int) []byte {
 // the delivered ones), so fn should only fail when the pipeline is shutting
 // down for good.
 //
-// It returns the number of records delivered. An overrun (ENOBUFS) is
-// counted and reported as (0, nil): the socket stays usable. A deadline
-// (SetDeadline) or Close ends the wait with an error.
+// It returns the number of records delivered, which may be 0 (a batch of
+// acks, or an overrun: ENOBUFS is counted and the socket stays usable). The
+// wait blocks the calling goroutine's thread in the kernel; Close, a passed
+// deadline (SetDeadline) or Wake end it.
 func (r *Reader) ReadBatch(fn func(typ uint16, payload []byte) error) (int, error) {
+	return r.ReadBatchTimeout(0, fn)
+}
+
+// ReadBatchTimeout is ReadBatch with a bound on the wait: when nothing
+// arrives within timeout it returns (0, nil). timeout <= 0 waits without
+// limit. The caller that passes the same timeout again and again costs one
+// system call per batch; a new value costs one more (setsockopt).
+func (r *Reader) ReadBatchTimeout(timeout time.Duration, fn func(typ uint16, payload []byte) error) (int, error) {
 	if len(r.pending) > 0 {
 		return r.deliverPending(fn)
 	}
-	if err := r.rc.Read(r.recvFn); err != nil {
-		if r.closed.Load() {
-			return 0, fmt.Errorf("reader: %w", os.ErrClosed)
-		}
-		return 0, fmt.Errorf("reader: %w", err)
+	if timeout < 0 {
+		timeout = 0
 	}
-	return r.deliver(fn)
+	r.fdMu.RLock()
+	if r.closed.Load() {
+		r.fdMu.RUnlock()
+		return 0, fmt.Errorf("reader: %w", os.ErrClosed)
+	}
+	if dl := r.deadline.Load(); dl != 0 {
+		left := time.Duration(dl - time.Now().UnixNano())
+		if left <= 0 {
+			r.fdMu.RUnlock()
+			return 0, fmt.Errorf("reader: %w", os.ErrDeadlineExceeded)
+		}
+		// Wake up at least every second to look at the deadline again,
+		// so that a far deadline does not cost a setsockopt per batch.
+		left = min(left, time.Second)
+		if timeout == 0 || timeout > left {
+			timeout = left
+		}
+	}
+	if err := r.setTimeout(timeout); err != nil {
+		r.fdMu.RUnlock()
+		return 0, err
+	}
+	got := r.recv(unix.MSG_WAITFORONE)
+	r.fdMu.RUnlock()
+	if !got {
+		return 0, nil // timeout or signal: the caller looks at the time
+	}
+	n, err := r.deliver(fn)
+	if err == nil && n == 0 && r.closed.Load() {
+		err = fmt.Errorf("reader: %w", os.ErrClosed)
+	}
+	return n, err
+}
+
+// Wake makes a ReadBatch blocked in another goroutine return soon (with
+// whatever it read, possibly nothing), or the next one if none is blocked
+// now. It sends the kernel a request that the kernel refuses: the refusal
+// arrives on the data socket, is not counted, and wakes the reader. Safe
+// from any goroutine; it costs two system calls and is meant for rare
+// events (Close, SetDeadline, a change of plans), not for every batch.
+func (r *Reader) Wake() error {
+	r.fdMu.RLock()
+	defer r.fdMu.RUnlock()
+	if r.fdGone.Load() {
+		return nil
+	}
+	if err := r.send(r.wakeMsg[:]); err != nil {
+		return fmt.Errorf("reader: waking the reader: %w", os.NewSyscallError("sendto", err))
+	}
+	return nil
 }
 
 // drainBatches bounds Drain: in multicast mode the kernel never stops
@@ -329,12 +421,14 @@ func (r *Reader) Drain(fn func(typ uint16, payload []byte) error) (int, error) {
 			return total, err
 		}
 	}
-	var ctlErr error
 	for range drainBatches {
-		more := false
-		if ctlErr = r.rc.Control(func(fd uintptr) { more = r.recv(fd) }); ctlErr != nil {
-			break
+		r.fdMu.RLock()
+		if r.fdGone.Load() {
+			r.fdMu.RUnlock()
+			return total, fmt.Errorf("reader: draining: %w", os.ErrClosed)
 		}
+		more := r.recv(unix.MSG_DONTWAIT)
+		r.fdMu.RUnlock()
 		if !more {
 			return total, nil
 		}
@@ -343,9 +437,6 @@ func (r *Reader) Drain(fn func(typ uint16, payload []byte) error) (int, error) {
 		if err != nil {
 			return total, err
 		}
-	}
-	if ctlErr != nil {
-		return total, fmt.Errorf("reader: draining: %w", ctlErr)
 	}
 	return total, nil
 }
@@ -399,7 +490,9 @@ func (r *Reader) deliver(fn func(uint16, []byte) error) (int, error) {
 		case kindAck:
 			acks++
 		case kindError:
-			errs++
+			if d.Seq != seqWake {
+				errs++
+			}
 		case kindReplace:
 			repl++
 		case kindInvalid:
@@ -424,10 +517,17 @@ func (r *Reader) deliver(fn func(uint16, []byte) error) (int, error) {
 	return int(recs), err
 }
 
-// SetDeadline sets a deadline for ReadBatch's wait; the zero time clears it.
-// Safe from any goroutine: it wakes a blocked ReadBatch.
+// SetDeadline sets a deadline for ReadBatch's wait; the zero time clears
+// it. Once it has passed, ReadBatch returns an error wrapping
+// os.ErrDeadlineExceeded. Safe from any goroutine: it wakes a blocked
+// ReadBatch (see Wake).
 func (r *Reader) SetDeadline(t time.Time) error {
-	return r.conn.SetReadDeadline(t)
+	var ns int64
+	if !t.IsZero() {
+		ns = max(t.UnixNano(), 1)
+	}
+	r.deadline.Store(ns)
+	return r.Wake()
 }
 
 // Stats returns the counters. Safe from any goroutine.
@@ -446,10 +546,14 @@ func (r *Reader) Stats() Stats {
 	}
 }
 
+// MaxRecord returns the longest payload ReadBatch delivers: a longer
+// record is cut to it (and counted in Stats.Truncated).
+func (r *Reader) MaxRecord() int { return r.cfg.BufSize - headerLen }
+
 // Mode reports the reader's mode.
 func (r *Reader) Mode() Mode { return r.cfg.Mode }
 
-// Close closes the socket, waking a blocked ReadBatch. It does not
+// Close closes the socket, waking a blocked ReadBatch first. It does not
 // unregister: the caller unregisters on the control socket first (AUDIT_SET
 // pid 0), then calls Drain, then Close, so that no record is left in the
 // socket. If the process exits instead, the kernel notices the dead socket
@@ -457,7 +561,31 @@ func (r *Reader) Mode() Mode { return r.cfg.Mode }
 func (r *Reader) Close() error {
 	r.closeOnce.Do(func() {
 		r.closed.Store(true)
-		r.closeErr = r.conn.Close()
+		werr := r.Wake()
+		// The wake-up is a datagram: it stays queued until read, so a
+		// ReadBatch about to block returns as surely as one blocked now.
+		// Should the kernel refuse it, do not wait for a reader that may
+		// never wake: it still sees closed before its next system call.
+		locked := false
+		if werr == nil {
+			r.fdMu.Lock()
+			locked = true
+		} else {
+			for range 100 {
+				if locked = r.fdMu.TryLock(); locked {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		r.fdGone.Store(true)
+		r.closeErr = unix.Close(r.fd)
+		if r.closeErr != nil {
+			r.closeErr = fmt.Errorf("reader: %w", os.NewSyscallError("close", r.closeErr))
+		}
+		if locked {
+			r.fdMu.Unlock()
+		}
 	})
 	return r.closeErr
 }

@@ -101,7 +101,8 @@ func TestUnicastReadsEveryRecord(t *testing.T) {
 	r.SetDeadline(deadline)
 	for syscalls < n {
 		if _, err := r.ReadBatch(count); err != nil {
-			t.Fatalf("after %d of %d SYSCALL records: %v", syscalls, n, err)
+			st, _ := k.Conn().Status()
+			t.Fatalf("after %d of %d SYSCALL records: %v (stats %+v, kernel %+v)", syscalls, n, err, r.Stats(), st)
 		}
 	}
 	runtime.ReadMemStats(&ms1)
@@ -223,4 +224,42 @@ func BenchmarkReadBatch(b *testing.B) {
 	load.Wait()
 	s := r.Stats()
 	b.ReportMetric(float64(s.Records)/float64(s.Syscalls), "records/syscall")
+}
+
+// TestSetDeadlineWakesReadBatch: a deadline set from another goroutine ends
+// a ReadBatch blocked in the kernel, and the datagram that woke it is not
+// counted as an error.
+func TestSetDeadlineWakesReadBatch(t *testing.T) {
+	kernelForLoad(t)
+	r, err := Open(Config{Mode: ModeMulticast})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	errc := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := r.ReadBatch(func(uint16, []byte) error { return nil }); err != nil {
+				errc <- err
+				return
+			}
+		}
+	}()
+	r.SetDeadline(time.Now())
+	select {
+	case err := <-errc:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("ReadBatch after SetDeadline(now): %v, want os.ErrDeadlineExceeded", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("SetDeadline did not wake ReadBatch")
+	}
+	if s := r.Stats(); s.Errors != 0 {
+		t.Errorf("the wake-up was counted: %+v", s)
+	}
+	// A timeout returns (0, nil) when nothing arrives.
+	r.SetDeadline(time.Time{})
+	if _, err := r.ReadBatchTimeout(time.Millisecond, func(uint16, []byte) error { return nil }); err != nil {
+		t.Fatalf("ReadBatchTimeout: %v", err)
+	}
 }

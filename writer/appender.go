@@ -83,7 +83,10 @@ type conditions struct {
 	spaceHit     bool            // free space is below SpaceLeft (its action ran)
 	adminHit     bool            // free space is below AdminSpaceLeft (its action ran)
 	gap          notice          // records not written since the last notice
-	ticker       ticker          // every CheckInterval
+	ticker       ticker          // every CheckInterval, while checks are needed (see idleCheck)
+	ticking      bool            // ticker is running
+	busy         bool            // a batch arrived since the last check
+	idle         int             // checks in a row with no batch between them
 }
 
 // syncSnap is one fsync: the file and what it covers.
@@ -129,7 +132,7 @@ func newAppender(w *Writer, e env, lock *os.File, f segFile, path string, seq ui
 			syncDone: make(chan struct{}),
 			timer:    e.clock.NewTimer(),
 		},
-		cond: conditions{ticker: e.clock.NewTicker(w.s.CheckInterval)},
+		cond: conditions{ticker: e.clock.NewTicker(w.s.CheckInterval), ticking: true},
 	}
 }
 
@@ -163,6 +166,7 @@ func (a *appender) run() {
 			}
 		case now := <-a.cond.ticker.C():
 			a.check(now)
+			a.idleCheck()
 		case reply := <-w.rotateReq:
 			var err error
 			if a.seg.f != nil && a.seg.idx.Frames > 0 {
@@ -174,6 +178,48 @@ func (a *appender) run() {
 		a.control()
 	}
 }
+
+// busyChecks notes that a batch arrived. If the checks had stopped, one
+// runs now, before the batch is written (a segment removed or a disk
+// filled while the writer was idle is seen before it writes), and they run
+// every CheckInterval again.
+func (a *appender) busyChecks() {
+	c := &a.cond
+	c.busy = true
+	if !c.ticking {
+		a.check(a.env.clock.Now())
+		c.ticker.Reset(a.s.CheckInterval)
+		c.ticking = true
+	}
+}
+
+// idleCheck stops the periodic checks after idleChecks checks in a row
+// with no batch arriving and nothing to watch (no condition in
+// progress, no notice due, no RotateInterval): an idle writer sets no
+// timer. The first batch to arrive starts them again, so free space and
+// the open segment are checked before writing resumes, as auditd checks
+// them when it writes.
+func (a *appender) idleCheck() {
+	c := &a.cond
+	watching := c.suspended || c.spaceHit || c.adminHit || c.gap.pending || a.s.RotateInterval > 0
+	for _, f := range c.failing {
+		watching = watching || f
+	}
+	if c.busy || watching {
+		c.busy, c.idle = false, 0
+		return
+	}
+	if c.idle++; c.idle < idleChecks {
+		return
+	}
+	c.ticker.Stop()
+	c.ticking, c.idle = false, 0
+}
+
+// idleChecks is how many checks in a row with no batch between them stop
+// the checks: a few, so that what happens to the segment just after the
+// last write (its removal, say) is still seen before the writer sleeps.
+const idleChecks = 3
 
 // control acts on requests from other goroutines and on a deferred fsync
 // failure.
@@ -192,6 +238,7 @@ func (a *appender) control() {
 // handle writes a batch's frame, or drops it (counted) when writing is
 // suspended or fails.
 func (a *appender) handle(b *batch) {
+	a.busyChecks()
 	if b.err != nil {
 		err := fmt.Errorf("writer: batch %d for %q: %w", b.seq, a.seg.path, b.err)
 		a.fail(CauseDiskError, err)

@@ -34,3 +34,15 @@ func (b *batch) reset() {
 	b.stamps = segment.Stamps{}
 	b.err = nil
 }
+
+// mappedBuf returns an empty slice of capacity n whose pages are already
+// touched: a batch is filled once per frame, and at everyday rates a frame
+// takes seconds to fill, so otherwise a page fault would interrupt Append
+// every few kilobytes during the first rounds of the pool.
+func mappedBuf(n int) []byte {
+	b := make([]byte, n)
+	for i := 0; i < n; i += 4096 {
+		b[i] = 0
+	}
+	return b[:0]
+}

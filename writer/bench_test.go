@@ -19,14 +19,18 @@ func BenchmarkAppend(b *testing.B) {
 	for _, r := range recs {
 		text += len(r.payload)
 	}
-	for _, c := range []struct{ name, comp, level string }{
-		{"zstd-fastest", "zstd", "fastest"},
-		{"zstd-default", "zstd", "default"},
-		{"zstd-better", "zstd", "better"},
-		{"none", "none", ""},
+	for _, c := range []struct{ name, comp, level, format string }{
+		{"zstd-fastest", "zstd", "fastest", ""},
+		{"zstd-default", "zstd", "default", ""},
+		{"zstd-better", "zstd", "better", ""},
+		{"none", "none", "", ""},
+		// log_format = enriched: names resolved on the drain goroutine
+		// (warm caches after the first records).
+		{"zstd-fastest-enriched", "zstd", "fastest", FormatEnriched},
+		{"none-enriched", "none", "", FormatEnriched},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			w, err := Open(Config{Dir: b.TempDir(), Compression: c.comp, Level: c.level, LogGroup: -1, FsyncInterval: time.Second})
+			w, err := Open(Config{Dir: b.TempDir(), Compression: c.comp, Level: c.level, Format: c.format, LogGroup: -1, FsyncInterval: time.Second})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/auditdrain/auditdrain/internal/enrich"
 )
 
 // Defaults applied by Open to zero-valued Config fields.
@@ -21,6 +23,12 @@ const (
 	DefaultCheckInterval   = time.Second
 	maxDefaultWorkers      = 4
 	defaultInit            = "/sbin/init"
+)
+
+// Line formats (Config.Format), as auditd.conf's log_format.
+const (
+	FormatRaw      = "raw"
+	FormatEnriched = "enriched"
 )
 
 // Flush modes (Config.Flush), as auditd.conf's flush.
@@ -165,6 +173,16 @@ type Config struct {
 	// negative for none, 0 (root) also gives mode 0600 (as auditd), a gid
 	// > 0 gives mode 0640 with the files chgrp'd to it.
 	LogGroup int
+	// Format is the line format: FormatRaw (default when empty) or
+	// FormatEnriched, auditd's log_format = ENRICHED (each record followed
+	// by 0x1d and the ids, arch, syscall and socket address auditd
+	// interprets, named as this host names them; see package
+	// internal/enrich). The names are resolved on the drain goroutine, in
+	// record order, by one Enricher.
+	Format string
+	// enrich configures the Enricher of FormatEnriched (tests point it at
+	// other passwd and group files); its Node is set from Node.
+	enrich enrich.Options
 	// Node, when not empty, prefixes each line with "node=<Node> " as
 	// auditd does with name_format. It must not contain white space, '=',
 	// or control characters.
@@ -175,6 +193,7 @@ type Config struct {
 type settings struct {
 	Config
 	zstd     bool
+	enriched bool
 	level    zstd.EncoderLevel
 	poolSize int
 	flush    flushMode
@@ -197,6 +216,14 @@ func (c Config) resolve() (settings, error) {
 	case "none":
 	default:
 		return s, fmt.Errorf("%w: Compression %q (want zstd or none)", ErrConfig, s.Compression)
+	}
+	switch strings.ToLower(s.Format) {
+	case "", FormatRaw:
+		s.Format = FormatRaw
+	case FormatEnriched:
+		s.Format, s.enriched = FormatEnriched, true
+	default:
+		return s, fmt.Errorf("%w: Format %q (want raw or enriched)", ErrConfig, s.Format)
 	}
 	switch s.Level {
 	case "", "fastest":

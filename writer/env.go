@@ -36,6 +36,8 @@ type timer interface {
 type ticker interface {
 	C() <-chan time.Time
 	Stop()
+	// Reset restarts a stopped (or running) ticker with period d.
+	Reset(d time.Duration)
 }
 
 // segFile is an open segment file as the appender uses it.
@@ -112,8 +114,9 @@ func (t realTimer) Stop()                 { t.t.Stop() }
 
 type realTicker struct{ t *time.Ticker }
 
-func (t realTicker) C() <-chan time.Time { return t.t.C }
-func (t realTicker) Stop()               { t.t.Stop() }
+func (t realTicker) C() <-chan time.Time   { return t.t.C }
+func (t realTicker) Stop()                 { t.t.Stop() }
+func (t realTicker) Reset(d time.Duration) { t.t.Reset(d) }
 
 // osFile is a segment file on disk.
 type osFile struct{ *os.File }

@@ -98,6 +98,8 @@ type fakeFS struct {
 	syncErr  error // every fsync fails with it
 	unlinked bool  // the open segments report 0 links
 	syncs    int
+	// syncGate, if set before Open, holds every fsync until it is closed.
+	syncGate chan struct{}
 }
 
 func (fs *fakeFS) set(f func(fs *fakeFS)) {
@@ -175,6 +177,9 @@ func (f *fakeFile) Truncate(size int64) error { return f.f.Truncate(size) }
 
 func (f *fakeFile) Sync(bool) (int64, error) {
 	fs := f.fs
+	if fs.syncGate != nil {
+		<-fs.syncGate
+	}
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	fs.syncs++

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/auditdrain/auditdrain/internal/enrich"
 	"github.com/auditdrain/auditdrain/internal/record"
 	"github.com/auditdrain/auditdrain/internal/segment"
 	"github.com/klauspost/compress/zstd"
@@ -32,6 +33,8 @@ import (
 type Writer struct {
 	s     settings
 	fmt   *formatter
+	enr   *enrich.Enricher // Format enriched: used by Append only (drain goroutine)
+	sfx   []byte           // the enriched suffix of the record being appended
 	clock clock
 
 	// Owned by the drain goroutine.
@@ -107,6 +110,12 @@ func open(s settings, lock *os.File) (*Writer, error) {
 		appDone:   make(chan struct{}),
 	}
 	w.c.free.Store(-1)
+	if s.enriched {
+		opts := s.enrich
+		opts.Node = s.Node
+		w.enr = enrich.New(opts)
+		w.sfx = make([]byte, 0, 1024)
+	}
 	if len(segs) > 0 {
 		rep, err := segment.Repair(filepath.Join(s.Dir, segs[len(segs)-1].Name))
 		if err != nil {
@@ -132,8 +141,8 @@ func open(s settings, lock *os.File) (*Writer, error) {
 	}
 	for range s.poolSize {
 		w.free <- &batch{
-			text: make([]byte, 0, s.BatchBytes),
-			out:  make([]byte, 0, outCap),
+			text: mappedBuf(s.BatchBytes),
+			out:  mappedBuf(outCap),
 			done: make(chan struct{}, 1),
 		}
 	}
@@ -172,10 +181,18 @@ func (w *Writer) Append(typ uint16, payload []byte) error {
 	if w.closed {
 		return ErrClosed
 	}
+	var suffix []byte
+	if w.enr != nil {
+		// First, so that the batch is sealed only if the whole line does
+		// not fit. The enricher reads the record as auditd gets it.
+		w.sfx = w.enr.Append(w.sfx[:0], typ, payload)
+		suffix = w.sfx
+	}
 	for len(payload) > 0 && (payload[len(payload)-1] == '\n' || payload[len(payload)-1] == 0) {
 		payload = payload[:len(payload)-1]
 	}
 	need := w.fmt.maxLen(typ, len(payload))
+	need += len(suffix)
 	b := w.cur
 	if b != nil && len(b.text)+need > w.s.BatchBytes {
 		w.seal()
@@ -186,7 +203,11 @@ func (w *Writer) Append(typ uint16, payload []byte) error {
 		w.cur = b
 	}
 	start := len(b.text)
-	b.text = w.fmt.appendLine(b.text, typ, payload)
+	if w.enr != nil {
+		b.text = w.fmt.appendEnriched(b.text, typ, payload, suffix)
+	} else {
+		b.text = w.fmt.appendLine(b.text, typ, payload)
+	}
 	// The index counts what a reader of the line finds (ScanIndex and
 	// CatFiltered use the same LineHeader).
 	ms, serial, stamped := record.LineHeader(b.text[start:])
@@ -202,6 +223,24 @@ func (w *Writer) Append(typ uint16, payload []byte) error {
 		w.seal()
 	}
 	return nil
+}
+
+// Room reports whether Append can take one more record of up to n bytes of
+// payload, of any type, without waiting for a batch: the current batch has
+// room for its line, or a pooled batch is free. It reserves nothing; call
+// it from the goroutine that calls Append, which is then sure that this
+// Append does not block. A caller that must never wait (a reader's thread
+// appending records itself) asks before each record and hands the rest to
+// a goroutine that may wait. After Close it reports true (Append returns at
+// once).
+func (w *Writer) Room(n int) bool {
+	if w.closed {
+		return true
+	}
+	if b := w.cur; b != nil && len(b.text)+w.fmt.maxLenAny(n) <= w.s.BatchBytes {
+		return true
+	}
+	return len(w.free) > 0
 }
 
 // seal hands the current (non-empty) batch to the pipeline. It never

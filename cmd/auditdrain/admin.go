@@ -9,7 +9,6 @@ import (
 	"github.com/auditdrain/auditdrain/internal/auditctl"
 	"github.com/auditdrain/auditdrain/internal/cli"
 	"github.com/auditdrain/auditdrain/internal/config"
-	"github.com/auditdrain/auditdrain/internal/daemon"
 	"github.com/auditdrain/auditdrain/internal/rulesd"
 	"github.com/auditdrain/auditdrain/internal/service"
 	"golang.org/x/sys/unix"
@@ -30,11 +29,7 @@ func cmdSignal(e *env, args []string) error {
 	if err := e.parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	sock, err := controlSocket(cf, *ctlSock)
-	if err != nil {
-		return err
-	}
-	st, err := daemon.FetchStatus(sock)
+	st, err := fetchDaemon(cf, *ctlSock)
 	if err != nil {
 		return err
 	}

@@ -241,6 +241,15 @@ func TestStatusWithoutDaemonExits3(t *testing.T) {
 	if code != 3 || json.Unmarshal([]byte(out), &v) != nil || v["daemon_error"] == nil {
 		t.Errorf("status --json: exit %d, stdout %q; want exit 3 and a JSON object with daemon_error", code, out)
 	}
+
+	// The signalling commands find the daemon the same way and say so the
+	// same way.
+	for _, c := range []string{"reload", "rotate", "resume"} {
+		code, _, errOut = invoke(t, c, "--control-socket", filepath.Join(dir, "none.sock"))
+		if code != 3 || !strings.Contains(errOut, "no auditdrain daemon is running") {
+			t.Errorf("%s without a daemon: exit %d, stderr %q; want exit 3", c, code, errOut)
+		}
+	}
 }
 
 // fakeDaemon serves st as /status on a unix socket in a temporary directory.

@@ -3,7 +3,8 @@
 // parses its flags (with internal/cli's conventions), reads the config
 // file when it needs one (configFlag.load, the same for every command),
 // and calls the package that does the work (internal/daemon for run and
-// status, internal/segment for cat, rulesd for rules, bench for bench).
+// status, internal/segment for cat, with internal/enrich and
+// internal/jsonevent for its --format, rulesd for rules, bench for bench).
 // Errors are printed here, once, as "auditdrain: COMMAND: error".
 package main
 
@@ -40,10 +41,10 @@ const usage = `auditdrain drains the kernel audit queue into compressed, durable
 Usage:
   auditdrain run    [--config FILE] [--log-dir DIR] [--rules FILE] [--mode unicast|multicast]
                     [--control-socket PATH] [--set key=value ...] [--discard]
-  auditdrain cat    [--since T] [--until T] [--serial A-B] [DIR | SEGMENT ...]
+  auditdrain cat    [--since T] [--until T] [--serial A-B] [--format raw|enriched|json] [DIR | SEGMENT ...]
                                              print the log (default: the config's log_dir)
   auditdrain status [--json]                 the kernel's audit status and the daemon's counters
-                                             (exit 3: no daemon runs)
+                                             (exit 3: no daemon runs; also for reload, rotate, resume)
   auditdrain reload | rotate | resume        signal the running daemon (SIGHUP, SIGUSR1, SIGUSR2)
   auditdrain rules check [DIR]               print the merged rules.d as augenrules would, and every error
   auditdrain rules load  [DIR]               load them into the kernel (default: the config's rules_dir)
@@ -365,9 +366,15 @@ func cmdCat(e *env, args []string) error {
 	since := fs.String("since", "", "only records at or after `T` (RFC 3339, YYYY-MM-DD HH:MM:SS local, or epoch seconds)")
 	until := fs.String("until", "", "only records at or before `T`")
 	serials := fs.String("serial", "", "only records with serials in `A-B` (or the one serial A)")
+	format := fs.String("format", "", "print the lines as `F`: raw, enriched (auditd's ENRICHED with this host's names, as ausearch -i names them) or json (one object per event); default: as written")
 	paths, err := e.parse(fs, args)
 	if err != nil {
 		return err
+	}
+	switch *format {
+	case "", formatRaw, formatEnriched, formatJSON:
+	default:
+		return cli.Usagef("--format %q: want raw, enriched or json", *format)
 	}
 	var f segment.Filter
 	if f.Since, err = parseTime(*since); err != nil {
@@ -411,8 +418,16 @@ func cmdCat(e *env, args []string) error {
 		}
 		files = append(files, segs...)
 	}
-	// Segments whose index shows no record in range are skipped unread.
-	return segment.CatFiltered(e.stdout, f, files...)
+	if *format == "" {
+		// Segments whose index shows no record in range are skipped unread.
+		return segment.CatFiltered(e.stdout, f, files...)
+	}
+	conv := newConverter(*format, e.stdout, e.stderr)
+	err = segment.CatFiltered(conv, f, files...)
+	if cerr := conv.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func parseTime(s string) (time.Time, error) {
@@ -438,6 +453,25 @@ func controlSocketFlag(fs *flag.FlagSet) *string {
 
 // controlSocket is the control socket a command talks to: the
 // --control-socket flag's, or the config's.
+// fetchDaemon asks the running daemon for its status through the control
+// socket the flag or the config names. Its error carries the exit status:
+// 3 when no daemon runs, 4 when its state could not be found out.
+func fetchDaemon(cf configFlag, flagValue string) (daemon.Status, error) {
+	sock, err := controlSocket(cf, flagValue)
+	if err != nil {
+		return daemon.Status{}, err
+	}
+	st, err := daemon.FetchStatus(sock)
+	if err != nil {
+		code := exitUnknown
+		if errors.Is(err, daemon.ErrNotRunning) {
+			code = exitNotRunning
+		}
+		return st, &exitError{code, err}
+	}
+	return st, nil
+}
+
 func controlSocket(cf configFlag, flagValue string) (string, error) {
 	if flagValue != "" {
 		return flagValue, nil
@@ -461,17 +495,9 @@ func cmdStatus(e *env, args []string) error {
 	if err := e.parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	sock, err := controlSocket(cf, *ctlSock)
-	if err != nil {
-		return err
-	}
-	ds, derr := daemon.FetchStatus(sock)
-	code := exitUnknown
-	if errors.Is(derr, daemon.ErrNotRunning) {
-		code = exitNotRunning
-	}
+	ds, derr := fetchDaemon(cf, *ctlSock)
 	if derr != nil && !*asJSON {
-		return &exitError{code, derr}
+		return derr
 	}
 	ks, feat, kerr := kernelStatus()
 	if *asJSON {
@@ -503,10 +529,7 @@ func cmdStatus(e *env, args []string) error {
 		if err := enc.Encode(v); err != nil {
 			return err
 		}
-		if derr != nil {
-			return &exitError{code, derr}
-		}
-		return nil
+		return derr
 	}
 	var kernel strings.Builder
 	if kerr != nil {

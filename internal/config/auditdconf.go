@@ -35,13 +35,19 @@ import (
 //	                      ignored, the default stays
 //	local_events          yes: honoured (always so); no: error, auditdrain reads local events
 //	write_logs            yes: honoured (always so); no: error, auditdrain only writes logs
-//	log_format            raw: honoured; enriched: ignored (auditdrain writes raw records);
+//	log_format            log_format (raw, enriched: auditd's ENRICHED, byte for byte);
 //	                      nolog: error, as write_logs = no
+//	plugin_dir, q_depth, max_restarts
+//	                      the same keys (auditdrain runs plugins.d as auditd 3.0.9 does)
+//	overflow_action       plugin_overflow_action (auditd's overflow_action is its
+//	                      dispatcher queue's; auditdrain's overflow_action is its ring's):
+//	                      ignore, syslog, suspend; single and halt are listed (they cannot
+//	                      hold: a plugin does not stop the host) and syslog applies
+//	disp_qos              lossy: honoured (always so); lossless: listed, as it cannot
+//	                      hold: the drain never waits for a plugin
 //	all other keys        ignored: priority_boost, e-mail, the network (tcp_*, transport,
-//	                      krb5_*, use_libwrap, distribute_network), the plugin dispatcher
-//	                      (q_depth, overflow_action, max_restarts, plugin_dir, dispatcher,
-//	                      disp_qos) and end_of_event_timeout. auditd's overflow_action is
-//	                      its dispatcher queue's; auditdrain's overflow_action is unrelated.
+//	                      krb5_*, use_libwrap, distribute_network), dispatcher (auditdrain
+//	                      runs plugins itself) and end_of_event_timeout.
 //
 // Values of ignored keys are not checked. The file must pass the checks of
 // CheckTrusted, as auditd requires of it.
@@ -129,14 +135,11 @@ var auditdKeys = map[string]auditdKey{
 		}
 		return "", keyByName["log_dir"].v.set(c, filepath.Dir(filepath.Clean(v)))
 	},
-	"log_format": func(_ *Config, v string) (string, error) {
-		switch strings.ToLower(v) {
-		case "raw":
-			return "", nil
-		case "nolog":
+	"log_format": func(c *Config, v string) (string, error) {
+		if strings.EqualFold(v, "nolog") {
 			return "", errors.New("nolog (write no log) is not something auditdrain can do")
 		}
-		return "log_format=" + v, nil
+		return "", keyByName["log_format"].v.set(c, v)
 	},
 	"log_group": as("log_group"),
 	"flush":     lower("flush"),
@@ -149,11 +152,16 @@ var auditdKeys = map[string]auditdKey{
 		}
 		return "", keyByName["name_format"].v.set(c, v)
 	},
-	"name":                    as("name"),
-	"max_log_file":            as("max_log_file"),
-	"max_log_file_action":     lower("max_log_file_action"),
-	"dispatcher":              ignore("dispatcher"),
-	"disp_qos":                ignore("disp_qos"),
+	"name":                as("name"),
+	"max_log_file":        as("max_log_file"),
+	"max_log_file_action": lower("max_log_file_action"),
+	"dispatcher":          ignore("dispatcher"),
+	"disp_qos": func(_ *Config, v string) (string, error) {
+		if strings.EqualFold(v, "lossless") {
+			return "disp_qos=lossless (cannot hold: the drain never waits for a plugin; a plugin whose queue is full loses records, counted as loss cause plugin)", nil
+		}
+		return "", nil // lossy: what auditdrain always does
+	},
 	"space_left":              lower("space_left"),
 	"space_left_action":       lower("space_left_action", "email"),
 	"action_mail_acct":        ignore("action_mail_acct"),
@@ -174,11 +182,18 @@ var auditdKeys = map[string]auditdKey{
 	"krb5_principal":          ignore("krb5_principal"),
 	"krb5_key_file":           ignore("krb5_key_file"),
 	"distribute_network":      ignore("distribute_network"),
-	"q_depth":                 ignore("q_depth"),
-	"overflow_action":         ignore("overflow_action"),
-	"max_restarts":            ignore("max_restarts"),
-	"plugin_dir":              ignore("plugin_dir"),
-	"end_of_event_timeout":    ignore("end_of_event_timeout"),
+	"q_depth":                 as("q_depth"),
+	"max_restarts":            as("max_restarts"),
+	"plugin_dir":              as("plugin_dir"),
+	"overflow_action": func(c *Config, v string) (string, error) {
+		switch val := strings.ToLower(v); val {
+		case "single", "halt":
+			return "overflow_action=" + v + " (cannot hold: a plugin's full queue does not stop the host; plugin_overflow_action = syslog)", nil
+		default:
+			return "", keyByName["plugin_overflow_action"].v.set(c, val)
+		}
+	},
+	"end_of_event_timeout": ignore("end_of_event_timeout"),
 }
 
 // yesOnly accepts "yes" and rejects "no" with why.

@@ -56,11 +56,11 @@ end_of_event_timeout = 2
 
 // debianIgnored is the warning list for Debian's auditd.conf.
 var debianIgnored = []string{
-	"log_format=ENRICHED", "priority_boost",
+	"priority_boost",
 	"verify_email", "action_mail_acct",
 	"use_libwrap",
 	"tcp_listen_queue", "tcp_max_per_addr", "tcp_client_max_idle", "transport", "krb5_principal",
-	"distribute_network", "q_depth", "overflow_action", "max_restarts", "plugin_dir", "end_of_event_timeout",
+	"distribute_network", "end_of_event_timeout",
 }
 
 func writeConf(t *testing.T, text string) string {
@@ -87,6 +87,7 @@ func checkDebian(t *testing.T, path string) {
 	want := Default()
 	want.LogDir, want.LogGroup, want.NameFormat, want.MaxLogFile = "/var/log/audit", "adm", NameNone, 8
 	want.Flush, want.NumLogs, want.DiskErrorAction = FlushIncrementalAsync, 5, writer.Action{Kind: writer.ActionSuspend}
+	want.LogFormat = LogFormatEnriched // auditd's shipped format, kept
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("config:\n got %+v\nwant %+v", c, want)
 	}
@@ -147,6 +148,31 @@ admin_space_left = 5%
 	}
 }
 
+// TestImportAuditdConfPlugins maps the dispatcher keys: auditd's
+// overflow_action is auditdrain's plugin_overflow_action, and the values
+// that cannot hold are listed with why.
+func TestImportAuditdConfPlugins(t *testing.T) {
+	c, ignored, err := ImportAuditdConf(writeConf(t, "plugin_dir = /srv/p.d\nq_depth = 77\nmax_restarts = 2\noverflow_action = SUSPEND\ndisp_qos = lossy\n"))
+	if err != nil || len(ignored) != 0 {
+		t.Fatalf("ignored %q, %v", ignored, err)
+	}
+	if c.PluginDir != "/srv/p.d" || c.QueueDepth != 77 || c.MaxRestarts != 2 || c.PluginOverflow != PluginOverflowSuspend || c.OverflowAction != Default().OverflowAction {
+		t.Errorf("config %+v", c)
+	}
+	c, ignored, err = ImportAuditdConf(writeConf(t, "overflow_action = HALT\ndisp_qos = lossless\n"))
+	if err != nil || len(ignored) != 2 ||
+		!strings.HasPrefix(ignored[0], "overflow_action=HALT (cannot hold") || !strings.HasPrefix(ignored[1], "disp_qos=lossless (cannot hold: the drain never waits") {
+		t.Errorf("ignored %q, %v", ignored, err)
+	}
+	if c.PluginOverflow != PluginOverflowSyslog {
+		t.Errorf("overflow_action = HALT: plugin_overflow_action %q, want syslog", c.PluginOverflow)
+	}
+	f := writeConf(t, "overflow_action = spill\n")
+	if _, _, err := ImportAuditdConf(f); err == nil || !strings.Contains(err.Error(), f+":1: key overflow_action = \"spill\": want one of") {
+		t.Errorf("overflow_action = spill: %v", err)
+	}
+}
+
 func TestImportAuditdConfErrors(t *testing.T) {
 	writable := writeFile(t, "prog", "#!/bin/sh\n", 0o777)
 	f := func(text, want string) {
@@ -163,6 +189,7 @@ func TestImportAuditdConfErrors(t *testing.T) {
 	f("local_events = no\n", `1: key local_events = "no": no is not supported`)
 	f("write_logs = no\n", `1: key write_logs = "no"`)
 	f("log_format = NOLOG\n", `1: key log_format = "NOLOG"`)
+	f("log_format = XML\n", `1: key log_format = "XML": want one of raw, enriched`)
 	f("\n\nmax_log_file = lots\n", `3: key max_log_file = "lots": not an integer`)
 	f("log_file = audit.log\n", `1: key log_file = "audit.log": not an absolute path`)
 	f("name_format = sometimes\n", `1: key name_format = "sometimes": want one of`)

@@ -39,6 +39,7 @@ type Config struct {
 	// Where and how records are written.
 	LogDir               string           // log_dir
 	LogGroup             string           // log_group: group name or gid owning the log files ("" or root: files are 0600)
+	LogFormat            LogFormat        // log_format: raw | enriched
 	Compression          Compression      // compression
 	CompressionLevel     CompressionLevel // compression_level
 	MaxLogFile           int64            // max_log_file: MiB per segment before rotation
@@ -87,6 +88,12 @@ type Config struct {
 	KernelBackpressure    Backpressure     // kernel_backpressure
 	RestoreKernelSettings bool             // restore_kernel_settings: put back backlog_limit, backlog_wait_time, rate_limit on exit
 	Limits                ratelimit.Config // ratelimit (Rules) and ratelimit_default (Default): per rule key, events/s
+
+	// Plugins (auditd's plugins.d dispatcher, internal/plugins).
+	PluginDir      string         // plugin_dir: plugin files ("" = no plugins)
+	QueueDepth     int            // q_depth: records per plugin queue
+	MaxRestarts    int            // max_restarts: restarts of a plugin that exits
+	PluginOverflow PluginOverflow // plugin_overflow_action: on a full plugin queue
 
 	// The daemon's control endpoint and metrics.
 	ControlSocket string // control_socket: root-only unix socket for `status` and /metrics
@@ -284,6 +291,7 @@ func (c Config) Writer(notify func(writer.Event)) (writer.Config, error) {
 	}
 	return writer.Config{
 		Dir:                  c.LogDir,
+		Format:               string(c.LogFormat),
 		Compression:          string(c.Compression),
 		Level:                string(c.CompressionLevel),
 		BatchBytes:           int(c.BatchBytes),
@@ -326,6 +334,10 @@ func (c Config) logGID() (int, error) {
 	}
 	return strconv.Atoi(grp.Gid)
 }
+
+// NodeName returns the node name name_format and name give ("" for none),
+// as the writer and the plugins prefix records with it.
+func (c Config) NodeName() (string, error) { return c.node() }
 
 // node returns the node name to prefix records with ("" for none).
 func (c Config) node() (string, error) {

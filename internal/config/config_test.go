@@ -134,7 +134,7 @@ kernel_backpressure = wait
 // alwaysValid lists the keys whose parser accepts any text; every other key
 // needs a case in TestKeyErrors.
 var alwaysValid = map[string]bool{
-	"log_dir": true, "log_group": true, "rules_dir": true, "control_socket": true, "metrics_listen": true,
+	"log_dir": true, "log_group": true, "rules_dir": true, "plugin_dir": true, "control_socket": true, "metrics_listen": true,
 }
 
 // TestKeyErrors gives every key that can refuse a value a value it refuses,
@@ -143,6 +143,7 @@ func TestKeyErrors(t *testing.T) {
 	writable := writeFile(t, "writable", "#!/bin/sh\n", 0o757)
 	cases := []struct{ key, value, want string }{
 		{"compression", "lz4", "want one of zstd, none"},
+		{"log_format", "json", "want one of raw, enriched"},
 		{"compression_level", "max", "want one of fastest, default, better"},
 		{"max_log_file", "0", "out of range [1, 1048576]"},
 		{"max_log_file", "big", "not an integer"},
@@ -187,6 +188,9 @@ func TestKeyErrors(t *testing.T) {
 		{"rules", writable, "untrusted file"},
 		{"overflow_action", "spill", "want one of block, drop"},
 		{"high_water", "0", "out of range [1, 100]"},
+		{"q_depth", "0", "out of range"},
+		{"max_restarts", "-1", "out of range"},
+		{"plugin_overflow_action", "single", "want one of syslog, ignore, suspend"},
 		{"keep_types", "LOGIN,LOGON", `unknown record type "LOGON"`},
 		{"keep_types", "70000", `unknown record type "70000"`},
 		{"keep_keys", "a,b\x01c", "contains NUL or 0x01"},
@@ -436,7 +440,7 @@ func TestWriterConfig(t *testing.T) {
 		SpaceLeft: writer.Threshold{Percent: 10}, SpaceLeftAction: writer.Action{Kind: writer.ActionSyslog},
 		AdminSpaceLeft: writer.Threshold{Bytes: 50 << 20}, AdminSpaceLeftAction: writer.Action{Kind: writer.ActionSingle},
 		DiskFullAction: writer.Action{Kind: writer.ActionSuspend}, DiskErrorAction: writer.Action{Kind: writer.ActionExec, Path: prog},
-		AllowSystemActions: true, Workers: 3, LogGroup: -1, Node: "node7",
+		AllowSystemActions: true, Workers: 3, LogGroup: -1, Node: "node7", Format: writer.FormatRaw,
 	}
 	if !reflect.DeepEqual(wc, want) {
 		t.Errorf("got\n%+v\nwant\n%+v", wc, want)
@@ -494,7 +498,7 @@ func TestFormatSize(t *testing.T) {
 func TestValueRoundTrips(t *testing.T) {
 	prog := program(t)
 	changed := Config{
-		LogDir: "/srv/audit", LogGroup: "adm", Compression: CompressionNone, CompressionLevel: LevelBetter,
+		LogDir: "/srv/audit", LogGroup: "adm", LogFormat: LogFormatEnriched, Compression: CompressionNone, CompressionLevel: LevelBetter,
 		MaxLogFile: 7, BatchBytes: 3<<20 + 5, FlushInterval: 1500 * time.Microsecond, FsyncInterval: 0,
 		Writers: 3, WriteEOE: true, NameFormat: NameUser, Name: "node1", MaxProcs: 2, Mode: reader.ModeMulticast,
 		RingSize: 1 << 30, RcvBuf: 96 << 10, Enabled: -1, BacklogLimit: 0, BacklogWaitTime: 60000,
@@ -506,6 +510,7 @@ func TestValueRoundTrips(t *testing.T) {
 			Default: &ratelimit.Rule{Key: defaultRuleKey, Rate: 100, Burst: 150},
 		},
 		MetricsListen: "127.0.0.1:9947", ControlSocket: "/run/x.sock",
+		PluginDir: "/srv/plugins.d", QueueDepth: 17, MaxRestarts: 3, PluginOverflow: PluginOverflowSuspend,
 		Flush: FlushData, Freq: 7, MaxLogFileAction: writer.Action{Kind: writer.ActionKeepLogs}, NumLogs: 9, MaxTotalLogSize: 5 << 30,
 		RotateInterval: time.Hour, SpaceLeft: writer.Threshold{Percent: 2.5}, SpaceLeftAction: writer.Action{Kind: writer.ActionExec, Path: prog},
 		AdminSpaceLeft: writer.Threshold{Bytes: 25 << 20}, AdminSpaceLeftAction: writer.Action{Kind: writer.ActionHalt},

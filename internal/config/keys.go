@@ -53,6 +53,7 @@ var keyTable = []key{
 	// Where and how records are written.
 	{"log_dir", "/var/log/auditdrain", "directory of the log segments", str(func(c *Config) *string { return &c.LogDir })},
 	{"log_group", "", "group (name or gid) that may read the logs; files become 0640", str(func(c *Config) *string { return &c.LogGroup })},
+	{"log_format", "raw", "raw | enriched (auditd's ENRICHED: each line ends with 0x1d and the ids, arch, syscall and socket address named as this host names them)", oneOf(func(c *Config) *LogFormat { return &c.LogFormat }, LogFormatRaw, LogFormatEnriched)},
 	{"compression", "zstd", "zstd | none", oneOf(func(c *Config) *Compression { return &c.Compression }, CompressionZstd, CompressionNone)},
 	{"compression_level", "fastest", "fastest | default | better", oneOf(func(c *Config) *CompressionLevel { return &c.CompressionLevel }, LevelFastest, LevelDefault, LevelBetter)},
 	{"max_log_file", "64", "MiB per segment before rotation", num(func(c *Config) *int64 { return &c.MaxLogFile }, 1, 1<<20)},
@@ -104,6 +105,13 @@ var keyTable = []key{
 	{"restore_kernel_settings", "no", "yes to restore backlog_limit, backlog_wait_time and rate_limit on exit", boolean(func(c *Config) *bool { return &c.RestoreKernelSettings })},
 	{"ratelimit", "", "per-key event limits: \"key=K rate=R [burst=B]; ...\"", field[[]ratelimit.Rule]{func(c *Config) *[]ratelimit.Rule { return &c.Limits.Rules }, parseRules, formatRules}},
 	{"ratelimit_default", "", "limit for events whose key has no ratelimit rule: \"rate=R [burst=B]\"", field[*ratelimit.Rule]{func(c *Config) **ratelimit.Rule { return &c.Limits.Default }, parseDefaultRule, formatDefaultRule}},
+
+	// Plugins (auditd's plugins.d dispatcher).
+	{"plugin_dir", "/etc/audit/plugins.d", "directory of auditd plugin files run as auditd 3.0.9's dispatcher runs them (empty: no plugins)", str(func(c *Config) *string { return &c.PluginDir })},
+	{"q_depth", "2000", "records each plugin's own queue holds; a full queue loses records for that plugin only, never stalls the drain", num(func(c *Config) *int { return &c.QueueDepth }, 1, 1<<24)},
+	{"max_restarts", "10", "restarts of a plugin that exits before it is given up until the next reload", num(func(c *Config) *int { return &c.MaxRestarts }, 0, 1<<20)},
+	{"plugin_overflow_action", "syslog", "when a plugin's queue is full (auditd.conf's overflow_action): syslog (count and log) | ignore (count) | suspend (count, and stop feeding the plugin until the next reload)",
+		oneOf(func(c *Config) *PluginOverflow { return &c.PluginOverflow }, PluginOverflowSyslog, PluginOverflowIgnore, PluginOverflowSuspend)},
 
 	// The daemon's control endpoint and metrics.
 	{"control_socket", "/run/auditdrain/control.sock", "path of the daemon's root-only control socket", str(func(c *Config) *string { return &c.ControlSocket })},

@@ -11,6 +11,16 @@ const (
 	CompressionNone Compression = "none" // plain text, segments *.log
 )
 
+// LogFormat is the log_format key: how each record is written, as
+// auditd.conf's log_format.
+type LogFormat string
+
+// LogFormat values, spelled as the writer's.
+const (
+	LogFormatRaw      LogFormat = writer.FormatRaw      // the kernel's text, as auditd's RAW
+	LogFormatEnriched LogFormat = writer.FormatEnriched // RAW, 0x1d and the interpreted fields, as auditd's ENRICHED
+)
+
 // CompressionLevel is the compression_level key: the zstd encoder level.
 type CompressionLevel string
 
@@ -57,6 +67,19 @@ const (
 	// OverflowDrop counts and drops records that do not fit (keep_types
 	// and keep_keys excepted) above the high_water mark.
 	OverflowDrop OverflowAction = "drop"
+)
+
+// PluginOverflow is the plugin_overflow_action key (auditd.conf's
+// overflow_action): what happens when a plugin's own queue is full. The
+// record is lost for that plugin only in every case; the drain never waits.
+type PluginOverflow string
+
+// PluginOverflow values (auditd's single and halt are not offered: a plugin
+// does not stop the host).
+const (
+	PluginOverflowSyslog  PluginOverflow = "syslog"  // count, and log the losses
+	PluginOverflowIgnore  PluginOverflow = "ignore"  // count only
+	PluginOverflowSuspend PluginOverflow = "suspend" // count, and stop feeding the plugin until the next reload
 )
 
 // Backpressure is the kernel_backpressure key: whether audited programs

@@ -41,6 +41,8 @@ type kernelPoller struct {
 	polls        atomic.Uint64
 	pollErrors   atomic.Uint64
 	backlogLimit atomic.Uint64
+	// after, if set, runs after each periodic poll (on run's goroutine).
+	after func()
 }
 
 func newKernelPoller(ctl *auditctl.Conn, lost0, wait0 uint32) *kernelPoller {
@@ -57,6 +59,9 @@ func (k *kernelPoller) run(ctx context.Context, every time.Duration) {
 			return
 		case <-t.C:
 			k.poll()
+			if k.after != nil {
+				k.after()
+			}
 		}
 	}
 }
@@ -108,7 +113,7 @@ func (d *Daemon) currentLosses() pipeline.Losses {
 	return l
 }
 
-// account runs about once a second on the goroutine that owns the writer:
+// account runs about once a second under d.owner:
 // it writes one op=lost record for any loss since the last one, one
 // op=ratelimit record per suppressing key, and logs when loss starts and
 // stops.
@@ -120,8 +125,9 @@ func (d *Daemon) account(now time.Time) {
 	dStall := stall - d.lastStall
 	d.lastLoss, d.lastStall = cur, stall
 	d.pipe.FlushRateLimits(now)
-	if delta.Any() {
-		d.selfBuf = pipeline.AppendLossRecord(d.selfBuf[:0], now.UnixMilli(), delta, dStall)
+	d.pluginLoss = d.plugins.lossDelta(d.pluginLoss)
+	if delta.Any() || len(d.pluginLoss) > 0 {
+		d.selfBuf = pipeline.AppendLossRecord(d.selfBuf[:0], now.UnixMilli(), delta, dStall, d.pluginLoss...)
 		d.writeSelfPayload(record.TypeDaemonErr, d.selfBuf)
 		d.lossLast = now
 		if !d.lossActive {
@@ -148,12 +154,16 @@ func (d *Daemon) writeSelf(typ uint16, payload string) {
 }
 
 // writeSelfPayload writes a record auditdrain made itself, stamp included
-// (also the pipeline's Emit). It runs on the goroutine that owns the writer.
+// (also the pipeline's Emit), and hands it to the plugins, as auditd hands
+// them its own records. The caller holds d.owner (or is the only goroutine
+// left), which also keeps the plugins' dispatcher single-producer.
 func (d *Daemon) writeSelfPayload(typ uint16, p []byte) {
 	d.selfRecords.Add(1)
+	d.lastAppend = time.Now()
 	if d.w == nil {
 		return
 	}
+	d.plugins.disp.Dispatch(typ, p)
 	if err := d.w.Append(typ, p); err != nil && d.writeErr.Load() == nil {
 		d.writeErr.Store(&err)
 	}

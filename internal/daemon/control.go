@@ -84,6 +84,11 @@ type Status struct {
 	// lines the kernel refused at the last load or reload.
 	RulesLoaded  int         `json:"rules_loaded"`
 	RulesRefused []RuleError `json:"rules_refused,omitempty"`
+
+	// Plugins: each active plugin of plugin_dir. What a plugin lost (loss
+	// cause plugin) is not missing from the log, so it is not in
+	// lost_total or lost_by_cause.
+	Plugins []PluginStatus `json:"plugins,omitempty"`
 }
 
 // RuleError is a line of the configured rules that the kernel refused.
@@ -133,6 +138,7 @@ func (d *Daemon) Status() Status {
 	s.KernelBacklogPeak = d.kpoll.backlogPeak.Load()
 	s.KernelStallJiffies = d.kpoll.stallJiffies.Load()
 	s.RulesLoaded, s.RulesRefused = d.rules.statusRules()
+	s.Plugins = d.plugins.snapshot()
 	if d.w != nil {
 		ws := d.w.Stats()
 		s.RecordsWritten = ws.Records

@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -57,11 +59,29 @@ type Daemon struct {
 	// sink is the drain loop's callback, stored once.
 	sink func(typ uint16, p []byte)
 
-	pipe    *pipeline.Pipeline // the per-record policy: Push on the reader, Filter on the drain loop
+	pipe    *pipeline.Pipeline // the per-record policy: Push on the reader, Filter under owner
 	kpoll   *kernelPoller
 	status0 libaudit.AuditStatus // kernel status at start, for restore_kernel_settings
 
-	// Accounting, drain goroutine only: the last loss snapshot written into
+	// owner is held by whoever serves the writer (see readLoop): the
+	// writer's Append, Tick and Flush, the pipeline's Filter and the fields
+	// below are used only under it.
+	owner sync.Mutex
+	// inline: the reader's thread may serve the writer itself (reader's
+	// thread only). Off when a BeforeAppend hook stalls the writer in
+	// tests (a real writer with no batch free makes room() false instead).
+	inline bool
+	// room reports whether the writer can take the largest record now
+	// without waiting for a batch (under owner).
+	room func() bool
+	// inlineSink is inlineAppend, stored once; inlineBytes is what the
+	// current inline pass appended.
+	inlineSink  func(typ uint16, p []byte) bool
+	inlineBytes int
+	// lastAppend is when records last went to the writer (zero: never).
+	lastAppend time.Time
+
+	// Accounting, under owner: the last loss snapshot written into
 	// the log, and a reusable buffer for the records auditdrain writes.
 	lastLoss    pipeline.Losses
 	lastStall   uint64
@@ -72,6 +92,10 @@ type Daemon struct {
 	stopPolling context.CancelFunc
 
 	rules *ruleSource
+	// plugins runs plugins.d: every record the pipeline passes is
+	// dispatched to it on the drain goroutine, which never waits for it.
+	plugins    *pluginSet
+	pluginLoss []pipeline.PluginLoss // drain goroutine's buffer for op=lost
 	// healthDrained is the drained count at the last watchdog check
 	// (watchdog goroutine only).
 	healthDrained uint64
@@ -108,6 +132,11 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	}
 	d := &Daemon{cfg: cfg, opts: opts, started: time.Now()}
 	defer d.closeAll()
+	// Setting GOMAXPROCS (to the value the runtime chose at start) stops
+	// the runtime from re-reading the cgroup's CPU limit every second: a
+	// periodic wake-up of an idle daemon, for a limit that does not
+	// change under it.
+	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 
 	phase := time.Now()
 	// Rules are parsed before anything touches the kernel: a bad line stops
@@ -147,6 +176,9 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	if d.pipe, err = pipeline.New(d.ring, popts); err != nil {
 		return err
 	}
+	if err := d.newPlugins(); err != nil {
+		return err
+	}
 	d.rd, err = reader.Open(reader.Config{Mode: mode, RcvBuf: int(cfg.RcvBuf)})
 	if err != nil {
 		if errors.Is(err, reader.ErrAlreadyRegistered) {
@@ -163,6 +195,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 		return fmt.Errorf("daemon: reading kernel audit status: %w", err)
 	}
 	d.kpoll = newKernelPoller(d.ctl, st.Lost, st.BacklogWaitTimeActual)
+	d.kpoll.after = d.idleAccount
 	if mode == reader.ModeMulticast {
 		d.kpoll.drops = d.rd.SocketDrops
 		d.kpoll.poll() // the baseline of the socket's Drops
@@ -182,9 +215,21 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 
 	d.push = d.pipe.Push
 	d.sink = d.append
+	d.inline = opts.BeforeAppend == nil
+	d.inlineSink = d.inlineAppend
+	d.room = func() bool { return true }
+	if d.w != nil {
+		maxRec := d.rd.MaxRecord()
+		d.room = func() bool { return d.w.Room(maxRec) }
+	}
+	d.owner.Lock()
 	d.lastAccount = time.Now()
+	// After the writer opened, before READY: the plugins get what the log
+	// gets, auditdrain's start record first.
+	d.startPlugins()
 	d.writeSelf(record.TypeDaemonStart, d.startRecord(mode))
 	d.repairRecord()
+	d.owner.Unlock()
 	reading, draining := newLoop(d.readLoop), newLoop(d.drainLoop)
 	d.logf("ready")
 	notifyCtx, stopNotify := context.WithCancel(context.Background())
@@ -316,46 +361,157 @@ func (d *Daemon) applyKernel() error {
 	return nil
 }
 
-// readLoop moves records from the socket into the ring until shutdown.
+// The records' path: the reader's thread, locked to its OS thread and
+// blocked in recvmmsg, pushes each batch into the ring. Then, as long as
+// the writer can take the batch without waiting, that same thread drains
+// the ring into the writer right away: at everyday rates the one thread the
+// kernel woke does all the work, and no other thread is woken for a record.
+// It hands the ring to the drain loop (one wake-up) only when it must not
+// wait: the writer's batches are all in flight (backpressure), or someone
+// else is serving the writer. The ring then absorbs what the reader keeps
+// reading while the writer catches up.
+//
+// Whoever serves the writer (drains the ring, appends, ticks, writes the
+// accounting records) holds d.owner: the reader's thread (TryLock, never
+// waiting), the drain loop, or the kernel poller (the accounting of an idle
+// pipeline). No periodic timer runs for records: the reader's thread waits
+// in recvmmsg with a timeout of flush_interval only while the writer holds
+// records not yet sealed, and without a timeout otherwise; the drain loop
+// waits for the ring without a timeout.
+
+// inlineMax bounds what the reader's thread drains in one pass (payload
+// bytes), so that accounting and timers are looked at under a steady load.
+const inlineMax = 256 << 10
+
+// readLoop moves records from the socket into the ring, and on to the
+// writer when it can, until shutdown.
 func (d *Daemon) readLoop() error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	// The records written at start (DAEMON_START, a repair notice) are
+	// pending: look at the writer within flush_interval.
+	timeout := d.cfg.FlushInterval
 	for {
-		_, err := d.rd.ReadBatch(d.push)
-		d.ring.Wake() // one consumer wake-up per batch, not per record
-		if err == nil {
-			continue
+		_, err := d.rd.ReadBatchTimeout(timeout, d.push)
+		if err != nil {
+			d.ring.Wake()
+			if d.stopping.Load() {
+				return nil
+			}
+			return err
 		}
-		if d.stopping.Load() {
-			return nil
-		}
-		return err
+		timeout = d.afterRead()
 	}
 }
 
-// drainLoop moves records from the ring into the writer until the ring is
-// closed and empty.
+// afterRead runs on the reader's thread after each batch (or timeout). It
+// serves the writer itself when it can do so without waiting, else hands
+// the ring to the drain loop. It returns how long the next read may wait
+// (0: no limit) before the writer must be looked at again.
+func (d *Daemon) afterRead() time.Duration {
+	if !d.inline || !d.owner.TryLock() {
+		d.ring.Wake()
+		return d.cfg.FlushInterval
+	}
+	now := time.Now()
+	if d.room() {
+		d.inlineBytes = 0
+		if d.ring.DrainWhile(d.inlineSink) > 0 {
+			d.lastAppend = now
+		}
+	}
+	err := d.serve(now, 0)
+	pending := d.pending(now)
+	d.owner.Unlock()
+	if err != nil {
+		// The drain loop meets the same error, reports it and ends.
+		d.inline = false
+		d.ring.Kick()
+		return d.cfg.FlushInterval
+	}
+	if d.ring.Len() > 0 {
+		d.ring.Wake() // the writer had no room for all of it
+		return d.cfg.FlushInterval
+	}
+	if pending {
+		return d.cfg.FlushInterval
+	}
+	return 0
+}
+
+// inlineAppend is the reader's thread's per-record callback: it appends the
+// record and goes on while the writer has room for the next one without
+// waiting, up to inlineMax bytes.
+func (d *Daemon) inlineAppend(typ uint16, p []byte) bool {
+	d.append(typ, p)
+	d.inlineBytes += len(p)
+	return d.inlineBytes < inlineMax && d.room()
+}
+
+// serve drains at most maxBytes from the ring into the writer (none when
+// maxBytes is 0), then seals a batch that is due and writes the accounting
+// records when a second has passed. The caller holds d.owner.
+func (d *Daemon) serve(now time.Time, maxBytes int) error {
+	if maxBytes > 0 && d.ring.Drain(maxBytes, d.sink) > 0 {
+		d.lastAppend = now
+	}
+	if ep := d.writeErr.Load(); ep != nil {
+		return *ep
+	}
+	if now.Sub(d.lastAccount) >= time.Second {
+		d.account(now)
+	}
+	if d.w != nil {
+		return d.w.Tick(now)
+	}
+	return nil
+}
+
+// pending reports whether the writer may hold records not yet sealed: a
+// record was appended less than flush_interval ago. (Once flush_interval
+// has passed since the last append, the last Tick sealed every batch.) The
+// caller holds d.owner.
+func (d *Daemon) pending(now time.Time) bool {
+	return d.w != nil && !d.lastAppend.IsZero() && now.Sub(d.lastAppend) < d.cfg.FlushInterval
+}
+
+// drainLoop moves records from the ring into the writer when the reader's
+// thread handed them over, until the ring is closed and empty.
 func (d *Daemon) drainLoop() error {
-	wait := d.cfg.FlushInterval
 	for {
-		ok := d.ring.Wait(wait)
-		if ok {
-			// One bounded drain per pass, so accounting and Tick still run
-			// under a load that never lets the ring empty.
-			d.ring.Drain(4<<20, d.sink)
-		}
-		if ep := d.writeErr.Load(); ep != nil {
-			return *ep
-		}
-		now := time.Now()
-		if now.Sub(d.lastAccount) >= time.Second {
-			d.account(now)
-		}
-		if d.w != nil {
-			if err := d.w.Tick(now); err != nil {
-				return err
-			}
+		ok := d.ring.Wait(0)
+		d.owner.Lock()
+		// One bounded drain per pass, so accounting and Tick still run
+		// under a load that never lets the ring empty.
+		err := d.serve(time.Now(), 4<<20)
+		d.owner.Unlock()
+		if err != nil {
+			return err
 		}
 		if !ok && d.ring.Closed() && d.ring.Len() == 0 {
 			return nil
+		}
+	}
+}
+
+// idleAccount runs on the kernel poller's goroutine after each poll: when
+// no one is serving the writer, it writes the accounting records itself
+// (loss seen by the kernel while no record arrives, the end of a loss
+// episode) and seals them at once, since no timer runs for an idle writer.
+func (d *Daemon) idleAccount() {
+	if !d.owner.TryLock() {
+		return // the owner accounts
+	}
+	defer d.owner.Unlock()
+	now := time.Now()
+	if d.ring.Closed() || d.lastAccount.IsZero() || now.Sub(d.lastAccount) < time.Second {
+		return
+	}
+	n := d.selfRecords.Load()
+	d.account(now)
+	if d.selfRecords.Load() != n && d.w != nil {
+		if err := d.w.Flush(); err != nil && d.writeErr.Load() == nil {
+			d.writeErr.Store(&err)
 		}
 	}
 }
@@ -367,8 +523,12 @@ func (d *Daemon) append(typ uint16, p []byte) {
 		return
 	}
 	if !d.pipe.Filter(typ, p) {
+		if typ == record.TypeEOE && !d.cfg.WriteEOE {
+			d.plugins.disp.Dispatch(typ, p) // auditd sends EOE to plugins, though it does not log it
+		}
 		return
 	}
+	d.plugins.disp.Dispatch(typ, p)
 	if d.opts.BeforeAppend != nil {
 		d.opts.BeforeAppend()
 	}
@@ -426,6 +586,10 @@ func (d *Daemon) shutdown(reading, draining *loop) error {
 	d.kpoll.poll()
 	d.account(time.Now())
 	d.writeSelf(record.TypeDaemonEnd, d.endRecord())
+	// Before the writer closes: the plugins get their queues.
+	if err := d.stopPlugins(); err != nil {
+		errs = append(errs, err)
+	}
 	if d.cfg.RestoreKernelSettings && d.rd.Mode() == reader.ModeUnicast && d.status0.Enabled != 2 {
 		if err := d.restoreKernel(); err != nil {
 			errs = append(errs, err)
@@ -474,6 +638,7 @@ func (d *Daemon) closeAll() {
 	if d.ring != nil {
 		d.ring.Close()
 	}
+	d.stopPlugins() // a no-op after shutdown's
 	if d.w != nil {
 		d.w.Close()
 	}

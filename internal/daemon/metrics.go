@@ -17,6 +17,7 @@ type collector struct {
 	backlog, backlogPeak, stall                                 *prometheus.Desc
 	ringBytes, ringHigh, ringCap                                *prometheus.Desc
 	fsyncSeconds, latencySeconds, durability, notWritten        *prometheus.Desc
+	pluginLost, pluginDelivered, pluginQueue, pluginRestarts    *prometheus.Desc
 }
 
 func newCollector(d *Daemon) *collector {
@@ -43,13 +44,19 @@ func newCollector(d *Daemon) *collector {
 		latencySeconds: n("write_latency_seconds", "Age of each batch's oldest record (kernel timestamp) when its frame was written."),
 		durability:     n("durability_window_seconds", "At each fsync, how long the oldest record it made durable had waited since it was read."),
 		notWritten:     n("records_not_written_total", "Records the writer could not write, by disk condition.", "cause"),
+		// One series per configured plugin (plugin_dir's active files).
+		pluginLost:      n("plugin_records_lost_total", "Records a plugin did not get (loss cause plugin: its queue was full, it was suspended, given up or dead), by plugin file.", "plugin"),
+		pluginDelivered: n("plugin_records_delivered_total", "Records handed to a plugin, by plugin file.", "plugin"),
+		pluginQueue:     n("plugin_queue_records", "Records waiting in a plugin's queue, by plugin file.", "plugin"),
+		pluginRestarts:  n("plugin_restarts", "Restarts of a plugin's program since it was (re)loaded, by plugin file.", "plugin"),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.recordsRead, c.recordsWritten, c.bytesWritten, c.syscalls, c.fsyncs,
 		c.lost, c.droppedByType, c.rateLimited, c.backlog, c.backlogPeak, c.stall, c.ringBytes, c.ringHigh,
-		c.ringCap, c.fsyncSeconds, c.latencySeconds, c.durability, c.notWritten} {
+		c.ringCap, c.fsyncSeconds, c.latencySeconds, c.durability, c.notWritten,
+		c.pluginLost, c.pluginDelivered, c.pluginQueue, c.pluginRestarts} {
 		ch <- d
 	}
 }
@@ -59,8 +66,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
-	gauge := func(d *prometheus.Desc, v float64) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v)
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
 	counter(c.recordsRead, s.RecordsRead)
 	counter(c.recordsWritten, s.RecordsWritten)
@@ -75,6 +82,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for k, n := range s.RateLimitedByKey {
 		counter(c.rateLimited, n, k)
+	}
+	for _, p := range s.Plugins {
+		counter(c.pluginLost, p.Lost, p.Name)
+		counter(c.pluginDelivered, p.Delivered, p.Name)
+		gauge(c.pluginQueue, float64(p.QueueDepth), p.Name)
+		gauge(c.pluginRestarts, float64(p.Restarts), p.Name)
 	}
 	gauge(c.backlog, float64(s.KernelBacklog))
 	gauge(c.backlogPeak, float64(s.KernelBacklogPeak))

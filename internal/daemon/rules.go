@@ -142,14 +142,20 @@ func (r *ruleSource) statusRules() (int, []RuleError) {
 // ring stay open, so no record is lost. A rule the kernel refuses is logged
 // and shown by Status, not an error; the new set's -c and -i decide, as at
 // start, whether adding goes on past it. The other control lines (-D, -b,
-// -f, -e...) take effect at the next start. Safe from any goroutine.
+// -f, -e...) take effect at the next start. It also reads plugin_dir again
+// and applies it (see reloadPlugins). Safe from any goroutine.
 func (d *Daemon) Reload(cfg config.Config) error {
 	// Under systemd, RELOADING=1 now and READY=1 when done, so that
-	// `systemctl reload` waits for the rules to be applied.
+	// `systemctl reload` waits for the rules and plugins to be applied.
 	if n := service.NewNotifier(); n.Enabled() {
 		n.Reloading()
 		defer func() { n.Ready(d.statusLine()) }()
 	}
+	return errors.Join(d.reloadPlugins(cfg), d.reloadRules(cfg))
+}
+
+// reloadRules is Reload's part for the rules.
+func (d *Daemon) reloadRules(cfg config.Config) error {
 	next, err := prepareRules(cfg)
 	if err != nil {
 		return fmt.Errorf("daemon: reload refused, rules unchanged: %w", err)

@@ -13,13 +13,18 @@ import (
 
 // Sections of the text form of the status, in the order printed.
 const (
-	sectionDaemon = "daemon"
-	sectionKernel = "kernel"
-	sectionLosses = "losses by cause"
-	sectionWriter = "writer"
+	sectionDaemon  = "daemon"
+	sectionKernel  = "kernel"
+	sectionLosses  = "losses by cause"
+	sectionWriter  = "writer"
+	sectionPlugins = "plugins"
 )
 
-var statusSections = []string{sectionDaemon, sectionKernel, sectionLosses, sectionWriter}
+var statusSections = []string{sectionDaemon, sectionKernel, sectionLosses, sectionWriter, sectionPlugins}
+
+// statusTables lists the list fields printed as a table: a header row of
+// the entries' JSON names, then one aligned row per entry.
+var statusTables = map[string]bool{"plugins": true}
 
 // statusSection places a Status field (by its JSON name) in a section of
 // the text form; a field not listed is in the daemon section.
@@ -54,6 +59,8 @@ var statusSection = map[string]string{
 	"log_fs_free_bytes":        sectionWriter,
 	"write_errors":             sectionWriter,
 	"last_write_error":         sectionWriter,
+
+	"plugins": sectionPlugins,
 }
 
 // statusRow is one line of the text form: a name and its value, indented
@@ -141,6 +148,9 @@ func fieldRows(name string, v reflect.Value) []statusRow {
 		}
 		return rows
 	case reflect.Slice, reflect.Array:
+		if statusTables[name] && v.Type().Elem().Kind() == reflect.Struct {
+			return tableRows(v)
+		}
 		rows := []statusRow{{name: name}}
 		if v.Len() == 0 {
 			rows[0].value = "none"
@@ -154,6 +164,65 @@ func fieldRows(name string, v reflect.Value) []statusRow {
 		return []statusRow{{name: "uptime", value: time.Duration(v.Float() * float64(time.Second)).Round(time.Second).String()}}
 	}
 	return []statusRow{{name: name, value: formatStatusValue(name, v)}}
+}
+
+// tableRows renders a list of structs as a table: a header of the fields'
+// JSON names (an omitempty field zero in every entry is left out), then one
+// row per entry, columns aligned.
+func tableRows(v reflect.Value) []statusRow {
+	t := v.Type().Elem()
+	var (
+		cols   []int
+		header []string
+	)
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !f.IsExported() || name == "" || name == "-" {
+			continue
+		}
+		if opts == "omitempty" {
+			empty := true
+			for j := range v.Len() {
+				empty = empty && v.Index(j).Field(i).IsZero()
+			}
+			if empty {
+				continue
+			}
+		}
+		cols = append(cols, i)
+		header = append(header, name)
+	}
+	cells := [][]string{header}
+	for j := range v.Len() {
+		row := make([]string, len(cols))
+		for k, i := range cols {
+			row[k] = formatStatusValue(header[k], v.Index(j).Field(i))
+		}
+		cells = append(cells, row)
+	}
+	widths := make([]int, len(cols))
+	for _, row := range cells {
+		for k, c := range row {
+			widths[k] = max(widths[k], len(c))
+		}
+	}
+	rows := make([]statusRow, 0, len(cells))
+	for _, row := range cells {
+		var b strings.Builder
+		for k, c := range row {
+			if k > 0 {
+				b.WriteString("  ")
+			}
+			if k == len(row)-1 {
+				b.WriteString(c)
+			} else {
+				fmt.Fprintf(&b, "%-*s", widths[k], c)
+			}
+		}
+		rows = append(rows, statusRow{entry: true, name: b.String()})
+	}
+	return rows
 }
 
 // formatStatusValue formats a value of the field name: bytes (a name

@@ -38,6 +38,9 @@ func TestStatusWriteText(t *testing.T) {
 	// Every "name value" row has its value in the same column.
 	col := -1
 	for _, l := range lines {
+		if l == "plugins" {
+			break // a table, last; TestStatusPluginTable checks it
+		}
 		if !strings.HasPrefix(l, "  ") || !strings.Contains(strings.TrimSpace(l), " ") || strings.HasPrefix(l, "    /r/") {
 			continue
 		}
@@ -88,6 +91,48 @@ func TestStatusWriteText(t *testing.T) {
 	s.WriteText(&b, "")
 	if strings.Contains(b.String(), "kernel\n") {
 		t.Errorf("kernel section without kernel lines:\n%s", b.String())
+	}
+}
+
+// TestStatusPluginTable prints the plugins as a table under their heading:
+// a header of JSON names, one aligned row per plugin, and leaves them out
+// of the lost_total.
+func TestStatusPluginTable(t *testing.T) {
+	s := Status{Plugins: []PluginStatus{
+		{Name: "au-remote.conf", Path: "/sbin/audisp-remote", Format: "string", State: "running", Pid: 4242, QueueDepth: 3, Delivered: 1000, Lost: 0},
+		{Name: "stuck.conf", Path: "/usr/bin/sleep", Format: "binary", State: "running", Pid: 7, Restarts: 2, QueueDepth: 2000, Delivered: 0, Lost: 123456},
+	}}
+	var b strings.Builder
+	if err := s.WriteText(&b, ""); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	i := strings.Index(out, "\nplugins\n")
+	if i < 0 {
+		t.Fatalf("no plugins section:\n%s", out)
+	}
+	rows := strings.Split(strings.TrimSuffix(out[i+len("\nplugins\n"):], "\n"), "\n")
+	if len(rows) != 3 {
+		t.Fatalf("plugin table rows %q", rows)
+	}
+	want := [][]string{
+		{"name", "path", "format", "state", "pid", "restarts", "queue_depth", "delivered", "lost"},
+		{"au-remote.conf", "/sbin/audisp-remote", "string", "running", "4242", "0", "3", "1000", "0"},
+		{"stuck.conf", "/usr/bin/sleep", "binary", "running", "7", "2", "2000", "0", "123456"},
+	}
+	for r, row := range rows {
+		if got := strings.Fields(row); !reflect.DeepEqual(got, want[r]) {
+			t.Errorf("row %d: %q, want %q", r, got, want[r])
+		}
+		// Columns aligned: each header name starts where its values do.
+		for k, name := range want[0] {
+			if c := strings.Index(rows[0], name); k < len(want[r]) && !strings.HasPrefix(row[c:], want[r][k]) {
+				t.Errorf("row %d column %s not aligned:\n%s", r, name, out)
+			}
+		}
+	}
+	if strings.Contains(out, "clients") {
+		t.Errorf("clients column with no af_unix plugin:\n%s", out)
 	}
 }
 

@@ -1,7 +1,6 @@
 package enrich
 
 import (
-	"bytes"
 	"github.com/auditdrain/auditdrain/internal/capture"
 	"os"
 	"strings"
@@ -30,37 +29,14 @@ type rec = capture.Record
 // one trailing ' ' dropped), so that benchmarks compare Append with the
 // writer's real cost.
 func rawLine(dst []byte, typ uint16, payload []byte) []byte {
-	if i := bytes.IndexByte(payload, 0); i >= 0 {
-		payload = payload[:i]
-	}
-	if int(typ) < len(rawPrefixes) {
-		dst = append(dst, rawPrefixes[typ]...)
-	} else {
-		dst = append(dst, "type="+record.TypeName(typ)+" msg="...)
-	}
-	start := len(dst)
-	dst = append(dst, payload...)
-	for p := dst[start:]; ; {
-		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
-			break
-		}
-		p[i] = ' '
-		p = p[i+1:]
-	}
-	if len(dst) > start && dst[len(dst)-1] == ' ' {
-		dst = dst[:len(dst)-1]
+	dst = record.AppendPayload(rawPrefix.Append(dst, typ), payload)
+	if n := len(dst); n > 0 && dst[n-1] == ' ' {
+		dst = dst[:n-1]
 	}
 	return dst
 }
 
-var rawPrefixes = func() []string {
-	p := make([]string, 4096)
-	for t := range p {
-		p[t] = "type=" + record.TypeName(uint16(t)) + " msg="
-	}
-	return p
-}()
+var rawPrefix = record.NewLinePrefix("")
 
 // enrichedLine is rawLine followed by what Append adds.
 func enrichedLine(e *Enricher, dst []byte, typ uint16, payload []byte) []byte {

@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,8 +17,8 @@ import (
 
 const (
 	auditdBin        = "/usr/sbin/auditd"
-	remoteConfPath   = "/etc/audit/audisp-remote.conf"
-	debianRemotePlug = "/etc/audit/plugins.d/au-remote.conf"
+	remoteConfPath   = audittest.AudispRemoteConf
+	debianRemotePlug = audittest.AudispRemotePlug
 )
 
 // TestAudispRemote runs Debian's audisp-remote as a plugin (from its own
@@ -48,40 +47,11 @@ func TestAudispRemote(t *testing.T) {
 	}
 	t.Cleanup(unlock)
 
-	port := freePort(t)
-	logFile := startAggregator(t, port)
-
-	// audisp-remote.conf: the system's, pointed at the aggregator.
-	orig, err := os.ReadFile(remoteConfPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fi, err := os.Stat(remoteConfPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := os.WriteFile(remoteConfPath, orig, fi.Mode().Perm()); err != nil {
-			t.Errorf("restoring %s: %v", remoteConfPath, err)
-		}
-	})
-	conf := regexp.MustCompile(`(?m)^remote_server *=.*$`).ReplaceAllString(string(orig), "remote_server = 127.0.0.1")
-	conf = regexp.MustCompile(`(?m)^port *=.*$`).ReplaceAllString(conf, fmt.Sprintf("port = %d", port))
-	if !strings.Contains(conf, "remote_server = 127.0.0.1\n") || !strings.Contains(conf, fmt.Sprintf("port = %d\n", port)) {
-		t.Fatalf("%s has no remote_server or port line to set:\n%s", remoteConfPath, orig)
-	}
-	if err := os.WriteFile(remoteConfPath, []byte(conf), fi.Mode().Perm()); err != nil {
-		t.Fatal(err)
-	}
-
-	// The plugin: Debian's au-remote.conf, made active.
+	// A real auditd aggregating on 127.0.0.1, audisp-remote.conf pointed
+	// at it (restored afterwards), and Debian's au-remote.conf made active.
+	logFile := audittest.Aggregator(t)
 	plugDir := t.TempDir()
-	deb, err := os.ReadFile(debianRemotePlug)
-	if err != nil {
-		t.Fatal(err)
-	}
-	active := regexp.MustCompile(`(?m)^active *=.*$`).ReplaceAllString(string(deb), "active = yes")
-	writeFile(t, plugDir, "au-remote.conf", active, 0o640)
+	audittest.AudispRemotePlugin(t, plugDir)
 	cfgs, err := LoadDir(plugDir)
 	if err != nil || len(cfgs) != 1 || !cfgs[0].Active || cfgs[0].Format != FormatString {
 		t.Fatalf("LoadDir(Debian's au-remote.conf made active) = %+v, %v", cfgs, err)
@@ -160,33 +130,6 @@ func recordLines(t *testing.T, path string) []string {
 		}
 	}
 	return out
-}
-
-// freePort returns a TCP port that was free on 127.0.0.1 a moment ago.
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startAggregator runs an auditd with local_events = no and
-// tcp_listen_port = port (audittest.StartAuditd: it waits until auditd
-// listens and stops it by its pid when the test ends). It returns the path
-// of its log.
-func startAggregator(t *testing.T, port int) string {
-	ad := audittest.StartAuditd(t, nil, t.TempDir(), map[string]string{
-		"local_events":        "no",
-		"tcp_listen_port":     strconv.Itoa(port),
-		"tcp_listen_queue":    "5",
-		"tcp_max_per_addr":    "1",
-		"use_libwrap":         "no",
-		"tcp_client_max_idle": "0",
-		"distribute_network":  "no",
-	})
-	return ad.LogFile
 }
 
 const debianSyslogPlug = "/etc/audit/plugins.d/syslog.conf"

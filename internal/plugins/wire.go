@@ -3,7 +3,6 @@ package plugins
 import (
 	"bytes"
 	"encoding/binary"
-	"strconv"
 
 	"github.com/auditdrain/auditdrain/internal/record"
 )
@@ -31,58 +30,22 @@ const (
 	FrameLen = HeaderLen + MaxMessage
 )
 
-// typeTable is the size of the precomputed line prefix table; types at or
-// above it are formatted on the fly, still without allocating.
-const typeTable = 4096
-
 // lineFormatter is the default string formatter: auditd 3.0.9's plugin
-// line "[node=N ]type=NAME msg=PAYLOAD\n". It is read-only after
-// newLineFormatter.
+// line "[node=N ]type=NAME msg=PAYLOAD\n". Unlike the log line it keeps a
+// trailing space of the payload. It is read-only after newLineFormatter.
 type lineFormatter struct {
-	node     []byte   // "node=N " or empty
-	prefixes [][]byte // node + "type=NAME msg=" per type below typeTable
+	prefix *record.LinePrefix
 }
 
 func newLineFormatter(node string) *lineFormatter {
-	f := &lineFormatter{prefixes: make([][]byte, typeTable)}
-	if node != "" {
-		f.node = []byte("node=" + node + " ")
-	}
-	for t := range f.prefixes {
-		p := append([]byte(nil), f.node...)
-		p = append(p, "type="...)
-		p = append(p, record.TypeName(uint16(t))...)
-		f.prefixes[t] = append(p, " msg="...)
-	}
-	return f
+	return &lineFormatter{prefix: record.NewLinePrefix(node)}
 }
 
 // appendLine appends the record's line as auditd 3.0.9 sends it to a
 // string plugin: the payload up to its first NUL ("%.*s"), every newline
 // in it turned into a space, and one newline at the end.
 func (f *lineFormatter) appendLine(dst []byte, typ uint16, payload []byte) []byte {
-	if i := bytes.IndexByte(payload, 0); i >= 0 {
-		payload = payload[:i]
-	}
-	if int(typ) < len(f.prefixes) {
-		dst = append(dst, f.prefixes[typ]...)
-	} else {
-		dst = append(dst, f.node...)
-		dst = append(dst, "type=UNKNOWN["...)
-		dst = strconv.AppendUint(dst, uint64(typ), 10)
-		dst = append(dst, "] msg="...)
-	}
-	start := len(dst)
-	dst = append(dst, payload...)
-	for p := dst[start:]; ; {
-		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
-			break
-		}
-		p[i] = ' '
-		p = p[i+1:]
-	}
-	return append(dst, '\n')
+	return append(record.AppendPayload(f.prefix.Append(dst, typ), payload), '\n')
 }
 
 // appendFrame appends one binary frame as auditd 3.0.9 writes it: the

@@ -67,6 +67,8 @@ type Ring struct {
 	// prodParked is written by the producer in Push and read by the
 	// consumer after every release.
 	prodParked atomic.Uint32
+	// kicked is set by Kick and consumed by Wait.
+	kicked atomic.Bool
 	// highWater is written only by the producer.
 	highWater atomic.Uint64
 	_         [cacheLine - 16]byte
@@ -83,7 +85,8 @@ type Ring struct {
 }
 
 // New returns an empty ring of size bytes rounded up to a power of two, and
-// to at least MinSize. Sizes <= 0 or > MaxSize return an error wrapping
+// to at least MinSize. Its memory is touched (mapped) at once: the ring's
+// size counts in the process's resident memory from the start. Sizes <= 0 or > MaxSize return an error wrapping
 // ErrInvalidSize.
 func New(size int) (*Ring, error) {
 	if size <= 0 || size > MaxSize {
@@ -95,8 +98,10 @@ func New(size int) (*Ring, error) {
 	n := uint64(1) << bits.Len64(uint64(size)-1)
 	t := time.NewTimer(time.Hour)
 	t.Stop()
+	buf := make([]byte, n)
+	prefault(buf)
 	return &Ring{
-		buf:      make([]byte, n),
+		buf:      buf,
 		size:     n,
 		mask:     n - 1,
 		maxRec:   int(n/4) - headerSize,
@@ -105,6 +110,17 @@ func New(size int) (*Ring, error) {
 		done:     make(chan struct{}),
 		timer:    t,
 	}, nil
+}
+
+// prefault touches every page of b, so that the kernel maps them now and
+// not one page fault at a time on the producer's path: a ring is written
+// from end to end before it wraps, which at a few thousand records a
+// second takes longer than a short run lasts, and every push would be the
+// first touch of its page.
+func prefault(b []byte) {
+	for i := 0; i < len(b); i += 4096 {
+		b[i] = 0
+	}
 }
 
 // entrySize is the number of bytes a payload of n bytes occupies, header and
@@ -232,6 +248,20 @@ func (r *Ring) fits(need uint64) bool {
 // it. fn must not call Drain or Wait. If fn panics, nothing of the batch is
 // released, so the records are handed out again by the next Drain.
 func (r *Ring) Drain(maxBytes int, fn func(typ uint16, p []byte)) (n int) {
+	return r.drain(maxBytes, fn, nil)
+}
+
+// DrainWhile is Drain with the end decided by more: it hands out the
+// records available now, in push order, until more returns false (the
+// record it was called for is handed out and released too) or none is
+// left. A consumer that must not wait asks more whether the next record
+// can be taken without waiting. The rules of Drain apply.
+func (r *Ring) DrainWhile(more func(typ uint16, p []byte) bool) (n int) {
+	return r.drain(0, nil, more)
+}
+
+// drain is Drain (fn) or DrainWhile (more).
+func (r *Ring) drain(maxBytes int, fn func(typ uint16, p []byte), more func(typ uint16, p []byte) bool) (n int) {
 	head := r.head.Load()
 	tail := r.tail.Load()
 	pos := head
@@ -246,9 +276,15 @@ func (r *Ring) Drain(maxBytes int, fn func(typ uint16, p []byte)) (n int) {
 		}
 		start := off + headerSize
 		end := start + uint64(l)
-		fn(uint16(h>>32), r.buf[start:end:end])
 		pos += entrySize(int(l))
 		n++
+		if more != nil {
+			if !more(uint16(h>>32), r.buf[start:end:end]) {
+				break
+			}
+			continue
+		}
+		fn(uint16(h>>32), r.buf[start:end:end])
 		handed += int(l)
 		if maxBytes > 0 && handed >= maxBytes {
 			break
@@ -268,8 +304,9 @@ func (r *Ring) Drain(maxBytes int, fn func(typ uint16, p []byte)) (n int) {
 }
 
 // Wait parks the consumer until at least one record is available (true), the
-// timeout elapses (false), or the ring is closed and empty (false). A timeout
-// <= 0 waits without limit. Consumer only.
+// timeout elapses (false), the ring is closed and empty (false), or Kick is
+// called (false if nothing is available). A timeout <= 0 waits without
+// limit. Consumer only.
 func (r *Ring) Wait(timeout time.Duration) bool {
 	var timerC <-chan time.Time
 	if timeout > 0 {
@@ -282,13 +319,14 @@ func (r *Ring) Wait(timeout time.Duration) bool {
 		// pushed before Close is visible to the tail load.
 		closed := r.closed.Load()
 		if r.available() {
+			r.kicked.Store(false)
 			return true
 		}
-		if closed {
+		if closed || r.kicked.Swap(false) {
 			return false
 		}
 		r.consParked.Store(1)
-		if r.closed.Load() || r.available() {
+		if r.closed.Load() || r.available() || r.kicked.Load() {
 			r.consParked.Store(0)
 			continue
 		}
@@ -300,6 +338,17 @@ func (r *Ring) Wait(timeout time.Duration) bool {
 			return r.available()
 		}
 		r.consParked.Store(0)
+	}
+}
+
+// Kick makes the consumer's Wait return now, or its next Wait return at
+// once, even with nothing to drain (false, unless records are available):
+// the consumer has something else to look at. Safe from any goroutine.
+func (r *Ring) Kick() {
+	r.kicked.Store(true)
+	select {
+	case r.consWake <- struct{}{}:
+	default:
 	}
 }
 

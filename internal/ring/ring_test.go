@@ -750,3 +750,74 @@ func TestDeferWakeups(t *testing.T) {
 		t.Fatal("producer and consumer deadlocked with deferred wake-ups")
 	}
 }
+
+// TestKickEndsWait: Kick ends a Wait parked on an empty ring, and a Kick
+// before Wait makes that Wait return at once; neither leaves a stale kick.
+func TestKickEndsWait(t *testing.T) {
+	r, err := New(MinSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan bool)
+	go func() { done <- r.Wait(0) }()
+	r.Kick()
+	select {
+	case got := <-done:
+		if got {
+			t.Fatal("Wait after Kick on an empty ring reported a record")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Kick did not end Wait")
+	}
+	r.Kick()
+	if r.Wait(0) {
+		t.Fatal("Wait after an earlier Kick reported a record")
+	}
+	// The kick was consumed: a Wait with a timeout now times out.
+	if r.Wait(time.Millisecond) {
+		t.Fatal("Wait on an empty ring reported a record")
+	}
+	if ok, err := r.TryPush(1, []byte("x")); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	r.Kick()
+	if !r.Wait(0) {
+		t.Fatal("Wait with a record available after Kick reported none")
+	}
+}
+
+// TestDrainWhile: the record for which more returns false is handed out and
+// released; the rest stay for the next drain, in order.
+func TestDrainWhile(t *testing.T) {
+	r, err := New(MinSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if ok, err := r.TryPush(uint16(i), []byte{byte(i)}); !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+	}
+	var got []byte
+	n := r.DrainWhile(func(typ uint16, p []byte) bool {
+		got = append(got, p[0])
+		return len(got) < 4
+	})
+	if n != 4 || string(got) != "\x00\x01\x02\x03" {
+		t.Fatalf("first DrainWhile: n %d, got %v", n, got)
+	}
+	got = got[:0]
+	n = r.DrainWhile(func(typ uint16, p []byte) bool {
+		if uint16(p[0]) != typ {
+			t.Errorf("type %d with payload %d", typ, p[0])
+		}
+		got = append(got, p[0])
+		return true
+	})
+	if n != 6 || string(got) != "\x04\x05\x06\x07\x08\x09" || r.Len() != 0 {
+		t.Fatalf("second DrainWhile: n %d, got %v, Len %d", n, got, r.Len())
+	}
+	if n := r.DrainWhile(func(uint16, []byte) bool { return true }); n != 0 {
+		t.Fatalf("DrainWhile on an empty ring: %d", n)
+	}
+}

@@ -144,12 +144,17 @@ func Install(o InstallOptions) (Report, error) {
 	default:
 		return r, fmt.Errorf("service: %w", err)
 	}
+	// The active plugins: listed, and what they need given in a drop-in.
+	dropInChanged, err := applyPlugins(&r, rootOf(o.Root), filepath.Dir(unitPath), confPath)
+	if err != nil {
+		return r, err
+	}
 	if o.Offline {
 		return r, nil
 	}
 
 	sys := systemctl{run: orRunner(o.Run), r: &r}
-	if unitAction != "unchanged" {
+	if unitAction != "unchanged" || dropInChanged {
 		if err := sys.do("daemon-reload"); err != nil {
 			return r, err
 		}
@@ -178,7 +183,7 @@ func Install(o InstallOptions) (Report, error) {
 		switch {
 		case !st.enabled() || !st.running():
 			err = sys.do("enable", "--now", UnitName)
-		case unitAction == "updated":
+		case unitAction == "updated" || dropInChanged:
 			err = sys.do("restart", UnitName)
 		default:
 			r.add("unchanged", UnitName+" (enabled and running already)")
@@ -227,6 +232,15 @@ func Uninstall(o UninstallOptions) (Report, error) {
 		r.add("removed", unitPath)
 	} else {
 		r.add("absent", unitPath)
+	}
+	// The plugins' drop-in, if install wrote one, and its directory if
+	// nothing else is in it.
+	dropIn := filepath.Join(filepath.Dir(unitPath), PluginDropIn)
+	if err := os.Remove(dropIn); err == nil {
+		r.add("removed", dropIn)
+		_ = os.Remove(filepath.Dir(dropIn)) // fails, harmlessly, when the admin's drop-ins are there
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return r, fmt.Errorf("service: %w", err)
 	}
 	confPath := filepath.Join(rootOf(o.Root), orDefault(o.ConfigPath, config.DefaultPath))
 	if _, err := os.Lstat(confPath); err == nil {

@@ -272,3 +272,80 @@ func TestExecRunner(t *testing.T) {
 		t.Errorf("ExecRunner error = %v", err)
 	}
 }
+
+// TestInstallPlugins lists the active plugins of plugin_dir, warns about
+// those it cannot vouch for, and gives audisp-remote the network in the
+// plugins.conf drop-in only while it is active.
+func TestInstallPlugins(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("skipping: plugin files must be root's, as auditd requires")
+	}
+	const remote = "/sbin/audisp-remote"
+	if _, err := os.Stat(remote); err != nil {
+		t.Fatalf("%v (apt-get install -y audispd-plugins)", err)
+	}
+	f := newFake(t, &fakeUnit{enabled: true, running: true})
+	dir := filepath.Join(f.root, "etc/audit/plugins.d")
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	plug := func(name, text string) {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plug("au-remote.conf", "active = yes\ndirection = out\npath = "+remote+"\ntype = always\nformat = string\n")
+	plug("sleep.conf", "active = yes\ndirection = out\npath = /usr/bin/sleep\ntype = always\nargs = infinity\n")
+	plug("off.conf", "active = no\ndirection = out\npath = /usr/bin/true\n")
+	plug("bad.conf", "active = maybe\n")
+	r, err := Install(InstallOptions{Root: f.root, ReplaceAuditd: true, Run: f.run})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := r.String()
+	dropIn := filepath.Join(f.root, DefaultUnitDir, PluginDropIn)
+	for _, want := range []string{
+		"plugin    au-remote.conf: " + remote + ", string format (sends to remote_server over TCP",
+		"plugin    sleep.conf: /usr/bin/sleep, string format\n",
+		"warning   plugin sleep.conf: /usr/bin/sleep runs inside auditdrain's sandbox",
+		"warning   plugin not run: plugins: " + filepath.Join(dir, "bad.conf") + ":1",
+		"created   " + dropIn + "\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in the report:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "off.conf") {
+		t.Errorf("an inactive plugin listed:\n%s", out)
+	}
+	b, err := os.ReadFile(dropIn)
+	if err != nil || !strings.Contains(string(b), "\n[Service]\n") || !strings.Contains(string(b), "\nRestrictAddressFamilies=AF_INET AF_INET6\n") {
+		t.Errorf("drop-in %s: %q, %v", dropIn, b, err)
+	}
+	// audisp-remote made inactive: the drop-in goes, and the running
+	// service is restarted without it.
+	plug("au-remote.conf", "active = no\npath = "+remote+"\n")
+	f.cmds = nil
+	r, err = Install(InstallOptions{Root: f.root, ReplaceAuditd: true, Run: f.run})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dropIn); !errors.Is(err, os.ErrNotExist) || !strings.Contains(r.String(), "removed   "+dropIn+"\n") {
+		t.Errorf("drop-in not removed (%v):\n%s", err, r)
+	}
+	checkCmds(t, f, "systemctl daemon-reload", "systemctl restart auditdrain.service")
+	// Uninstall removes the drop-in with the unit.
+	plug("au-remote.conf", "active = yes\npath = "+remote+"\n")
+	if _, err := Install(InstallOptions{Root: f.root, Offline: true}); err != nil {
+		t.Fatal(err)
+	}
+	r, err = Uninstall(UninstallOptions{Root: f.root, Offline: true})
+	if _, serr := os.Stat(filepath.Dir(dropIn)); err != nil || !errors.Is(serr, os.ErrNotExist) || !strings.Contains(r.String(), "removed   "+dropIn+"\n") {
+		t.Errorf("uninstall left the drop-in (%v, %v):\n%s", err, serr, r)
+	}
+}
