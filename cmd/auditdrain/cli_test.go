@@ -71,7 +71,7 @@ func TestUsageErrorIsOneLineAndExits2(t *testing.T) {
 		{[]string{"cat", "--bogus"}, "auditdrain: cat: unknown flag --bogus"},
 		{[]string{"cat", "DIR", "--serial"}, "auditdrain: cat: flag --serial needs a value"},
 		{[]string{"cat", "DIR", "--serial", "x"}, `auditdrain: cat: --serial "x": want A-B or A`},
-		{[]string{"cat", "--since", "yesterday"}, `auditdrain: cat: --since "yesterday": not a time`},
+		{[]string{"cat", "--since", "tomorrow"}, `auditdrain: cat: --since "tomorrow": not a time`},
 		{[]string{"status", "--json=maybe"}, `auditdrain: status: invalid value "maybe" for --json: want true or false`},
 		{[]string{"run", "extra"}, `auditdrain: run: unexpected arguments ["extra"]`},
 		{[]string{"run", "--bogus"}, "auditdrain: run: unknown flag --bogus"},

@@ -359,14 +359,26 @@ func loadConfig(path string, optional bool, warn io.Writer) (config.Config, erro
 	return config.Load(path, optional)
 }
 
+// catContext is the context `cat --follow` runs in: interrupted by SIGINT
+// or SIGTERM, so that it ends with the exit status of what it read. Tests
+// replace it.
+var catContext = interruptible
+
 func cmdCat(e *env, args []string) error {
 	fs := e.flags("[flags] [DIR | SEGMENT ...]", "Print the log, or the given segments or directories, in order, as auditd writes its log.\n"+
-		"Without an argument, print the log in the config's log_dir.")
+		"Without an argument, print the log in the config's log_dir. A damaged frame is skipped with a warning\n"+
+		"naming the segment and byte offset, the rest is printed, and the exit status is 1.\n"+
+		"T is a keyword as in ausearch (now, recent, this-hour, boot, today, yesterday, this-week,\n"+
+		"week-ago, this-month, this-year), YYYY-MM-DD [HH:MM:SS], MM/DD/YY [HH:MM:SS], HH:MM:SS,\n"+
+		"RFC 3339, or epoch seconds; --until T includes the whole second T names, as ausearch -te.")
 	cf := addConfigFlag(fs)
-	since := fs.String("since", "", "only records at or after `T` (RFC 3339, YYYY-MM-DD HH:MM:SS local, or epoch seconds)")
+	since := fs.String("since", "", "only records at or after `T`")
 	until := fs.String("until", "", "only records at or before `T`")
 	serials := fs.String("serial", "", "only records with serials in `A-B` (or the one serial A)")
 	format := fs.String("format", "", "print the lines as `F`: raw, enriched (auditd's ENRICHED with this host's names, as ausearch -i names them) or json (one object per event); default: as written")
+	var follow bool
+	fs.BoolVar(&follow, "follow", false, "keep printing records as the daemon writes them, across rotations, until interrupted (one directory)")
+	fs.BoolVar(&follow, "f", false, "short for --follow")
 	paths, err := e.parse(fs, args)
 	if err != nil {
 		return err
@@ -377,10 +389,11 @@ func cmdCat(e *env, args []string) error {
 		return cli.Usagef("--format %q: want raw, enriched or json", *format)
 	}
 	var f segment.Filter
-	if f.Since, err = parseTime(*since); err != nil {
+	now := time.Now()
+	if f.Since, err = parseTimeSpec(*since, false, now, nil); err != nil {
 		return cli.Usagef("--since %w", err)
 	}
-	if f.Until, err = parseTime(*until); err != nil {
+	if f.Until, err = parseTimeSpec(*until, true, now, nil); err != nil {
 		return cli.Usagef("--until %w", err)
 	}
 	if *serials != "" {
@@ -402,47 +415,42 @@ func cmdCat(e *env, args []string) error {
 		}
 		paths = []string{cfg.LogDir}
 	}
-	var files []string
-	for _, p := range paths {
-		fi, err := os.Stat(p)
-		if err != nil {
-			return err
+	if follow {
+		if fi, err := os.Stat(paths[0]); len(paths) != 1 || err != nil || !fi.IsDir() {
+			return cli.Usagef("--follow takes one log directory, got %q", paths)
 		}
-		if !fi.IsDir() {
-			files = append(files, p)
-			continue
-		}
-		segs, err := segment.List(p)
-		if err != nil {
-			return err
-		}
-		files = append(files, segs...)
 	}
-	if *format == "" {
+	var out io.Writer = e.stdout
+	var conv *converter
+	if *format != "" {
+		conv = newConverter(*format, e.stdout, e.stderr)
+		out = conv
+	}
+	r := segment.Reader{Filter: f, Warn: func(s segment.Skip) {
+		fmt.Fprintf(e.stderr, "auditdrain: %s: warning: %s\n", e.name, s)
+	}}
+	if follow {
+		err = r.Follow(catContext(), out, paths[0], segment.DefaultFollowInterval)
+	} else {
+		var files []string
+		if files, err = segment.Select(paths...); err != nil {
+			return err
+		}
 		// Segments whose index shows no record in range are skipped unread.
-		return segment.CatFiltered(e.stdout, f, files...)
+		err = r.Cat(out, files...)
 	}
-	conv := newConverter(*format, e.stdout, e.stderr)
-	err = segment.CatFiltered(conv, f, files...)
-	if cerr := conv.Close(); err == nil {
-		err = cerr
+	if conv != nil {
+		if cerr := conv.Close(); err == nil {
+			err = cerr
+		}
+	}
+	var skipped *segment.SkipError
+	if errors.As(err, &skipped) {
+		// Each region was named in a warning above.
+		return fmt.Errorf("%d damaged region(s) skipped (%d bytes in %d segment(s)); everything else was printed",
+			skipped.Regions, skipped.Bytes, skipped.Segments)
 	}
 	return err
-}
-
-func parseTime(s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02"} {
-		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
-			return t, nil
-		}
-	}
-	if n, err := strconv.ParseFloat(s, 64); err == nil { // seconds since the epoch, as in audit(SEC.MS:...)
-		return time.UnixMilli(int64(n * 1000)), nil
-	}
-	return time.Time{}, fmt.Errorf("%q: not a time (RFC 3339, YYYY-MM-DD HH:MM:SS, or epoch seconds)", s)
 }
 
 // controlSocketFlag adds --control-socket to fs: the daemon's control
