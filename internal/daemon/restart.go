@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"errors"
 	"strconv"
 	"time"
 
@@ -56,7 +57,9 @@ func lastSerialBefore(dir string, _ segment.RepairReport) uint64 {
 	for i := len(segs) - 2; i >= 0 && i >= len(segs)-10; i-- {
 		idx, err := segment.ReadIndex(segs[i])
 		if err != nil {
-			if idx, err = segment.ScanIndex(segs[i]); err != nil {
+			// A damaged segment still gives the index of what is
+			// readable, with ErrSkipped.
+			if idx, err = segment.ScanIndex(segs[i]); err != nil && !errors.Is(err, segment.ErrSkipped) {
 				continue
 			}
 		}
