@@ -1,8 +1,6 @@
 package plugins
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -116,21 +114,7 @@ func TestAudispRemote(t *testing.T) {
 
 // recordLines returns the lines of an auditd log that are not the
 // daemon's own (DAEMON_START, DAEMON_ACCEPT...).
-func recordLines(t *testing.T, path string) []string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil
-	}
-	var out []string
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if !strings.HasPrefix(sc.Text(), "type=DAEMON_") {
-			out = append(out, sc.Text())
-		}
-	}
-	return out
-}
+func recordLines(_ *testing.T, path string) []string { return audittest.RecordLines(path) }
 
 const debianSyslogPlug = "/etc/audit/plugins.d/syslog.conf"
 
