@@ -24,12 +24,7 @@ import (
 func writeCapturedLog(t *testing.T, dir string, parts int, keepOpen bool) (*writer.Writer, []capture.Record, []string) {
 	t.Helper()
 	recs := capture.Load(t, "../../testdata/records.txt", 1500)
-	raw, err := os.ReadFile("../../testdata/auditd-raw.log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.SplitAfter(string(raw), "\n")
-	lines = lines[:len(lines)-1]
+	lines := capture.Lines(t, "../../testdata/auditd-raw.log")
 	w, err := writer.Open(writer.Config{Dir: dir, LogGroup: -1, Compression: "zstd", BatchBytes: 8 << 10, FsyncInterval: time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -88,3 +88,19 @@ func Write(path, header string, recs []Record) error {
 	}
 	return os.WriteFile(path, b.Bytes(), 0o644)
 }
+
+// Lines returns the lines of a log auditd wrote for a capture (for example
+// testdata/auditd-raw.log), each with its '\n'. It fails tb when the file
+// cannot be read.
+func Lines(tb testing.TB, path string) []string {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatalf("auditd's lines: %v", err)
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	if n := len(lines); n > 0 && lines[n-1] == "" {
+		lines = lines[:n-1]
+	}
+	return lines
+}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -24,12 +23,7 @@ type rec = capture.Record
 func captured(t testing.TB) ([]rec, []string) {
 	t.Helper()
 	recs := capture.Load(t, "../../testdata/records.txt", 1500)
-	raw, err := os.ReadFile("../../testdata/auditd-raw.log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.SplitAfter(string(raw), "\n")
-	lines = lines[:len(lines)-1]
+	lines := capture.Lines(t, "../../testdata/auditd-raw.log")
 	if len(recs) != len(lines) {
 		t.Fatalf("%d records, %d lines", len(recs), len(lines))
 	}
