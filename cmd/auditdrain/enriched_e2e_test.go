@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,8 +43,8 @@ func init() {
 // operations in a watched directory with a chown to the nameless ids;
 // user messages (auditctl -m) with id fields in their text.
 func enrichedLoad(dir, end string) error {
-	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
-		return fmt.Errorf("waiting for the go line: %w", err)
+	if err := audittest.WaitGo(); err != nil {
+		return err
 	}
 	argvs := [][]string{
 		{"/bin/true"},
@@ -136,41 +134,13 @@ func TestEnrichedBesideAuditd(t *testing.T) {
 
 	// The load child, started after auditing is on; it waits for "go".
 	end := "enriched-end-" + k.Key("end")
-	child := exec.Command(os.Args[0], "-test.run=^$")
-	child.Env = append(os.Environ(), loadChildEnv+"="+watched, loadEndEnv+"="+end)
-	stdin, err := child.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var childOut syncBuffer
-	child.Stdout, child.Stderr = &childOut, &childOut
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	childDone := make(chan error, 1)
-	go func() { childDone <- child.Wait() }()
-	t.Cleanup(func() {
-		if child.ProcessState == nil {
-			child.Process.Kill() // by pid: the process this test started
-			<-childDone
-		}
-	})
-	cp := child.Process.Pid
+	child := audittest.StartChild(t, loadChildEnv+"="+watched, loadEndEnv+"="+end)
+	cp := child.Pid()
 	key := k.Key("enr")
 	k.AddRule(fmt.Sprintf("-a always,exit -F arch=b64 -S execve -F ppid=%d -k %s", cp, key))
 	k.AddRule(fmt.Sprintf("-a always,exit -F arch=b64 -S openat,fchownat,renameat,unlinkat -F pid=%d -k %s", cp, key))
 	k.AddRule(fmt.Sprintf("-w %s -p rwxa -k %s", watched, key))
-	if _, err := io.WriteString(stdin, "go\n"); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-childDone:
-		if err != nil {
-			t.Fatalf("load child: %v\n%s", err, childOut.String())
-		}
-	case <-time.After(180 * time.Second):
-		t.Fatalf("load child still running after 180 s:\n%s", childOut.String())
-	}
+	child.Run(t, 180*time.Second)
 	// Both logs must show the end marker: auditd writes each record as it
 	// reads it (freq = 1), auditdrain within its flush interval.
 	deadline := time.Now().Add(30 * time.Second)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -106,41 +105,13 @@ func TestLiveAuditdEnriched(t *testing.T) {
 	}
 
 	// The load child, started after auditing is on; it waits for "go".
-	child := exec.Command(os.Args[0], "-test.run=^$")
-	child.Env = append(os.Environ(), childEnv+"="+watched, childEndEnv+"="+endMarker, childRepsEnv+"=4")
-	stdin, err := child.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var childOut bytes.Buffer
-	child.Stdout, child.Stderr = &childOut, &childOut
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	childDone := make(chan error, 1)
-	go func() { childDone <- child.Wait() }()
-	t.Cleanup(func() {
-		if child.ProcessState == nil {
-			child.Process.Kill() // by pid: the process this test started
-			<-childDone
-		}
-	})
-	cp := child.Process.Pid
+	child := audittest.StartChild(t, childEnv+"="+watched, childEndEnv+"="+endMarker, childRepsEnv+"=4")
+	cp := child.Pid()
 	key := k.Key("enrich")
 	k.AddRule(fmt.Sprintf("-a always,exit -F arch=b64 -S execve -F ppid=%d -k %s", cp, key))
 	k.AddRule(fmt.Sprintf("-a always,exit -F arch=b64 -S openat,fchownat,connect,bind,sendto,getppid,renameat,unlinkat,symlinkat -F pid=%d -k %s", cp, key))
 	k.AddRule(fmt.Sprintf("-w %s -p rwxa -k %s", watched, key))
-	if _, err := io.WriteString(stdin, "go\n"); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-childDone:
-		if err != nil {
-			t.Fatalf("load child: %v\n%s", err, childOut.String())
-		}
-	case <-time.After(120 * time.Second):
-		t.Fatalf("load child still running after 120 s:\n%s", childOut.String())
-	}
+	child.Run(t, 120*time.Second)
 	select {
 	case <-sawEnd:
 	case <-time.After(20 * time.Second):

@@ -1,7 +1,6 @@
 package enrich
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -16,6 +15,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/auditdrain/auditdrain/internal/audittest"
 )
 
 // The load child: TestLiveAuditdEnriched re-executes the test binary with
@@ -41,8 +42,8 @@ func TestMain(m *testing.M) {
 }
 
 func runLoadChild(dir string) error {
-	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
-		return fmt.Errorf("waiting for the go line: %w", err)
+	if err := audittest.WaitGo(); err != nil {
+		return err
 	}
 	reps, _ := strconv.Atoi(os.Getenv(childRepsEnv))
 	nl, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW, unix.NETLINK_AUDIT)
