@@ -45,6 +45,10 @@ Usage:
                                              print the log (default: the config's log_dir)
   auditdrain status [--json]                 the kernel's audit status and the daemon's counters
                                              (exit 3: no daemon runs; also for reload, rotate, resume)
+  auditdrain top    [--once] [--json]         live view: events/s by rule key, syscall, exe, auid, uid, type;
+                                             kernel backlog; loss per second by cause
+  auditdrain doctor [--json]                 check the kernel, rules, log disk and daemon for causes of loss;
+                                             print each finding with evidence and the fix (exit 1: an error)
   auditdrain reload | rotate | resume        signal the running daemon (SIGHUP, SIGUSR1, SIGUSR2)
   auditdrain rules check [DIR]               print the merged rules.d as augenrules would, and every error
   auditdrain rules load  [DIR]               load them into the kernel (default: the config's rules_dir)
@@ -116,6 +120,10 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		err = cmdConfig(e, args)
 	case "reload", "rotate", "resume":
 		err = cmdSignal(e, args)
+	case "top":
+		err = cmdTop(e, args)
+	case "doctor":
+		err = cmdDoctor(e, args)
 	case "rules":
 		err = cmdRules(e, args)
 	case "install":

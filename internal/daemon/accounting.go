@@ -124,6 +124,7 @@ func (d *Daemon) account(now time.Time) {
 	stall := d.kpoll.stallJiffies.Load()
 	dStall := stall - d.lastStall
 	d.lastLoss, d.lastStall = cur, stall
+	d.tickTally(now, cur)
 	d.pipe.FlushRateLimits(now)
 	d.pluginLoss = d.plugins.lossDelta(d.pluginLoss)
 	if delta.Any() || len(d.pluginLoss) > 0 {

@@ -224,6 +224,10 @@ func startControl(path string, d *Daemon) (*controlServer, error) {
 		return nil, fmt.Errorf("daemon: control socket: %w", err)
 	}
 	reg := prometheus.NewRegistry()
+	if err := reg.Register(newTopCollector(d)); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("daemon: metrics: %w", err)
+	}
 	if err := reg.Register(newCollector(d)); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("daemon: metrics: %w", err)
@@ -234,6 +238,7 @@ func startControl(path string, d *Daemon) (*controlServer, error) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(d.Status())
 	})
+	mux.HandleFunc("GET /top", d.serveTop)
 	mux.Handle("GET /metrics", metrics)
 	cs := &controlServer{path: path, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
 	if addr := d.cfg.MetricsListen; addr != "" {

@@ -24,6 +24,7 @@ import (
 	"github.com/auditdrain/auditdrain/internal/pipeline"
 	"github.com/auditdrain/auditdrain/internal/record"
 	"github.com/auditdrain/auditdrain/internal/ring"
+	"github.com/auditdrain/auditdrain/internal/tally"
 	"github.com/auditdrain/auditdrain/reader"
 	"github.com/auditdrain/auditdrain/writer"
 	libaudit "github.com/elastic/go-libaudit/v2"
@@ -60,6 +61,7 @@ type Daemon struct {
 	sink func(typ uint16, p []byte)
 
 	pipe    *pipeline.Pipeline // the per-record policy: Push on the reader, Filter under owner
+	tally   *tally.Counter     // top's counts: Count and Tick under owner (nil in discard mode)
 	kpoll   *kernelPoller
 	status0 libaudit.AuditStatus // kernel status at start, for restore_kernel_settings
 
@@ -175,6 +177,9 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	popts.Emit = d.writeSelfPayload
 	if d.pipe, err = pipeline.New(d.ring, popts); err != nil {
 		return err
+	}
+	if !opts.Discard {
+		d.tally = tally.New(time.Now())
 	}
 	if err := d.newPlugins(); err != nil {
 		return err
@@ -522,6 +527,7 @@ func (d *Daemon) append(typ uint16, p []byte) {
 	if d.w == nil {
 		return
 	}
+	d.tally.Count(typ, p)
 	if !d.pipe.Filter(typ, p) {
 		if typ == record.TypeEOE && !d.cfg.WriteEOE {
 			d.plugins.disp.Dispatch(typ, p) // auditd sends EOE to plugins, though it does not log it
