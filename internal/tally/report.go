@@ -91,7 +91,7 @@ type Top struct {
 }
 
 // Table returns the table of dimension name ("key", "exe"...), or nil.
-func (t *Top) Table(dim string) *Table {
+func (t Top) Table(dim string) *Table {
 	for i := range t.Tables {
 		if t.Tables[i].Dim == dim {
 			return &t.Tables[i]
