@@ -128,7 +128,7 @@ func writeTop(w io.Writer, t tally.Top, rows int) {
 			}
 			name := r.Name
 			if len(name) > 40 {
-				name = "…" + name[len(name)-39:]
+				name = "..." + name[len(name)-37:]
 			}
 			fmt.Fprintf(w, "%-40s %8.1f %8.1f %8.1f %5.1f%% %10d\n", name, r.Rate[0], r.Rate[1], r.Rate[2], 100*r.Share[1], r.Total)
 		}
