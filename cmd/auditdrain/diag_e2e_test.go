@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -140,6 +144,7 @@ func TestDiagnoseBacklogLimitExceeded(t *testing.T) {
 		t.Fatalf("doctor: %v", err)
 	}
 	doctorOut := string(out)
+	metrics := scrape(t, filepath.Join(dir, "ctl.sock"))
 	d.stop(t)
 
 	keyRow := top.Table("key").Row(key)
@@ -184,8 +189,20 @@ func TestDiagnoseBacklogLimitExceeded(t *testing.T) {
 	t.Logf("top: key %d events (log %d), /usr/bin/true %d (log %d), events %d, backlog peak %d, lost %d",
 		keyRow.Total, logKey, trueRow.Total, logTrue, top.Events, top.BacklogPeak, top.LostTotal)
 
+	// The metrics export the key, and no more than the top rows of each
+	// table.
+	m := regexp.MustCompile(`(?m)^auditdrain_top_events_total\{dim="key",name="` + key + `"\} (\d+)$`).FindStringSubmatch(metrics)
+	if m == nil {
+		t.Errorf("metrics lack the key's series:\n%s", metrics)
+	} else if n, _ := strconv.ParseUint(m[1], 10, 64); n < keyRow.Total {
+		t.Errorf("metrics: key %s at %d, below top's %d", key, n, keyRow.Total)
+	}
+	if n := strings.Count(metrics, "\nauditdrain_top_events_total{"); n == 0 || n > 6*10 {
+		t.Errorf("%d auditdrain_top_events_total series; want 1..60", n)
+	}
+
 	// doctor names the rule as the source of more than 90% of events.
-	m := regexp.MustCompile(`rule key ` + key + ` is the source of ([0-9.]+)% of events`).FindStringSubmatch(doctorOut)
+	m = regexp.MustCompile(`rule key ` + key + ` is the source of ([0-9.]+)% of events`).FindStringSubmatch(doctorOut)
 	if m == nil {
 		t.Fatalf("doctor does not name %s as the busiest rule:\n%s", key, doctorOut)
 	}
@@ -217,6 +234,25 @@ func TestDiagnoseBacklogLimitExceeded(t *testing.T) {
 	if t.Failed() {
 		t.Logf("doctor:\n%s", doctorOut)
 	}
+}
+
+// scrape reads /metrics from the control socket at sock.
+func scrape(t *testing.T, sock string) string {
+	t.Helper()
+	cl := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		}}}
+	resp, err := cl.Get("http://auditdrain/metrics")
+	if err != nil {
+		t.Fatalf("scraping %s: %v", sock, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // A quiet, well-tuned machine: a narrow rule, a large backlog, no rate
