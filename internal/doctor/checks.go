@@ -179,11 +179,17 @@ func checkBacklog(in Input) []Finding {
 	if limit == 0 && peakWhat == "" {
 		return nil
 	}
-	rec := RecommendBacklog(peak)
 	ev := []string{fmt.Sprintf("backlog_limit %d", limit), peakWhat}
+	kernelLost := lost(in)[pipeline.CauseKernel]
+	if kernelLost > 0 && limit > 0 && peak < limit && (in.Kernel == nil || in.Kernel.RateLimit == 0) {
+		// With no rate limit, the kernel loses records only when the
+		// backlog is full: it reached its limit between two polls.
+		ev = append(ev, fmt.Sprintf("the kernel lost %d records with no rate_limit: the backlog reached its limit %d between two 1 s polls", kernelLost, limit))
+		peak = limit
+	}
+	rec := RecommendBacklog(peak)
 	fix := []string{fmt.Sprintf("rules.d: -b %d", rec), configLine(in, fmt.Sprintf("backlog_limit = %d", rec)),
 		fmt.Sprintf("kernel command line: audit_backlog_limit=%d", rec)}
-	kernelLost := lost(in)[pipeline.CauseKernel]
 	switch {
 	case kernelLost > 0 && peak*10 >= limit*9:
 		return []Finding{{Check: "backlog", Severity: Error,

@@ -120,6 +120,21 @@ func TestBacklogExceeded(t *testing.T) {
 	}
 }
 
+// Loss with no rate limit means the backlog filled up, even when the 1 s
+// polls never saw it full.
+func TestLossBetweenPolls(t *testing.T) {
+	in := quiet()
+	in.Kernel.BacklogLimit = 64
+	in.Top.BacklogLimit, in.Top.BacklogPeak = 64, 3
+	in.Top.Loss = []tally.LossRow{{Cause: "kernel", Total: 48, LastHour: 48}}
+	b := text(find(Check(in), "backlog", Error))
+	for _, want := range []string{"peak 64 of backlog_limit 64", "between two 1 s polls", "rules.d: -b 8192"} {
+		if !strings.Contains(b, want) {
+			t.Errorf("backlog finding lacks %q:\n%s", want, b)
+		}
+	}
+}
+
 func TestRecommendBacklog(t *testing.T) {
 	for peak, want := range map[uint64]uint64{0: 8192, 64: 8192, 4096: 8192, 5000: 16384, 8192: 16384, 100000: 262144} {
 		if got := RecommendBacklog(peak); got != want || got < peak {
