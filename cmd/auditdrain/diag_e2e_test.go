@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -283,4 +284,66 @@ func TestDoctorQuietMachine(t *testing.T) {
 		}
 	}
 	d.stop(t)
+}
+
+// As non-root, doctor runs the checks it can (command line, config, log
+// disk), says the rest needs root, and does not fail for it.
+func TestDoctorAsNonRoot(t *testing.T) {
+	bin := binPath
+	var cred *syscall.Credential
+	if os.Geteuid() == 0 {
+		// A copy nobody may run: binPath's directory is root's only.
+		dir := t.TempDir()
+		for _, d := range []string{filepath.Dir(dir), dir} { // the test's temporary root too
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b, err := os.ReadFile(binPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bin = filepath.Join(dir, "auditdrain")
+		if err := os.WriteFile(bin, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cred = &syscall.Credential{Uid: 65534, Gid: 65534}
+	}
+	// A config everyone may read (root's, so trusted).
+	conf := filepath.Join(filepath.Dir(bin), "auditdrain.conf")
+	if err := os.WriteFile(conf, []byte("log_dir = "+t.TempDir()+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "doctor", "--json", "--config", conf)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	out, err := cmd.Output()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		t.Logf("stderr: %s", ee.Stderr)
+	}
+	var fs []struct {
+		Check    string `json:"check"`
+		Severity string `json:"severity"`
+		Title    string `json:"title"`
+	}
+	if jerr := json.Unmarshal(out, &fs); jerr != nil {
+		t.Fatalf("doctor --json as nobody: %v, %v\n%s", err, jerr, out)
+	}
+	checks := map[string]bool{}
+	for _, f := range fs {
+		checks[f.Check] = true
+		if f.Severity == "error" && err == nil {
+			t.Errorf("an error finding, yet exit 0: %+v", f)
+		}
+	}
+	for _, want := range []string{"access", "cmdline", "disk"} {
+		if !checks[want] {
+			t.Errorf("as nobody, no %s finding: %s", want, out)
+		}
+	}
+	for _, root := range []string{"rules", "loss", "failure", "rate_limit"} {
+		if checks[root] {
+			t.Errorf("as nobody, a %s finding (needs root): %s", root, out)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/auditdrain/auditdrain/internal/auditctl"
+	"github.com/auditdrain/auditdrain/internal/config"
 	"github.com/auditdrain/auditdrain/internal/daemon"
 	"github.com/auditdrain/auditdrain/internal/doctor"
 	"github.com/elastic/go-libaudit/v2/rule"
@@ -25,11 +26,13 @@ func cmdDoctor(e *env, args []string) error {
 	if err := e.parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	cfg, err := cf.load(e.stderr)
-	if err != nil {
-		return err
+	// A config that cannot be read is a finding, not the end: the checks
+	// run against the defaults.
+	cfg, cerr := cf.load(e.stderr)
+	if cerr != nil {
+		cfg = config.Default()
 	}
-	in := doctor.Input{Root: os.Geteuid() == 0, Config: cfg, ConfigPath: *cf.path}
+	in := doctor.Input{Root: os.Geteuid() == 0, Config: cfg, ConfigPath: *cf.path, ConfigErr: cerr}
 	b, err := os.ReadFile("/proc/cmdline")
 	in.Cmdline, in.CmdlineErr = string(b), err
 	in.IsDir = func(p string) bool {

@@ -1,7 +1,9 @@
 package doctor
 
 import (
+	"errors"
 	"fmt"
+	iofs "io/fs"
 	"math/bits"
 	"slices"
 	"strings"
@@ -19,6 +21,15 @@ func checkAccess(in Input) []Finding {
 			Title: "not root: fewer checks (the kernel's audit status and rules and the daemon's control socket need root); the kernel command line, the config and the log disk were checked"})
 	} else if in.KernelErr != nil {
 		fs = append(fs, Finding{Check: "access", Severity: Warn, Title: "could not read the kernel's audit status: " + in.KernelErr.Error()})
+	}
+	if in.ConfigErr != nil {
+		sev, what := Error, "the config cannot be used (the daemon would not start with it)"
+		if !in.Root && errors.Is(in.ConfigErr, iofs.ErrPermission) {
+			sev, what = Info, "the config is not readable by this user"
+		}
+		fs = append(fs, Finding{Check: "config", Severity: sev,
+			Title:    what + "; the checks below assume the defaults",
+			Evidence: []string{in.ConfigErr.Error()}})
 	}
 	if in.Daemon == nil && in.Root {
 		why := "no daemon answered"
@@ -55,7 +66,7 @@ func checkCmdline(in Input) []Finding {
 	case !hasAudit:
 		fs = append(fs, Finding{Check: "cmdline", Severity: Warn,
 			Title:    "the kernel command line lacks audit=1: processes started before auditing is first enabled are never audited (the kernel's audit_alloc gives them no audit context while audit_ever_enabled is 0), whatever the rules say",
-			Evidence: []string{"/proc/cmdline: " + strings.TrimSpace(in.Cmdline)},
+			Evidence: []string{"/proc/cmdline: " + kernelPart(in.Cmdline)},
 			Fix:      []string{where + "audit=1"}})
 	default:
 		fs = append(fs, Finding{Check: "cmdline", Severity: OK, Title: "audit=" + audit + " on the kernel command line: every process is audited from boot"})
@@ -602,6 +613,13 @@ func checkPlugins(in Input) []Finding {
 		}
 	}
 	return fs
+}
+
+// kernelPart is the kernel's part of a command line: before "--", which
+// starts init's arguments.
+func kernelPart(cmdline string) string {
+	k, _, _ := strings.Cut(" "+strings.TrimSpace(cmdline)+" ", " -- ")
+	return strings.TrimSpace(k)
 }
 
 // configLine is a config fix line, naming the file.

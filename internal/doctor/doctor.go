@@ -69,6 +69,7 @@ type Input struct {
 
 	Config     config.Config
 	ConfigPath string
+	ConfigErr  error // the config could not be read: Config is the defaults
 
 	Daemon    *daemon.Status
 	Top       *tally.Top

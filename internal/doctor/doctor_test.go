@@ -2,6 +2,9 @@ package doctor
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
 	"strings"
 	"testing"
 
@@ -247,5 +250,18 @@ func TestPlugins(t *testing.T) {
 	fs := Check(in)
 	if find(fs, "plugins", Error) == nil || find(fs, "plugins", Warn) == nil || find(fs, "plugins", OK) == nil {
 		t.Errorf("plugins: %+v", fs)
+	}
+}
+
+func TestConfigError(t *testing.T) {
+	in := quiet()
+	in.ConfigErr = errors.New("config: auditdrain.conf:3: unknown key \"bogus\"")
+	if f := find(Check(in), "config", Error); f == nil || !strings.Contains(f.Title, "assume the defaults") {
+		t.Errorf("bad config: %+v", f)
+	}
+	in.Root = false
+	in.ConfigErr = fmt.Errorf("open x: %w", fs.ErrPermission)
+	if f := find(Check(in), "config", Info); f == nil {
+		t.Errorf("unreadable config as non-root is not a note")
 	}
 }
