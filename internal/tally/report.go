@@ -248,7 +248,9 @@ func findItem(items []item, name string) (item, bool) {
 // rule with several keys shows them joined by ','), an auid of -1 as unset.
 func itemName(s string) string {
 	if len(s) > 0 && s[0] == hexTag {
-		dec, ok := record.AppendUnhex(nil, []byte(s[1:]))
+		h := s[1:]
+		h = h[:len(h)&^1] // a value cut at topk.MaxItem may end in half a byte
+		dec, ok := record.AppendUnhex(nil, []byte(h))
 		if !ok {
 			return s[1:]
 		}

@@ -22,7 +22,7 @@ import (
 
 // MaxItem is the longest item a slot holds; longer items are cut to it
 // (and counted as their first MaxItem bytes).
-const MaxItem = 128
+const MaxItem = 256
 
 // Sketch is a space-saving top-k counter. See the package documentation.
 type Sketch struct {
@@ -40,7 +40,7 @@ type slot struct {
 	count  uint64
 	err    uint64
 	tenure uint64 // seq when the current item took the slot
-	n      uint8
+	n      uint16
 	item   [MaxItem]byte
 }
 
@@ -101,7 +101,7 @@ func (s *Sketch) AddN(item []byte, n uint64) {
 	sl.hash = h
 	s.seq++
 	sl.tenure = s.seq
-	sl.n = uint8(copy(sl.item[:], item))
+	sl.n = uint16(copy(sl.item[:], item))
 	if s.table[pos] < 0 {
 		s.dead--
 	}
