@@ -1,0 +1,395 @@
+package forward
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/auditdrain/auditdrain/internal/segment"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sys/unix"
+)
+
+// CollectConfig configures a Collector.
+type CollectConfig struct {
+	Conn    ConnOptions
+	Stream  string // default DefaultStream
+	Subject string // default DefaultSubject: consumes Subject.>
+	Durable string // durable consumer name, shared by collectors that share the work (default "auditdrain-collect")
+	Dir     string // DIR/<host>/ gets each host's segments
+	Batch   int    // messages per fetch (default 256)
+	Logf    func(format string, args ...any)
+}
+
+// DefaultStream is the stream name when none is configured.
+const DefaultStream = "AUDITDRAIN"
+
+// stateName is a host directory's collect state file.
+const stateName = ".collect-state"
+
+// hostState is what a host directory holds: the last frame written and
+// the size of its segment after it.
+type hostState struct {
+	Last    Position `json:"last"` // source position of the last frame written
+	Size    int64    `json:"size"` // size of segment Last.Seq after it
+	Frames  uint64   `json:"frames"`
+	Records uint64   `json:"records"`
+}
+
+// CollectStats counts what a Collector did.
+type CollectStats struct {
+	Frames     uint64 // frames written
+	Records    uint64
+	Duplicates uint64 // messages acknowledged without writing: already written
+	Waits      uint64 // messages put back: an earlier frame of the host had not been written yet
+	Bad        uint64 // messages refused: bad headers or a frame that does not verify
+}
+
+// Collector writes the frames of a stream into per-host directories.
+type Collector struct {
+	cfg     CollectConfig
+	scanner segment.FrameScanner
+	frames, records, dups, waits, bad atomic.Uint64
+}
+
+// NewCollector returns a Collector; Run connects and consumes.
+func NewCollector(cfg CollectConfig) *Collector {
+	if cfg.Stream == "" {
+		cfg.Stream = DefaultStream
+	}
+	if cfg.Subject == "" {
+		cfg.Subject = DefaultSubject
+	}
+	if cfg.Durable == "" {
+		cfg.Durable = "auditdrain-collect"
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 256
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	return &Collector{cfg: cfg}
+}
+
+// Stats returns the counters.
+func (c *Collector) Stats() CollectStats {
+	return CollectStats{c.frames.Load(), c.records.Load(), c.dups.Load(), c.waits.Load(), c.bad.Load()}
+}
+
+// Run consumes until ctx is done.
+func (c *Collector) Run(ctx context.Context) error {
+	defer c.scanner.Close()
+	if err := os.MkdirAll(c.cfg.Dir, 0o750); err != nil {
+		return err
+	}
+	nc, js, err := connectJS(ctx, c.cfg.Conn, c.cfg.Stream, c.cfg.Subject)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	cons, err := js.CreateOrUpdateConsumer(cctx, c.cfg.Stream, jetstream.ConsumerConfig{
+		Durable:       c.cfg.Durable,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       30 * time.Second,
+		FilterSubject: c.cfg.Subject + ".>",
+		MaxAckPending: 4 * c.cfg.Batch,
+	})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("forward: consumer %s: %w", c.cfg.Durable, err)
+	}
+	for ctx.Err() == nil {
+		batch, err := cons.Fetch(c.cfg.Batch, jetstream.FetchMaxWait(500*time.Millisecond))
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			c.cfg.Logf("collect: fetch: %v", err)
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
+		var msgs []jetstream.Msg
+		for m := range batch.Messages() {
+			msgs = append(msgs, m)
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil &&
+			!errors.Is(err, jetstream.ErrNoMessages) {
+			c.cfg.Logf("collect: fetch: %v", err)
+		}
+		if len(msgs) == 0 {
+			continue
+		}
+		if err := c.handle(msgs); err != nil {
+			c.cfg.Logf("collect: %v", err)
+			for _, m := range msgs {
+				m.NakWithDelay(time.Second)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
+	return nil
+}
+
+// handle writes a fetched batch, host by host, then acknowledges.
+func (c *Collector) handle(msgs []jetstream.Msg) error {
+	byHost := map[string][]jetstream.Msg{}
+	var hosts []string
+	for _, m := range msgs {
+		h := m.Headers().Get(HdrHost)
+		if !validHost(h) {
+			c.bad.Add(1)
+			c.cfg.Logf("collect: message %s: bad or missing %s %q", m.Subject(), HdrHost, h)
+			m.Term()
+			continue
+		}
+		if _, ok := byHost[h]; !ok {
+			hosts = append(hosts, h)
+		}
+		byHost[h] = append(byHost[h], m)
+	}
+	for _, h := range hosts {
+		ack, nak, err := c.writeHost(h, byHost[h])
+		if err != nil {
+			return err
+		}
+		for _, m := range ack {
+			m.Ack()
+		}
+		for _, m := range nak {
+			m.NakWithDelay(200 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+func validHost(h string) bool {
+	return h != "" && h != "." && h != ".." && !strings.ContainsAny(h, "/\x00") && !strings.HasPrefix(h, ".") && len(h) <= 255
+}
+
+// parsePos parses "SEQ:OFFSET".
+func parsePos(s string) (Position, bool) {
+	a, b, ok := strings.Cut(s, ":")
+	if !ok {
+		return Position{}, false
+	}
+	seq, err1 := strconv.ParseUint(a, 10, 64)
+	off, err2 := strconv.ParseInt(b, 10, 64)
+	return Position{seq, off}, err1 == nil && err2 == nil
+}
+
+// hostDir is one host's directory, locked (flock) while a collector
+// writes to it.
+type hostDir struct {
+	dir   string
+	lock  *os.File
+	st    hostState
+	f     *os.File // segment st.Last.Seq, open for appending
+	dirty bool
+}
+
+func openHost(dir string) (*hostDir, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, err
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	h := &hostDir{dir: dir, lock: lock}
+	if _, err := loadJSON(filepath.Join(dir, stateName), &h.st); err != nil {
+		h.close()
+		return nil, err
+	}
+	if err := h.recover(); err != nil {
+		h.close()
+		return nil, err
+	}
+	return h, nil
+}
+
+// recover undoes what a collector wrote after the state it recorded (it
+// crashed before recording, so those messages were not acknowledged and
+// come again): the tail of the state's segment, newer segments.
+func (h *hostDir) recover() error {
+	segs, _, _, err := segment.ScanDir(h.dir)
+	if err != nil {
+		return err
+	}
+	for _, s := range segs {
+		p := filepath.Join(h.dir, s.Name)
+		switch {
+		case h.st.Last == (Position{}):
+			if err := os.Remove(p); err != nil {
+				return err
+			}
+		case s.Seq > h.st.Last.Seq:
+			if err := os.Remove(p); err != nil {
+				return err
+			}
+		case s.Seq == h.st.Last.Seq:
+			fi, err := os.Stat(p)
+			if err != nil {
+				return err
+			}
+			if fi.Size() > h.st.Size {
+				if err := os.Truncate(p, h.st.Size); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	_, err = segment.SyncDir(h.dir)
+	return err
+}
+
+func (h *hostDir) close() {
+	if h.f != nil {
+		h.f.Close()
+	}
+	h.lock.Close() // releases the flock
+}
+
+// sync makes what was appended durable, then the state.
+func (h *hostDir) sync() error {
+	if !h.dirty {
+		return nil
+	}
+	if h.f != nil {
+		if _, err := segment.Datasync(h.f); err != nil {
+			return err
+		}
+	}
+	return storeJSON(filepath.Join(h.dir, stateName), h.st)
+}
+
+// appendFrame appends a verified frame of source position pos.
+func (h *hostDir) appendFrame(pos Position, raw []byte, records uint64) error {
+	if h.f == nil || pos.Seq != h.st.Last.Seq {
+		if err := h.rotate(pos.Seq); err != nil {
+			return err
+		}
+	}
+	if _, err := h.f.Write(raw); err != nil {
+		return err
+	}
+	h.st.Size += int64(len(raw))
+	h.st.Last = pos
+	h.st.Frames++
+	h.st.Records += records
+	h.dirty = true
+	return nil
+}
+
+// rotate closes the current segment with its index trailer and opens
+// segment seq (created, or the existing one after a restart).
+func (h *hostDir) rotate(seq uint64) error {
+	if h.f != nil {
+		h.f.Close()
+		h.f = nil
+	}
+	if h.st.Last.Seq != seq && h.st.Last != (Position{}) {
+		old := segment.Path(h.dir, h.st.Last.Seq, true)
+		if _, err := segment.ReadIndex(old); err != nil {
+			x, _ := segment.ScanIndex(old)
+			t := segment.TallyOf(x)
+			f, err := os.OpenFile(old, os.O_WRONLY|os.O_APPEND, 0)
+			if err == nil {
+				_, err = f.Write(t.AppendTrailer(nil, x.DataBytes))
+				if err == nil {
+					_, err = segment.Datasync(f)
+				}
+				f.Close()
+			}
+			if err != nil {
+				return fmt.Errorf("collect: close %s: %w", old, err)
+			}
+		}
+	}
+	p := segment.Path(h.dir, seq, true)
+	if seq == h.st.Last.Seq && h.st.Last != (Position{}) {
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			return err
+		}
+		h.f = f
+		return nil
+	}
+	f, size, err := segment.Create(p, 0o640, -1, true, func(int64) {})
+	if err != nil {
+		return err
+	}
+	h.f = f
+	h.st.Last, h.st.Size = Position{Seq: seq}, size
+	return nil
+}
+
+// writeHost writes one host's messages in order and returns those to
+// acknowledge (written or duplicates) and those to put back.
+func (c *Collector) writeHost(host string, msgs []jetstream.Msg) (ack, nak []jetstream.Msg, err error) {
+	h, err := openHost(filepath.Join(c.cfg.Dir, host))
+	if err != nil {
+		return nil, nil, fmt.Errorf("collect: %s: %w", host, err)
+	}
+	defer h.close()
+	var pending []jetstream.Msg
+	for i, m := range msgs {
+		hd := m.Headers()
+		seq, err1 := strconv.ParseUint(hd.Get(HdrSegment), 10, 64)
+		off, err2 := strconv.ParseInt(hd.Get(HdrOffset), 10, 64)
+		if err1 != nil || err2 != nil || hd.Get(HdrPayload) != "frame" {
+			c.bad.Add(1)
+			c.cfg.Logf("collect: %s: message without segment, offset or frame payload", host)
+			m.Term()
+			continue
+		}
+		pos := Position{seq, off}
+		if h.st.Last != (Position{}) && !h.st.Last.Less(pos) {
+			c.dups.Add(1)
+			pending = append(pending, m)
+			continue
+		}
+		if prev, ok := parsePos(hd.Get(HdrPrev)); ok && h.st.Last != (Position{}) && prev != h.st.Last {
+			// An earlier frame is missing: another collector holds it, or it
+			// comes again. After a few deliveries, accept the gap.
+			if md, err := m.Metadata(); err != nil || md.NumDelivered < 20 {
+				c.waits.Add(1)
+				nak = append(nak, msgs[i:]...)
+				break
+			}
+			c.cfg.Logf("collect: %s: frame %v follows %v, but %v was written last: gap accepted", host, pos, prev, h.st.Last)
+		}
+		_, t, err := c.scanner.Decode(m.Data())
+		if err != nil {
+			c.bad.Add(1)
+			c.cfg.Logf("collect: %s: frame %v: %v", host, pos, err)
+			m.Term()
+			continue
+		}
+		if err := h.appendFrame(pos, m.Data(), t.Records); err != nil {
+			return nil, nil, fmt.Errorf("collect: %s: %w", host, err)
+		}
+		c.frames.Add(1)
+		c.records.Add(t.Records)
+		pending = append(pending, m)
+	}
+	if err := h.sync(); err != nil {
+		return nil, nil, fmt.Errorf("collect: %s: %w", host, err)
+	}
+	return pending, nak, nil
+}

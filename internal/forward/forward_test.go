@@ -1,0 +1,134 @@
+package forward
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/auditdrain/auditdrain/internal/segment"
+	"github.com/auditdrain/auditdrain/writer"
+)
+
+func catDir(t *testing.T, dir string) string {
+	t.Helper()
+	paths, err := segment.Select(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := segment.Cat(&b, paths...); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// writeLog appends n records with serials from first on.
+func writeLog(t *testing.T, w *writer.Writer, first, n int) {
+	t.Helper()
+	for i := range n {
+		s := first + i
+		p := fmt.Sprintf("audit(1700000000.%03d:%d): pid=%d uid=0 comm=\"x\" exe=\"/usr/bin/x\" key=\"fwd\"", s%1000, s, s)
+		if err := w.Append(1300, []byte(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+type running struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (r *running) stop() { r.cancel(); <-r.done }
+
+func run(f func(ctx context.Context) error) *running {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{cancel: cancel, done: make(chan struct{})}
+	go func() { defer close(r.done); f(ctx) }()
+	return r
+}
+
+func newForwarder(t *testing.T, srv *natsServer, dir, host string, logf func(string, ...any)) *Forwarder {
+	t.Helper()
+	conn := ConnOptions{URL: srv.URL()}
+	f, err := New(Config{Dir: dir, Host: host, BootID: "boot-1", Interval: 10 * time.Millisecond, Logf: logf,
+		Dial: func(ctx context.Context) (Sink, error) { return NewJetStreamSink(ctx, conn, DefaultStream, DefaultSubject) }}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// waitFor polls cond every 20ms until it holds or the timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestForwardCollectRotating: frames of rotating segments (closed and
+// open) reach the collector's directory identical to the source log, with
+// the server killed and restarted in the middle and the forwarder
+// restarted from its cursor.
+func TestForwardCollectRotating(t *testing.T) {
+	srv := startNATS(t)
+	dir := filepath.Join(t.TempDir(), "log")
+	out := filepath.Join(t.TempDir(), "central")
+	w, err := writer.Open(writer.Config{Dir: dir, LogGroup: -1, BatchBytes: 8 << 10, MaxSegmentBytes: 64 << 10, FsyncInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logMu sync.Mutex
+	logf := func(f string, a ...any) { logMu.Lock(); t.Logf(f, a...); logMu.Unlock() }
+	col := NewCollector(CollectConfig{Conn: ConnOptions{URL: srv.URL()}, Dir: out, Logf: logf})
+	cr := run(col.Run)
+	defer cr.stop()
+	fw := newForwarder(t, srv, dir, "host-a.example", logf)
+	fr := run(fw.Run)
+
+	writeLog(t, w, 1, 5000)
+	w.Flush()
+	waitFor(t, 20*time.Second, "the first records forwarded", func() bool { return fw.Stats().Records >= 5000 })
+	// Server down: the writer goes on, the forwarder waits.
+	srv.Stop()
+	writeLog(t, w, 5001, 5000)
+	w.Flush()
+	time.Sleep(300 * time.Millisecond) // some failed attempts while it is down
+	// The forwarder restarts (its cursor), then the server comes back.
+	fr.stop()
+	fw = newForwarder(t, srv, dir, "host-a.example", logf)
+	fr = run(fw.Run)
+	srv.Start()
+	writeLog(t, w, 10001, 5000)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := catDir(t, dir)
+	hostDir := filepath.Join(out, "host-a.example")
+	waitFor(t, 30*time.Second, "the collector to have every frame", func() bool {
+		return fw.Stats().LagBytes <= int64(segment.TrailerSize) && col.Stats().Records >= 15000
+	})
+	fr.stop()
+	got := catDir(t, hostDir)
+	if got != want {
+		t.Fatalf("collected log differs: %d bytes, source %d bytes; collect stats %+v", len(got), len(want), col.Stats())
+	}
+	if n := strings.Count(got, "\n"); n != 15000 {
+		t.Fatalf("%d lines collected, want 15000", n)
+	}
+	st := fw.Stats()
+	t.Logf("forwarder: %+v; collector: %+v", st, col.Stats())
+	if st.Cursor.Lost != 0 {
+		t.Errorf("lost %d", st.Cursor.Lost)
+	}
+}
