@@ -163,6 +163,11 @@ type Config struct {
 	// Append, Tick, Flush, Rotate or Close. Actions "syslog" expect it to log
 	// the event to syslog.
 	Notify func(Event)
+	// BeforeDelete, when not nil, is called with a segment's path just
+	// before retention or a rotate action deletes it (on the appender
+	// goroutine; it must return quickly): the forwarder counts the records
+	// it had not sent yet.
+	BeforeDelete func(path string)
 	// initPath is the program run by ActionSingle and ActionHalt
 	// (/sbin/init); tests point it elsewhere.
 	initPath string

@@ -271,6 +271,9 @@ func (a *appender) retention() {
 }
 
 func (a *appender) remove(path string, cause Cause) bool {
+	if a.s.BeforeDelete != nil {
+		a.s.BeforeDelete(path)
+	}
 	if err := os.Remove(path); err != nil {
 		a.w.setErr(fmt.Errorf("writer: delete old segment: %w", err))
 		return false

@@ -43,6 +43,8 @@ Usage:
                     [--control-socket PATH] [--set key=value ...] [--discard]
   auditdrain cat    [--since T] [--until T] [--serial A-B] [--format raw|enriched|json] [DIR | SEGMENT ...]
                                              print the log (default: the config's log_dir)
+  auditdrain collect --from nats://HOST:PORT --dir DIR
+                                             write the frames daemons forward into DIR/<host>/ segments
   auditdrain status [--json]                 the kernel's audit status and the daemon's counters
                                              (exit 3: no daemon runs; also for reload, rotate, resume)
   auditdrain top    [--once] [--json]         live view: events/s by rule key, syscall, exe, auid, uid, type;
@@ -114,6 +116,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		err = cmdCat(e, args)
 	case "status":
 		err = cmdStatus(e, args)
+	case "collect":
+		err = cmdCollect(e, args)
 	case "bench":
 		err = cmdBench(e, args)
 	case "config":

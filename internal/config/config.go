@@ -98,6 +98,8 @@ type Config struct {
 	// The daemon's control endpoint and metrics.
 	ControlSocket string // control_socket: root-only unix socket for `status` and /metrics
 	MetricsListen string // metrics_listen: optional TCP address for Prometheus /metrics ("" = off)
+
+	Forward Forward // forward_*: forwarding to NATS JetStream (forward.go)
 }
 
 // Default returns the built-in configuration: every key at the default its
@@ -256,6 +258,9 @@ func (c *Config) Validate() error {
 				return fmt.Errorf("config: rules_dir: %w", err)
 			}
 		}
+	}
+	if err := c.validateForward(); err != nil {
+		return err
 	}
 	if _, err := c.Writer(nil); err != nil {
 		return err

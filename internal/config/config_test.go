@@ -135,6 +135,7 @@ kernel_backpressure = wait
 // needs a case in TestKeyErrors.
 var alwaysValid = map[string]bool{
 	"log_dir": true, "log_group": true, "rules_dir": true, "plugin_dir": true, "control_socket": true, "metrics_listen": true,
+	"forward_user": true, "forward_password": true, "forward_token": true, "forward_tls_ca": true, "forward_tls_cert": true,
 }
 
 // TestKeyErrors gives every key that can refuse a value a value it refuses,
@@ -201,6 +202,14 @@ func TestKeyErrors(t *testing.T) {
 		{"ratelimit", "noisy 10", "is not name=value"},
 		{"ratelimit_default", "rate=fast", `rate "fast" is not a number`},
 		{"ratelimit_default", "burst=3", "no rate= field"},
+		{"forward_url", "http://collector:4222", "want nats://HOST:PORT"},
+		{"forward_subject", "audit.*", "wildcards"},
+		{"forward_stream", "AUDIT.X", "or dots"},
+		{"forward_payload", "json", "want one of frame"},
+		{"forward_nkey_seed", writable, "untrusted file"},
+		{"forward_creds", "/nonexistent/x.creds", "no such file or directory"},
+		{"forward_tls_key", writable, "untrusted file"},
+		{"forward_insecure", "sure", "want yes or no"},
 	}
 	covered := map[string]bool{}
 	for _, tc := range cases {
@@ -515,6 +524,8 @@ func TestValueRoundTrips(t *testing.T) {
 		RotateInterval: time.Hour, SpaceLeft: writer.Threshold{Percent: 2.5}, SpaceLeftAction: writer.Action{Kind: writer.ActionExec, Path: prog},
 		AdminSpaceLeft: writer.Threshold{Bytes: 25 << 20}, AdminSpaceLeftAction: writer.Action{Kind: writer.ActionHalt},
 		DiskFullAction: writer.Action{Kind: writer.ActionRotate}, DiskErrorAction: writer.Action{Kind: writer.ActionIgnore}, AllowSystemActions: true,
+		Forward: Forward{URL: "tls://collector.example:4222", Subject: "audit.fleet", Stream: "FLEET", Payload: "frame",
+			User: "u", Password: "p", Token: "t", NKeySeed: prog, Creds: prog, TLSCA: "/etc/ca.pem", TLSCert: "/etc/c.pem", TLSKey: prog, Insecure: true},
 	}
 	for _, want := range []Config{Default(), changed} {
 		var got Config

@@ -113,6 +113,21 @@ var keyTable = []key{
 	{"plugin_overflow_action", "syslog", "when a plugin's queue is full (auditd.conf's overflow_action): syslog (count and log) | ignore (count) | suspend (count, and stop feeding the plugin until the next reload)",
 		oneOf(func(c *Config) *PluginOverflow { return &c.PluginOverflow }, PluginOverflowSyslog, PluginOverflowIgnore, PluginOverflowSuspend)},
 
+	// Forwarding to NATS JetStream (internal/forward).
+	{"forward_url", "", "nats://HOST:PORT (or tls://) turns forwarding on: the log's frames are published to JetStream at least once, from disk, never stalling the drain (empty: off)", forwardURL(func(c *Config) *string { return &c.Forward.URL })},
+	{"forward_subject", "auditdrain", "subject prefix: frames go to SUBJECT.<host>", natsName(func(c *Config) *string { return &c.Forward.Subject }, true)},
+	{"forward_stream", "AUDITDRAIN", "JetStream stream (created with subject SUBJECT.> if missing)", natsName(func(c *Config) *string { return &c.Forward.Stream }, false)},
+	{"forward_payload", "frame", "frame (each zstd frame as on disk, RAW lines, with host, boot id, segment and serial headers)", oneOf(func(c *Config) *string { return &c.Forward.Payload }, "frame")},
+	{"forward_user", "", "NATS user name (with forward_password)", str(func(c *Config) *string { return &c.Forward.User })},
+	{"forward_password", "", "NATS password", str(func(c *Config) *string { return &c.Forward.Password })},
+	{"forward_token", "", "NATS token", str(func(c *Config) *string { return &c.Forward.Token })},
+	{"forward_nkey_seed", "", "file holding an nkey seed (owned by root, not writable by group or others)", trustedFile(func(c *Config) *string { return &c.Forward.NKeySeed })},
+	{"forward_creds", "", "NATS .creds file, JWT and seed (owned by root, not writable by group or others)", trustedFile(func(c *Config) *string { return &c.Forward.Creds })},
+	{"forward_tls_ca", "", "CA file verifying the server (turns TLS on)", str(func(c *Config) *string { return &c.Forward.TLSCA })},
+	{"forward_tls_cert", "", "client certificate file (with forward_tls_key)", str(func(c *Config) *string { return &c.Forward.TLSCert })},
+	{"forward_tls_key", "", "client key file (owned by root, not writable by group or others)", trustedFile(func(c *Config) *string { return &c.Forward.TLSKey })},
+	{"forward_insecure", "no", "yes to permit plain text to a server that is not on loopback", boolean(func(c *Config) *bool { return &c.Forward.Insecure })},
+
 	// The daemon's control endpoint and metrics.
 	{"control_socket", "/run/auditdrain/control.sock", "path of the daemon's root-only control socket", str(func(c *Config) *string { return &c.ControlSocket })},
 	{"metrics_listen", "", "TCP address for Prometheus /metrics, e.g. 127.0.0.1:9947 (empty: only on the control socket)", str(func(c *Config) *string { return &c.MetricsListen })},

@@ -110,6 +110,7 @@ func (d *Daemon) currentLosses() pipeline.Losses {
 		l[pipeline.CauseDisk] = d.w.Stats().RecordsLost
 	}
 	l[pipeline.CauseSockDrop] = d.kpoll.sockDrops.Load()
+	l[pipeline.CauseForward] = d.forwardLost()
 	return l
 }
 

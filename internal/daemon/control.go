@@ -89,6 +89,19 @@ type Status struct {
 	// cause plugin) is not missing from the log, so it is not in
 	// lost_total or lost_by_cause.
 	Plugins []PluginStatus `json:"plugins,omitempty"`
+
+	// Forwarding (forward_url): the cursor, what the server acknowledged,
+	// and the lag behind the log (forward.go).
+	ForwardURL        string  `json:"forward_url,omitempty"`
+	ForwardConnected  bool    `json:"forward_connected,omitempty"`
+	ForwardCursor     string  `json:"forward_cursor,omitempty"`
+	ForwardRecords    uint64  `json:"forward_records,omitempty"`
+	ForwardBytes      uint64  `json:"forward_bytes_sent,omitempty"`
+	ForwardLagBytes   int64   `json:"forward_lag_bytes,omitempty"`
+	ForwardLagRecords uint64  `json:"forward_lag_records,omitempty"`
+	ForwardLagSeconds float64 `json:"forward_lag_seconds,omitempty"`
+	ForwardErrors     uint64  `json:"forward_errors,omitempty"`
+	ForwardLastError  string  `json:"forward_last_error,omitempty"`
 }
 
 // RuleError is a line of the configured rules that the kernel refused.
@@ -138,6 +151,7 @@ func (d *Daemon) Status() Status {
 	s.KernelBacklogPeak = d.kpoll.backlogPeak.Load()
 	s.KernelStallJiffies = d.kpoll.stallJiffies.Load()
 	s.RulesLoaded, s.RulesRefused = d.rules.statusRules()
+	d.forwardStatus(&s)
 	s.Plugins = d.plugins.snapshot()
 	if d.w != nil {
 		ws := d.w.Stats()

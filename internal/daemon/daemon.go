@@ -108,6 +108,11 @@ type Daemon struct {
 	writeErr    atomic.Pointer[error]
 
 	stopping atomic.Bool
+
+	// fwd forwards the log (forward_url); fwdHook is the writer's
+	// BeforeDelete, counting what retention deletes unsent (forward.go).
+	fwd     *forwarding
+	fwdHook fwdHook
 }
 
 func (d *Daemon) logf(format string, args ...any) {
@@ -163,6 +168,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 		if err != nil {
 			return err
 		}
+		wc.BeforeDelete = d.fwdHook.beforeDelete
 		if d.w, err = writer.Open(wc); err != nil {
 			return err
 		}
@@ -209,6 +215,9 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	d.stopPolling = stopPolling
 	go d.kpoll.run(pollCtx, time.Second)
 	if d.ctrl, err = startControl(cfg.ControlSocket, d); err != nil {
+		return err
+	}
+	if err := d.startForward(); err != nil {
 		return err
 	}
 	dest := "log dir " + cfg.LogDir
@@ -629,6 +638,7 @@ func (d *Daemon) waitKernelQueue(max time.Duration) {
 
 // closeAll releases whatever was opened; safe after a partial start.
 func (d *Daemon) closeAll() {
+	d.stopForward()
 	if d.stopPolling != nil {
 		d.stopPolling()
 	}

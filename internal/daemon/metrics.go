@@ -56,7 +56,8 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.recordsRead, c.recordsWritten, c.bytesWritten, c.syscalls, c.fsyncs,
 		c.lost, c.droppedByType, c.rateLimited, c.backlog, c.backlogPeak, c.stall, c.ringBytes, c.ringHigh,
 		c.ringCap, c.fsyncSeconds, c.latencySeconds, c.durability, c.notWritten,
-		c.pluginLost, c.pluginDelivered, c.pluginQueue, c.pluginRestarts} {
+		c.pluginLost, c.pluginDelivered, c.pluginQueue, c.pluginRestarts,
+		fwdRecordsDesc, fwdBytesDesc, fwdLagBytes, fwdLagRecords, fwdLagSeconds} {
 		ch <- d
 	}
 }
@@ -95,6 +96,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.ringBytes, float64(s.RingBytes))
 	gauge(c.ringHigh, float64(s.RingHighWater))
 	gauge(c.ringCap, float64(s.RingCapacity))
+	collectForward(s, ch)
 	if c.d.w != nil {
 		ws := c.d.w.Stats()
 		ch <- histogram(c.fsyncSeconds, ws.FsyncLatency, float64(ws.FsyncNanosTotal)/1e9)

@@ -18,9 +18,10 @@ const (
 	sectionLosses  = "losses by cause"
 	sectionWriter  = "writer"
 	sectionPlugins = "plugins"
+	sectionForward = "forward"
 )
 
-var statusSections = []string{sectionDaemon, sectionKernel, sectionLosses, sectionWriter, sectionPlugins}
+var statusSections = []string{sectionDaemon, sectionKernel, sectionLosses, sectionWriter, sectionPlugins, sectionForward}
 
 // statusTables lists the list fields printed as a table: a header row of
 // the entries' JSON names, then one aligned row per entry.
@@ -61,6 +62,11 @@ var statusSection = map[string]string{
 	"last_write_error":         sectionWriter,
 
 	"plugins": sectionPlugins,
+
+	"forward_url": sectionForward, "forward_connected": sectionForward, "forward_cursor": sectionForward,
+	"forward_records": sectionForward, "forward_bytes_sent": sectionForward, "forward_lag_bytes": sectionForward,
+	"forward_lag_records": sectionForward, "forward_lag_seconds": sectionForward, "forward_errors": sectionForward,
+	"forward_last_error": sectionForward,
 }
 
 // statusRow is one line of the text form: a name and its value, indented

@@ -463,3 +463,6 @@ func (f *Forwarder) Latencies() []time.Duration {
 	defer f.latMu.Unlock()
 	return append([]time.Duration(nil), f.lat...)
 }
+
+// Host returns the host name the forwarder sends as.
+func (f *Forwarder) Host() string { return f.cfg.Host }

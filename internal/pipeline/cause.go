@@ -18,6 +18,7 @@ const (
 	CauseGap                      // serial gaps (a heuristic, not proof of loss)
 	CauseDisk                     // records the writer could not write
 	CauseSockDrop                 // multicast: datagrams the kernel dropped at our socket (/proc/net/netlink Drops)
+	CauseForward                  // records retention deleted before the forwarder sent them (internal/forward)
 
 	// NumCauses is the number of causes: range over it for all of them.
 	NumCauses
@@ -34,6 +35,7 @@ var causeNames = [NumCauses]string{
 	CauseGap:         "gap",
 	CauseDisk:        "disk",
 	CauseSockDrop:    "sockdrop",
+	CauseForward:     "forward",
 }
 
 // String returns the cause's name ("dropped"), or "cause(N)" for a value

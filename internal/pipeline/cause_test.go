@@ -18,12 +18,12 @@ func TestCauseNames(t *testing.T) {
 		}
 		seen[name] = c
 	}
-	if got := NumCauses.String(); got != "cause(9)" {
+	if got := NumCauses.String(); got != "cause(10)" {
 		t.Errorf("NumCauses.String() = %q", got)
 	}
 	// The names are the op=lost record's fields, the status JSON keys and
 	// the metric's labels: changing one breaks their readers.
-	want := "kernel overrun truncated dropped oversized ratelimited gap disk sockdrop"
+	want := "kernel overrun truncated dropped oversized ratelimited gap disk sockdrop forward"
 	var got []string
 	for c := range NumCauses {
 		got = append(got, c.String())
@@ -41,11 +41,11 @@ func TestLosses(t *testing.T) {
 		got  string
 		want string
 	}{
-		{"all", string(l.AppendText(nil, false)), "kernel=3 overrun=0 truncated=0 dropped=5 oversized=0 ratelimited=0 gap=7 disk=0 sockdrop=1"},
-		{"String", l.String(), "kernel=3 overrun=0 truncated=0 dropped=5 oversized=0 ratelimited=0 gap=7 disk=0 sockdrop=1"},
+		{"all", string(l.AppendText(nil, false)), "kernel=3 overrun=0 truncated=0 dropped=5 oversized=0 ratelimited=0 gap=7 disk=0 sockdrop=1 forward=0"},
+		{"String", l.String(), "kernel=3 overrun=0 truncated=0 dropped=5 oversized=0 ratelimited=0 gap=7 disk=0 sockdrop=1 forward=0"},
 		{"omit zero", string(l.AppendText(nil, true)), "kernel=3 dropped=5 gap=7 sockdrop=1"},
 		{"omit zero, none", string(zero.AppendText(nil, true)), "none"},
-		{"zero, all", string(zero.AppendText(nil, false)), "kernel=0 overrun=0 truncated=0 dropped=0 oversized=0 ratelimited=0 gap=0 disk=0 sockdrop=0"},
+		{"zero, all", string(zero.AppendText(nil, false)), "kernel=0 overrun=0 truncated=0 dropped=0 oversized=0 ratelimited=0 gap=0 disk=0 sockdrop=0 forward=0"},
 		{"appends", string(Losses{CauseDisk: 2}.AppendText([]byte("x: "), true)), "x: disk=2"},
 		{"appends none", string(zero.AppendText([]byte("x: "), true)), "x: none"},
 	} {
@@ -77,13 +77,13 @@ func TestRecordText(t *testing.T) {
 		name, got, want string
 	}{
 		{"lost", string(AppendLossRecord(nil, ms, Losses{CauseKernel: 1, CauseRateLimited: 4}, 250)),
-			"audit(1795636980.007:0): op=lost kernel=1 overrun=0 truncated=0 dropped=0 oversized=0 ratelimited=4 gap=0 disk=0 sockdrop=0 stall_jiffies=250 res=failed"},
+			"audit(1795636980.007:0): op=lost kernel=1 overrun=0 truncated=0 dropped=0 oversized=0 ratelimited=4 gap=0 disk=0 sockdrop=0 forward=0 stall_jiffies=250 res=failed"},
 		{"lost, reusing a buffer", string(AppendLossRecord([]byte("old")[:0], ms, Losses{}, 0)),
-			"audit(1795636980.007:0): op=lost kernel=0 overrun=0 truncated=0 dropped=0 oversized=0 ratelimited=0 gap=0 disk=0 sockdrop=0 stall_jiffies=0 res=failed"},
+			"audit(1795636980.007:0): op=lost kernel=0 overrun=0 truncated=0 dropped=0 oversized=0 ratelimited=0 gap=0 disk=0 sockdrop=0 forward=0 stall_jiffies=0 res=failed"},
 		{"lost by plugins", string(AppendLossRecord(nil, ms, Losses{}, 0, PluginLoss{"remote.conf", 12}, PluginLoss{"idle.conf", 0}, PluginLoss{"od d:,\"x", 3})),
-			`audit(1795636980.007:0): op=lost kernel=0 overrun=0 truncated=0 dropped=0 oversized=0 ratelimited=0 gap=0 disk=0 sockdrop=0 plugin=15 plugin_lost="remote.conf:12,od_d___x:3" stall_jiffies=0 res=failed`},
+			`audit(1795636980.007:0): op=lost kernel=0 overrun=0 truncated=0 dropped=0 oversized=0 ratelimited=0 gap=0 disk=0 sockdrop=0 forward=0 plugin=15 plugin_lost="remote.conf:12,od_d___x:3" stall_jiffies=0 res=failed`},
 		{"plugins without loss", string(AppendLossRecord(nil, ms, Losses{CauseKernel: 2}, 0, PluginLoss{"remote.conf", 0})),
-			"audit(1795636980.007:0): op=lost kernel=2 overrun=0 truncated=0 dropped=0 oversized=0 ratelimited=0 gap=0 disk=0 sockdrop=0 stall_jiffies=0 res=failed"},
+			"audit(1795636980.007:0): op=lost kernel=2 overrun=0 truncated=0 dropped=0 oversized=0 ratelimited=0 gap=0 disk=0 sockdrop=0 forward=0 stall_jiffies=0 res=failed"},
 		{"ratelimit", string(AppendRateLimitRecord(nil, ms, "noisy", 12)),
 			`audit(1795636980.007:0): op=ratelimit key="noisy" suppressed=12 res=failed`},
 		{"ratelimit, default bucket", string(AppendRateLimitRecord(nil, ms, "", 1)),

@@ -14,8 +14,8 @@ import (
 // to wait in it (stall_jiffies) and the records each plugin lost in it
 // (those with a loss; see [PluginLoss]) to b:
 //
-//	audit(SEC.MS:0): op=lost kernel=0 overrun=0 ... sockdrop=0 stall_jiffies=0 res=failed
-//	audit(SEC.MS:0): op=lost kernel=0 ... sockdrop=0 plugin=12 plugin_lost="remote.conf:12" stall_jiffies=0 res=failed
+//	audit(SEC.MS:0): op=lost kernel=0 overrun=0 ... sockdrop=0 forward=0 stall_jiffies=0 res=failed
+//	audit(SEC.MS:0): op=lost kernel=0 ... sockdrop=0 forward=0 plugin=12 plugin_lost="remote.conf:12" stall_jiffies=0 res=failed
 func AppendLossRecord(b []byte, unixMilli int64, d Losses, stallJiffies uint64, plugins ...PluginLoss) []byte {
 	b = record.AppendStamp(b, unixMilli, 0)
 	b = append(b, "op=lost "...)
