@@ -19,7 +19,9 @@ type forwarding struct {
 
 // fwdHook is the writer's BeforeDelete: set before the writer opens,
 // pointing at the forwarder once it exists.
-type fwdHook struct{ p atomic.Pointer[forward.Forwarder] }
+type fwdHook struct {
+	p atomic.Pointer[forward.Forwarder]
+}
 
 func (h *fwdHook) beforeDelete(path string) {
 	if f := h.p.Load(); f != nil {

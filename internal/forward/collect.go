@@ -54,8 +54,8 @@ type CollectStats struct {
 
 // Collector writes the frames of a stream into per-host directories.
 type Collector struct {
-	cfg     CollectConfig
-	scanner segment.FrameScanner
+	cfg                               CollectConfig
+	scanner                           segment.FrameScanner
 	frames, records, dups, waits, bad atomic.Uint64
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditdrain/auditdrain/internal/audittest"
 	"github.com/auditdrain/auditdrain/internal/segment"
 	"github.com/auditdrain/auditdrain/writer"
 )
@@ -53,11 +54,13 @@ func run(f func(ctx context.Context) error) *running {
 	return r
 }
 
-func newForwarder(t *testing.T, srv *natsServer, dir, host string, logf func(string, ...any)) *Forwarder {
+func newForwarder(t *testing.T, srv *audittest.NATS, dir, host string, logf func(string, ...any)) *Forwarder {
 	t.Helper()
 	conn := ConnOptions{URL: srv.URL()}
 	f, err := New(Config{Dir: dir, Host: host, BootID: "boot-1", Interval: 10 * time.Millisecond, Logf: logf,
-		Dial: func(ctx context.Context) (Sink, error) { return NewJetStreamSink(ctx, conn, DefaultStream, DefaultSubject) }}, nil)
+		Dial: func(ctx context.Context) (Sink, error) {
+			return NewJetStreamSink(ctx, conn, DefaultStream, DefaultSubject)
+		}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +84,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 // the server killed and restarted in the middle and the forwarder
 // restarted from its cursor.
 func TestForwardCollectRotating(t *testing.T) {
-	srv := startNATS(t)
+	srv := audittest.StartNATS(t)
 	dir := filepath.Join(t.TempDir(), "log")
 	out := filepath.Join(t.TempDir(), "central")
 	w, err := writer.Open(writer.Config{Dir: dir, LogGroup: -1, BatchBytes: 8 << 10, MaxSegmentBytes: 64 << 10, FsyncInterval: time.Millisecond})

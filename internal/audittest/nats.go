@@ -1,4 +1,4 @@
-package forward
+package audittest
 
 import (
 	"fmt"
@@ -12,11 +12,11 @@ import (
 	"time"
 )
 
-// natsServer is a nats-server -js of the test, on a free loopback port
-// with its store in a temporary directory. Stop and Start keep the port
-// and the store.
-type natsServer struct {
-	t     *testing.T
+// NATS is a nats-server -js of a test (Debian's nats-server package), on
+// a free loopback port with its store in a temporary directory. Stop and
+// Start keep the port and the store.
+type NATS struct {
+	t     testing.TB
 	bin   string
 	port  int
 	store string
@@ -25,33 +25,26 @@ type natsServer struct {
 	log   string
 }
 
-func (s *natsServer) URL() string { return "nats://127.0.0.1:" + strconv.Itoa(s.port) }
+// URL is the server's nats:// URL.
+func (s *NATS) URL() string { return "nats://127.0.0.1:" + strconv.Itoa(s.port) }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startNATS starts a JetStream server, or skips the test without one.
-func startNATS(t *testing.T, extra ...string) *natsServer {
+// StartNATS starts a JetStream server (extra: more nats-server flags),
+// stopped by its pid in cleanup, or skips the test without nats-server.
+func StartNATS(t testing.TB, extra ...string) *NATS {
 	t.Helper()
 	bin, err := exec.LookPath("nats-server")
 	if err != nil {
 		t.Skip("nats-server not installed (apt-get install nats-server; .ci/run installs it)")
 	}
 	dir := t.TempDir()
-	s := &natsServer{t: t, bin: bin, port: freePort(t), store: filepath.Join(dir, "store"), log: filepath.Join(dir, "nats.log"), args: extra}
+	s := &NATS{t: t, bin: bin, port: freePort(t), store: filepath.Join(dir, "store"), log: filepath.Join(dir, "nats.log"), args: extra}
 	s.Start()
 	t.Cleanup(s.Stop)
 	return s
 }
 
-func (s *natsServer) Start() {
+// Start starts the server (again) and waits until it listens.
+func (s *NATS) Start() {
 	s.t.Helper()
 	args := append([]string{"-js", "-a", "127.0.0.1", "-p", strconv.Itoa(s.port), "-sd", s.store, "-l", s.log}, s.args...)
 	s.cmd = exec.Command(s.bin, args...)
@@ -74,7 +67,7 @@ func (s *natsServer) Start() {
 }
 
 // Stop kills the server (SIGKILL: a crash) and waits for it.
-func (s *natsServer) Stop() {
+func (s *NATS) Stop() {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
