@@ -135,3 +135,35 @@ func TestForwardCollectRotating(t *testing.T) {
 		t.Errorf("lost %d", st.Cursor.Lost)
 	}
 }
+
+// TestRetentionLossCounted: with the server unreachable, retention
+// deletes segments the forwarder never sent: their records are counted
+// as lost (cause forward), exactly, and the cursor moves past them.
+func TestRetentionLossCounted(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	var fw *Forwarder
+	w, err := writer.Open(writer.Config{Dir: dir, LogGroup: -1, BatchBytes: 4 << 10, MaxSegmentBytes: 16 << 10,
+		FsyncInterval: time.Millisecond, MaxLogFileAction: writer.Action{Kind: writer.ActionRotate}, NumLogs: 2,
+		BeforeDelete: func(p string) { fw.BeforeDelete(p) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw, err = New(Config{Dir: dir, Host: "h", BootID: "b", Interval: 10 * time.Millisecond,
+		Dial: func(ctx context.Context) (Sink, error) { return nil, fmt.Errorf("no server") }}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := run(fw.Run)
+	defer r.stop()
+	writeLog(t, w, 1, 20000)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	kept := strings.Count(catDir(t, dir), "\n")
+	if kept >= 20000 {
+		t.Fatalf("retention deleted nothing (%d records kept)", kept)
+	}
+	if got := fw.Lost(); got != uint64(20000-kept) {
+		t.Fatalf("Lost = %d, want %d (20000 written, %d kept)", got, 20000-kept, kept)
+	}
+}
