@@ -37,6 +37,10 @@ const stateName = ".collect-state"
 // hostState is what a host directory holds: the last frame written and
 // the size of its segment after it.
 type hostState struct {
+	// Init marks a directory the collector made: with Last still zero,
+	// any segment in it was written by a collector that crashed before
+	// recording it.
+	Init    bool     `json:"init"`
 	Last    Position `json:"last"` // source position of the last frame written
 	Size    int64    `json:"size"` // size of segment Last.Seq after it
 	Frames  uint64   `json:"frames"`
@@ -212,7 +216,23 @@ func openHost(dir string) (*hostDir, error) {
 		return nil, err
 	}
 	h := &hostDir{dir: dir, lock: lock}
-	if _, err := loadJSON(filepath.Join(dir, stateName), &h.st); err != nil {
+	found, err := loadJSON(filepath.Join(dir, stateName), &h.st)
+	if err == nil && !found {
+		// A new host directory: it must hold no segments (recover would
+		// remove them), then it is marked as the collector's.
+		var segs []segment.Entry
+		if segs, _, _, err = segment.ScanDir(dir); err == nil && len(segs) > 0 {
+			err = fmt.Errorf("%s holds segments but no %s: not a directory auditdrain collect wrote; refusing to write into it", dir, stateName)
+		}
+		if err == nil {
+			h.st.Init = true
+			err = storeJSON(filepath.Join(dir, stateName), h.st)
+		}
+	}
+	if err == nil && !h.st.Init {
+		err = fmt.Errorf("%s: %s is not a collect state", dir, stateName)
+	}
+	if err != nil {
 		h.close()
 		return nil, err
 	}

@@ -325,6 +325,9 @@ func (f *Forwarder) step(ctx context.Context, sink Sink) (bool, error) {
 		return true, f.commit(next, 0, 0)
 	}
 	if err := sink.PublishBatch(ctx, f.msgs); err != nil {
+		// The client may still hold (and retry) messages of this batch:
+		// their bytes must not be reused for the next one.
+		f.msgs, f.data = nil, nil
 		return false, err
 	}
 	now := time.Now()

@@ -73,7 +73,7 @@ func connectJS(ctx context.Context, o ConnOptions, stream, subject string) (*nat
 	if err != nil {
 		return nil, nil, fmt.Errorf("forward: connect to %s: %w", o.URL, err)
 	}
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096), jetstream.WithPublishAsyncTimeout(10*time.Second))
 	if err != nil {
 		nc.Close()
 		return nil, nil, err
