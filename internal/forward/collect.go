@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -52,7 +53,7 @@ type CollectStats struct {
 	Frames     uint64 // frames written
 	Records    uint64
 	Duplicates uint64 // messages acknowledged without writing: already written
-	Waits      uint64 // messages put back: an earlier frame of the host had not been written yet
+	Waits      uint64 // frames put back after holdFor: an earlier frame of the host had not been written
 	Bad        uint64 // messages refused: bad headers or a frame that does not verify
 }
 
@@ -60,6 +61,7 @@ type CollectStats struct {
 type Collector struct {
 	cfg                               CollectConfig
 	scanner                           segment.FrameScanner
+	pending                           []pendingMsg // held frames (Run's goroutine)
 	frames, records, dups, waits, bad atomic.Uint64
 }
 
@@ -105,14 +107,18 @@ func (c *Collector) Run(ctx context.Context) error {
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       30 * time.Second,
 		FilterSubject: c.cfg.Subject + ".>",
-		MaxAckPending: 4 * c.cfg.Batch,
+		MaxAckPending: 16 * c.cfg.Batch,
 	})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("forward: consumer %s: %w", c.cfg.Durable, err)
 	}
 	for ctx.Err() == nil {
-		batch, err := cons.Fetch(c.cfg.Batch, jetstream.FetchMaxWait(500*time.Millisecond))
+		wait := 500 * time.Millisecond
+		if len(c.pending) > 0 {
+			wait = 50 * time.Millisecond
+		}
+		batch, err := cons.Fetch(c.cfg.Batch, jetstream.FetchMaxWait(wait))
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -129,7 +135,7 @@ func (c *Collector) Run(ctx context.Context) error {
 			!errors.Is(err, jetstream.ErrNoMessages) {
 			c.cfg.Logf("collect: fetch: %v", err)
 		}
-		if len(msgs) == 0 {
+		if len(msgs) == 0 && len(c.pending) == 0 {
 			continue
 		}
 		if err := c.handle(msgs); err != nil {
@@ -143,36 +149,88 @@ func (c *Collector) Run(ctx context.Context) error {
 			}
 		}
 	}
+	for _, p := range c.pending {
+		p.msg.Nak()
+	}
 	return nil
 }
 
-// handle writes a fetched batch, host by host, then acknowledges.
+// pendingMsg is a frame whose predecessor has not been written yet: held
+// for a while (another collector sharing the work is probably writing
+// it), then put back.
+type pendingMsg struct {
+	msg   jetstream.Msg
+	host  string
+	pos   Position
+	since time.Time
+}
+
+// holdFor is how long a frame waits for its predecessor before it is
+// put back on the stream (NAK), freeing its slot for redelivery.
+const holdFor = 3 * time.Second
+
+// gapAfter is the deliveries after which a frame whose predecessor never
+// came is written anyway (the predecessor is gone from the stream): the
+// gap is logged.
+const gapAfter = 8
+
+// handle writes a fetched batch and the held frames, host by host, in
+// log order, then acknowledges.
 func (c *Collector) handle(msgs []jetstream.Msg) error {
-	byHost := map[string][]jetstream.Msg{}
+	byHost := map[string][]pendingMsg{}
 	var hosts []string
+	add := func(p pendingMsg) {
+		if _, ok := byHost[p.host]; !ok {
+			hosts = append(hosts, p.host)
+		}
+		byHost[p.host] = append(byHost[p.host], p)
+	}
+	for _, p := range c.pending {
+		add(p)
+	}
+	c.pending = c.pending[:0]
+	now := time.Now()
 	for _, m := range msgs {
-		h := m.Headers().Get(HdrHost)
-		if !validHost(h) {
+		hd := m.Headers()
+		h := hd.Get(HdrHost)
+		seq, err1 := strconv.ParseUint(hd.Get(HdrSegment), 10, 64)
+		off, err2 := strconv.ParseInt(hd.Get(HdrOffset), 10, 64)
+		if !validHost(h) || err1 != nil || err2 != nil || hd.Get(HdrPayload) != "frame" {
 			c.bad.Add(1)
-			c.cfg.Logf("collect: message %s: bad or missing %s %q", m.Subject(), HdrHost, h)
+			c.cfg.Logf("collect: message %s: bad or missing headers (host %q, segment, offset, payload frame)", m.Subject(), h)
 			m.Term()
 			continue
 		}
-		if _, ok := byHost[h]; !ok {
-			hosts = append(hosts, h)
-		}
-		byHost[h] = append(byHost[h], m)
+		add(pendingMsg{msg: m, host: h, pos: Position{seq, off}, since: now})
 	}
 	for _, h := range hosts {
-		ack, nak, err := c.writeHost(h, byHost[h])
+		ms := byHost[h]
+		slices.SortStableFunc(ms, func(a, b pendingMsg) int {
+			if a.pos.Less(b.pos) {
+				return -1
+			}
+			if b.pos.Less(a.pos) {
+				return 1
+			}
+			return 0
+		})
+		ack, held, err := c.writeHost(h, ms)
 		if err != nil {
+			for _, p := range ms {
+				p.msg.NakWithDelay(time.Second)
+			}
 			return err
 		}
 		for _, m := range ack {
 			m.Ack()
 		}
-		for _, m := range nak {
-			m.NakWithDelay(200 * time.Millisecond)
+		for _, p := range held {
+			if now.Sub(p.since) > holdFor {
+				c.waits.Add(1)
+				p.msg.NakWithDelay(100 * time.Millisecond)
+				continue
+			}
+			c.pending = append(c.pending, p)
 		}
 	}
 	return nil
@@ -359,40 +417,34 @@ func (h *hostDir) rotate(seq uint64) error {
 	return nil
 }
 
-// writeHost writes one host's messages in order and returns those to
-// acknowledge (written or duplicates) and those to put back.
-func (c *Collector) writeHost(host string, msgs []jetstream.Msg) (ack, nak []jetstream.Msg, err error) {
+// writeHost writes one host's frames (in log order) and returns the
+// messages to acknowledge (written, or duplicates) and those held: from
+// the first whose predecessor is not the last frame written.
+func (c *Collector) writeHost(host string, ms []pendingMsg) (ack []jetstream.Msg, held []pendingMsg, err error) {
 	h, err := openHost(filepath.Join(c.cfg.Dir, host))
 	if err != nil {
 		return nil, nil, fmt.Errorf("collect: %s: %w", host, err)
 	}
 	defer h.close()
-	var pending []jetstream.Msg
-	for i, m := range msgs {
-		hd := m.Headers()
-		seq, err1 := strconv.ParseUint(hd.Get(HdrSegment), 10, 64)
-		off, err2 := strconv.ParseInt(hd.Get(HdrOffset), 10, 64)
-		if err1 != nil || err2 != nil || hd.Get(HdrPayload) != "frame" {
-			c.bad.Add(1)
-			c.cfg.Logf("collect: %s: message without segment, offset or frame payload", host)
-			m.Term()
-			continue
-		}
-		pos := Position{seq, off}
+	for i, p := range ms {
+		m, pos := p.msg, p.pos
 		if h.st.Last != (Position{}) && !h.st.Last.Less(pos) {
 			c.dups.Add(1)
-			pending = append(pending, m)
+			ack = append(ack, m)
 			continue
 		}
-		if prev, ok := parsePos(hd.Get(HdrPrev)); ok && h.st.Last != (Position{}) && prev != h.st.Last {
-			// An earlier frame is missing: another collector holds it, or it
-			// comes again. After a few deliveries, accept the gap.
-			if md, err := m.Metadata(); err != nil || md.NumDelivered < 20 {
-				c.waits.Add(1)
-				nak = append(nak, msgs[i:]...)
+		prevText := m.Headers().Get(HdrPrev)
+		prev, hasPrev := parsePos(prevText)
+		if hasPrev && prev != h.st.Last {
+			// An earlier frame is not written yet: another collector
+			// holds it, or it comes again. Only a frame delivered many
+			// times is written over the gap (its predecessor is gone).
+			if md, err := m.Metadata(); err != nil || md.NumDelivered < gapAfter {
+				held = append(held, ms[i:]...)
 				break
 			}
-			c.cfg.Logf("collect: %s: frame %v follows %v, but %v was written last: gap accepted", host, pos, prev, h.st.Last)
+			c.cfg.Logf("collect: %s: frame %v follows %v, which never came (%v was written last): a gap in the collected log",
+				host, pos, prev, h.st.Last)
 		}
 		_, t, err := c.scanner.Decode(m.Data())
 		if err != nil {
@@ -406,10 +458,10 @@ func (c *Collector) writeHost(host string, msgs []jetstream.Msg) (ack, nak []jet
 		}
 		c.frames.Add(1)
 		c.records.Add(t.Records)
-		pending = append(pending, m)
+		ack = append(ack, m)
 	}
 	if err := h.sync(); err != nil {
 		return nil, nil, fmt.Errorf("collect: %s: %w", host, err)
 	}
-	return pending, nak, nil
+	return ack, held, nil
 }

@@ -167,3 +167,52 @@ func TestRetentionLossCounted(t *testing.T) {
 		t.Fatalf("Lost = %d, want %d (20000 written, %d kept)", got, 20000-kept, kept)
 	}
 }
+
+// TestCollectorsShareTheWork: two collectors with the same durable name
+// on the same directory, two hosts forwarding: each host's directory is
+// its log, whatever collector wrote which frame.
+func TestCollectorsShareTheWork(t *testing.T) {
+	srv := audittest.StartNATS(t)
+	out := filepath.Join(t.TempDir(), "central")
+	var cols []*Collector
+	for range 2 {
+		c := NewCollector(CollectConfig{Conn: ConnOptions{URL: srv.URL()}, Dir: out, Batch: 16, Logf: t.Logf})
+		cols = append(cols, c)
+		r := run(c.Run)
+		defer r.stop()
+	}
+	var dirs []string
+	var fws []*Forwarder
+	for i, host := range []string{"alpha", "beta"} {
+		dir := filepath.Join(t.TempDir(), "log")
+		w, err := writer.Open(writer.Config{Dir: dir, LogGroup: -1, BatchBytes: 4 << 10, MaxSegmentBytes: 32 << 10, FsyncInterval: time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeLog(t, w, 1+i*100000, 8000)
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		fw := newForwarder(t, srv, dir, host, t.Logf)
+		r := run(fw.Run)
+		defer r.stop()
+		dirs, fws = append(dirs, dir), append(fws, fw)
+	}
+	waitFor(t, 30*time.Second, "both hosts forwarded and collected", func() bool {
+		var n uint64
+		for _, c := range cols {
+			n += c.Stats().Records
+		}
+		return fws[0].Stats().Records == 8000 && fws[1].Stats().Records == 8000 && n >= 16000
+	})
+	for i, host := range []string{"alpha", "beta"} {
+		if got, want := catDir(t, filepath.Join(out, host)), catDir(t, dirs[i]); got != want {
+			t.Errorf("%s: collected %d bytes, the log has %d", host, len(got), len(want))
+		}
+	}
+	a, b := cols[0].Stats(), cols[1].Stats()
+	t.Logf("collector 1: %+v; collector 2: %+v", a, b)
+	if a.Frames == 0 || b.Frames == 0 {
+		t.Errorf("one collector did all the work (%d and %d frames)", a.Frames, b.Frames)
+	}
+}
