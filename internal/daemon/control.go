@@ -100,8 +100,11 @@ type Status struct {
 	ForwardLagBytes   int64   `json:"forward_lag_bytes,omitempty"`
 	ForwardLagRecords uint64  `json:"forward_lag_records,omitempty"`
 	ForwardLagSeconds float64 `json:"forward_lag_seconds,omitempty"`
-	ForwardErrors     uint64  `json:"forward_errors,omitempty"`
-	ForwardLastError  string  `json:"forward_last_error,omitempty"`
+	// Latency of the last batches: oldest record's time to the ack.
+	ForwardLatencyP50Ms float64 `json:"forward_latency_p50_ms,omitempty"`
+	ForwardLatencyP99Ms float64 `json:"forward_latency_p99_ms,omitempty"`
+	ForwardErrors       uint64  `json:"forward_errors,omitempty"`
+	ForwardLastError    string  `json:"forward_last_error,omitempty"`
 }
 
 // RuleError is a line of the configured rules that the kernel refused.

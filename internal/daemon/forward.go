@@ -95,6 +95,9 @@ func (d *Daemon) forwardStatus(s *Status) {
 	s.ForwardLagBytes = st.LagBytes
 	s.ForwardLagRecords = st.LagRecords
 	s.ForwardLagSeconds = st.LagSeconds
+	q := f.LatencyQuantiles(0.5, 0.99)
+	s.ForwardLatencyP50Ms = float64(q[0].Microseconds()) / 1000
+	s.ForwardLatencyP99Ms = float64(q[1].Microseconds()) / 1000
 	s.ForwardErrors = st.Errors
 	s.ForwardLastError = st.LastErr
 }

@@ -66,6 +66,7 @@ var statusSection = map[string]string{
 	"forward_url": sectionForward, "forward_connected": sectionForward, "forward_cursor": sectionForward,
 	"forward_records": sectionForward, "forward_bytes_sent": sectionForward, "forward_lag_bytes": sectionForward,
 	"forward_lag_records": sectionForward, "forward_lag_seconds": sectionForward, "forward_errors": sectionForward,
+	"forward_latency_p50_ms": sectionForward, "forward_latency_p99_ms": sectionForward,
 	"forward_last_error": sectionForward,
 }
 

@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -65,7 +64,6 @@ func TestForwardFigures(t *testing.T) {
 		float64(cpu.Microseconds())/n, st.BytesSent, float64(st.BytesSent)/n, st.Cursor.Frames, float64(n)/float64(st.Cursor.Frames))
 	// 2. Live: 20,000 records/s for 10 s, latency from the record's stamp
 	// to the server's ack of its frame.
-	lat0 := len(fw.Latencies())
 	tick := time.NewTicker(10 * time.Millisecond)
 	serial := n
 	cpu0, t0 = cpuTime(), time.Now()
@@ -83,11 +81,9 @@ func TestForwardFigures(t *testing.T) {
 	w.Flush()
 	waitFor(t, 30*time.Second, "the live records forwarded", func() bool { return fw.Stats().Records >= uint64(serial) })
 	el, cpu = time.Since(t0), cpuTime()-cpu0
-	lat := fw.Latencies()[lat0:]
-	slices.Sort(lat)
-	p := func(q float64) time.Duration { return lat[min(len(lat)-1, int(q*float64(len(lat))))] }
-	t.Logf("live 20k/s: %d batches, ack latency (oldest record's stamp to ack) p50 %v p99 %v max %v; process CPU (writer, forwarder, generator) %.1f%% of one CPU",
-		len(lat), p(0.5), p(0.99), lat[len(lat)-1], 100*cpu.Seconds()/el.Seconds())
+	q := fw.LatencyQuantiles(0.5, 0.99, 1)
+	t.Logf("live 20k/s: ack latency (oldest record's stamp to ack, last %d batches) p50 %v p99 %v max %v; process CPU (writer, forwarder, generator) %.1f%% of one CPU",
+		len(fw.Latencies()), q[0], q[1], q[2], 100*cpu.Seconds()/el.Seconds())
 	r.stop()
 	w.Close()
 	_ = context.Background

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,10 +74,11 @@ type Forwarder struct {
 	backlog0 uint64        // records after the cursor at start
 	written0 uint64
 
-	// latencies of acknowledged batches (oldest record's kernel time to
-	// the acknowledgement), for the figures.
+	// latencies of the last acknowledged batches (oldest record's kernel
+	// time to the acknowledgement), a ring of latRing.
 	latMu sync.Mutex
 	lat   []time.Duration
+	latN  int // batches observed in all
 
 	msgs []Message
 	data []byte
@@ -333,9 +335,13 @@ func (f *Forwarder) step(ctx context.Context, sink Sink) (bool, error) {
 	now := time.Now()
 	if oldest >= 0 {
 		f.latMu.Lock()
-		if len(f.lat) < 1<<20 {
-			f.lat = append(f.lat, now.Sub(time.UnixMilli(oldest)))
+		d := now.Sub(time.UnixMilli(oldest))
+		if len(f.lat) < latRing {
+			f.lat = append(f.lat, d)
+		} else {
+			f.lat[f.latN%latRing] = d
 		}
+		f.latN++
 		f.latMu.Unlock()
 	}
 	next.Offset = end
@@ -459,12 +465,31 @@ func (f *Forwarder) Stats() Stats {
 	return s
 }
 
-// Latencies returns, for each acknowledged batch, the time from its
-// oldest record's kernel timestamp to the acknowledgement.
+// latRing is how many batch latencies are kept.
+const latRing = 4096
+
+// Latencies returns, for the last acknowledged batches (at most 4096, in
+// no particular order), the time from the batch's oldest record's kernel
+// timestamp to the server's acknowledgement: the delay forwarding adds
+// to the writer's (flush_interval) and the forwarder's polling.
 func (f *Forwarder) Latencies() []time.Duration {
 	f.latMu.Lock()
 	defer f.latMu.Unlock()
 	return append([]time.Duration(nil), f.lat...)
+}
+
+// LatencyQuantiles returns quantiles qs of Latencies (0 without any).
+func (f *Forwarder) LatencyQuantiles(qs ...float64) []time.Duration {
+	lat := f.Latencies()
+	slices.Sort(lat)
+	out := make([]time.Duration, len(qs))
+	if len(lat) == 0 {
+		return out
+	}
+	for i, q := range qs {
+		out[i] = lat[min(len(lat)-1, int(q*float64(len(lat))))]
+	}
+	return out
 }
 
 // Host returns the host name the forwarder sends as.
