@@ -31,6 +31,7 @@ func cmdCollect(e *env, args []string) error {
 	ca := fs.String("tls-ca", "", "CA `file` verifying the server")
 	cert := fs.String("tls-cert", "", "client certificate `file`")
 	key := fs.String("tls-key", "", "client key `file` (root-owned, not writable by group or others)")
+	replicas := fs.Int("replicas", 1, "replicas of the stream if collect creates it (forward_replicas)")
 	insecure := fs.Bool("insecure", false, "permit plain text to a server that is not on loopback")
 	if err := e.parseNoArgs(fs, args); err != nil {
 		return err
@@ -54,7 +55,7 @@ func cmdCollect(e *env, args []string) error {
 		}
 		return err
 	}
-	c := forward.NewCollector(forward.CollectConfig{Conn: conn, Stream: *stream, Subject: *subject, Durable: *durable, Dir: *dir,
+	c := forward.NewCollector(forward.CollectConfig{Conn: conn, Stream: *stream, Subject: *subject, Durable: *durable, Dir: *dir, Replicas: *replicas,
 		Logf: func(f string, a ...any) { fmt.Fprintf(e.stderr, "auditdrain: "+f+"\n", a...) }})
 	ctx := interruptible()
 	err := c.Run(ctx)

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -74,4 +75,51 @@ func (s *NATS) Stop() {
 	s.cmd.Process.Signal(syscall.SIGKILL)
 	s.cmd.Wait()
 	s.cmd = nil
+}
+
+// StartNATSCluster starts n JetStream servers clustered on loopback
+// ports (each with its own store), stopped by pid in cleanup. JetStream
+// needs a few seconds to elect its meta leader after the start: callers
+// retry their first stream creation.
+func StartNATSCluster(t testing.TB, n int) []*NATS {
+	t.Helper()
+	bin, err := exec.LookPath("nats-server")
+	if err != nil {
+		t.Skip("nats-server not installed (apt-get install nats-server; .ci/run installs it)")
+	}
+	dir := t.TempDir()
+	routes := make([]string, n)
+	cports := make([]int, n)
+	for i := range n {
+		cports[i] = freePort(t)
+		routes[i] = fmt.Sprintf("nats-route://127.0.0.1:%d", cports[i])
+	}
+	var srvs []*NATS
+	for i := range n {
+		s := &NATS{t: t, bin: bin, port: freePort(t), store: filepath.Join(dir, fmt.Sprintf("store%d", i)),
+			log: filepath.Join(dir, fmt.Sprintf("nats%d.log", i))}
+		conf := filepath.Join(dir, fmt.Sprintf("n%d.conf", i))
+		text := fmt.Sprintf("server_name: n%d\ncluster {\n  name: test\n  listen: 127.0.0.1:%d\n  routes: [%s]\n}\n",
+			i, cports[i], strings.Join(routes, ", "))
+		if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s.args = []string{"-c", conf}
+		srvs = append(srvs, s)
+	}
+	for _, s := range srvs {
+		s.Start()
+		t.Cleanup(s.Stop)
+	}
+	return srvs
+}
+
+// ClusterURL is the comma-separated URLs of srvs, as NATS clients take
+// them.
+func ClusterURL(srvs []*NATS) string {
+	urls := make([]string, len(srvs))
+	for i, s := range srvs {
+		urls[i] = s.URL()
+	}
+	return strings.Join(urls, ",")
 }

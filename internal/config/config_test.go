@@ -206,6 +206,7 @@ func TestKeyErrors(t *testing.T) {
 		{"forward_subject", "audit.*", "wildcards"},
 		{"forward_stream", "AUDIT.X", "or dots"},
 		{"forward_payload", "json", "want one of frame"},
+		{"forward_replicas", "0", "out of range"},
 		{"forward_nkey_seed", writable, "untrusted file"},
 		{"forward_creds", "/nonexistent/x.creds", "no such file or directory"},
 		{"forward_tls_key", writable, "untrusted file"},
@@ -524,7 +525,7 @@ func TestValueRoundTrips(t *testing.T) {
 		RotateInterval: time.Hour, SpaceLeft: writer.Threshold{Percent: 2.5}, SpaceLeftAction: writer.Action{Kind: writer.ActionExec, Path: prog},
 		AdminSpaceLeft: writer.Threshold{Bytes: 25 << 20}, AdminSpaceLeftAction: writer.Action{Kind: writer.ActionHalt},
 		DiskFullAction: writer.Action{Kind: writer.ActionRotate}, DiskErrorAction: writer.Action{Kind: writer.ActionIgnore}, AllowSystemActions: true,
-		Forward: Forward{URL: "tls://collector.example:4222", Subject: "audit.fleet", Stream: "FLEET", Payload: "frame",
+		Forward: Forward{URL: "tls://collector.example:4222", Subject: "audit.fleet", Stream: "FLEET", Payload: "frame", Replicas: 3,
 			User: "u", Password: "p", Token: "t", NKeySeed: prog, Creds: prog, TLSCA: "/etc/ca.pem", TLSCert: "/etc/c.pem", TLSKey: prog, Insecure: true},
 	}
 	for _, want := range []Config{Default(), changed} {

@@ -15,6 +15,7 @@ type Forward struct {
 	Subject  string // forward_subject: subject prefix, messages go to SUBJECT.<host>
 	Stream   string // forward_stream: the JetStream stream (created if missing)
 	Payload  string // forward_payload: frame
+	Replicas int    // forward_replicas: copies of a stream the forwarder creates
 	User     string // forward_user
 	Password string // forward_password
 	Token    string // forward_token
@@ -31,10 +32,6 @@ func (c *Config) validateForward() error {
 	f := c.Forward
 	if f.URL == "" {
 		return nil
-	}
-	u, err := url.Parse(f.URL)
-	if err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Hostname() == "" {
-		return fmt.Errorf("config: forward_url = %q: want nats://HOST:PORT or tls://HOST:PORT", f.URL)
 	}
 	if c.Compression != CompressionZstd {
 		return errors.New("config: forward_url needs compression = zstd (the forwarder sends the log's zstd frames)")
@@ -62,9 +59,11 @@ func forwardURL(ptr func(*Config) *string) value {
 		if s == "" {
 			return s, nil
 		}
-		u, err := url.Parse(s)
-		if err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Hostname() == "" {
-			return "", errors.New("want nats://HOST:PORT or tls://HOST:PORT")
+		for _, one := range strings.Split(s, ",") {
+			u, err := url.Parse(strings.TrimSpace(one))
+			if err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Hostname() == "" {
+				return "", errors.New("want nats://HOST:PORT or tls://HOST:PORT (several, comma-separated, for a cluster)")
+			}
 		}
 		return s, nil
 	}, func(s string) string { return s }}

@@ -114,9 +114,10 @@ var keyTable = []key{
 		oneOf(func(c *Config) *PluginOverflow { return &c.PluginOverflow }, PluginOverflowSyslog, PluginOverflowIgnore, PluginOverflowSuspend)},
 
 	// Forwarding to NATS JetStream (internal/forward).
-	{"forward_url", "", "nats://HOST:PORT (or tls://) turns forwarding on: the log's frames are published to JetStream at least once, from disk, never stalling the drain (empty: off)", forwardURL(func(c *Config) *string { return &c.Forward.URL })},
+	{"forward_url", "", "nats://HOST:PORT (or tls://; several, comma-separated, for a cluster) turns forwarding on: the log's frames are published to JetStream at least once, from disk, never stalling the drain (empty: off)", forwardURL(func(c *Config) *string { return &c.Forward.URL })},
 	{"forward_subject", "auditdrain", "subject prefix: frames go to SUBJECT.<host>", natsName(func(c *Config) *string { return &c.Forward.Subject }, true)},
 	{"forward_stream", "AUDITDRAIN", "JetStream stream (created with subject SUBJECT.> if missing)", natsName(func(c *Config) *string { return &c.Forward.Stream }, false)},
+	{"forward_replicas", "1", "copies of the stream, on a JetStream cluster, when the forwarder creates it", num(func(c *Config) *int { return &c.Forward.Replicas }, 1, 5)},
 	{"forward_payload", "frame", "frame (each zstd frame as on disk, RAW lines, with host, boot id, segment and serial headers)", oneOf(func(c *Config) *string { return &c.Forward.Payload }, "frame")},
 	{"forward_user", "", "NATS user name (with forward_password)", str(func(c *Config) *string { return &c.Forward.User })},
 	{"forward_password", "", "NATS password", str(func(c *Config) *string { return &c.Forward.Password })},

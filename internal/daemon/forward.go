@@ -46,7 +46,7 @@ func (d *Daemon) startForward() error {
 		Dir:     d.cfg.LogDir,
 		Subject: c.Subject,
 		Dial: func(ctx context.Context) (forward.Sink, error) {
-			return forward.NewJetStreamSink(ctx, conn, c.Stream, c.Subject)
+			return forward.NewJetStreamSink(ctx, conn, c.Stream, c.Subject, c.Replicas)
 		},
 		Logf: d.logf,
 	}, func() uint64 { return w.Stats().Records })

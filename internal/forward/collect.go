@@ -26,7 +26,10 @@ type CollectConfig struct {
 	Durable string // durable consumer name, shared by collectors that share the work (default "auditdrain-collect")
 	Dir     string // DIR/<host>/ gets each host's segments
 	Batch   int    // messages per fetch (default 256)
-	Logf    func(format string, args ...any)
+	// Replicas is the replica count of the stream if the collector
+	// creates it (before any forwarder did).
+	Replicas int
+	Logf     func(format string, args ...any)
 }
 
 // DefaultStream is the stream name when none is configured.
@@ -96,7 +99,7 @@ func (c *Collector) Run(ctx context.Context) error {
 	if err := os.MkdirAll(c.cfg.Dir, 0o750); err != nil {
 		return err
 	}
-	nc, js, err := connectJS(ctx, c.cfg.Conn, c.cfg.Stream, c.cfg.Subject)
+	nc, js, err := connectJS(ctx, c.cfg.Conn, c.cfg.Stream, c.cfg.Subject, c.cfg.Replicas)
 	if err != nil {
 		return err
 	}

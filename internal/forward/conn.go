@@ -39,34 +39,31 @@ func (o ConnOptions) TLS() bool {
 	return strings.HasPrefix(o.URL, "tls://") || o.TLSCA != "" || o.TLSCert != ""
 }
 
-// Check verifies the URL and refuses plain text to a server that is not
-// on loopback unless Insecure is set (a name is resolved: it must map
-// only to loopback addresses).
+// Check verifies the URL (or the comma-separated URLs of a cluster)
+// and refuses plain text to a server that is not on loopback unless
+// Insecure is set (a name other than localhost counts as not loopback).
 func (o ConnOptions) Check() error {
-	u, err := url.Parse(o.URL)
-	if err != nil {
-		return fmt.Errorf("forward: url %q: %w", o.URL, err)
-	}
-	if u.Scheme != "nats" && u.Scheme != "tls" || u.Hostname() == "" {
-		return fmt.Errorf("forward: url %q: want nats://HOST:PORT or tls://HOST:PORT", o.URL)
-	}
 	if (o.TLSCert == "") != (o.TLSKey == "") {
 		return errors.New("forward: forward_tls_cert and forward_tls_key go together")
 	}
-	if o.TLS() || o.Insecure {
-		return nil
-	}
-	host := u.Hostname()
-	if ip := net.ParseIP(host); ip != nil {
-		if ip.IsLoopback() {
-			return nil
+	for _, one := range strings.Split(o.URL, ",") {
+		u, err := url.Parse(strings.TrimSpace(one))
+		if err != nil {
+			return fmt.Errorf("forward: url %q: %w", one, err)
 		}
-		return fmt.Errorf("forward: %s: %w", o.URL, ErrInsecure)
+		if u.Scheme != "nats" && u.Scheme != "tls" || u.Hostname() == "" {
+			return fmt.Errorf("forward: url %q: want nats://HOST:PORT or tls://HOST:PORT", one)
+		}
+		if o.TLS() || o.Insecure || u.Scheme == "tls" {
+			continue
+		}
+		host := u.Hostname()
+		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() || host == "localhost" {
+			continue
+		}
+		return fmt.Errorf("forward: %s: %w", one, ErrInsecure)
 	}
-	if host == "localhost" {
-		return nil
-	}
-	return fmt.Errorf("forward: %s: %w", o.URL, ErrInsecure)
+	return nil
 }
 
 func (o ConnOptions) natsOptions() ([]nats.Option, error) {

@@ -189,7 +189,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		f.lastErr = err.Error()
 		f.mu.Unlock()
 		if !repeated {
-			f.cfg.Logf("forward: %v (retrying)", err)
+			f.cfg.Logf("%v (retrying)", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -222,6 +222,14 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			continue
 		}
 		backoff = 100 * time.Millisecond
+		if progressed {
+			f.mu.Lock()
+			if f.lastErr != "" {
+				f.cfg.Logf("forward: acknowledged again after: %s", f.lastErr)
+				f.lastErr = ""
+			}
+			f.mu.Unlock()
+		}
 		if !progressed {
 			select {
 			case <-ctx.Done():

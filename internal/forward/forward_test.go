@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,7 +60,7 @@ func newForwarder(t *testing.T, srv *audittest.NATS, dir, host string, logf func
 	conn := ConnOptions{URL: srv.URL()}
 	f, err := New(Config{Dir: dir, Host: host, BootID: "boot-1", Interval: 10 * time.Millisecond, Logf: logf,
 		Dial: func(ctx context.Context) (Sink, error) {
-			return NewJetStreamSink(ctx, conn, DefaultStream, DefaultSubject)
+			return NewJetStreamSink(ctx, conn, DefaultStream, DefaultSubject, 1)
 		}}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -215,4 +216,83 @@ func TestCollectorsShareTheWork(t *testing.T) {
 	if a.Frames == 0 || b.Frames == 0 {
 		t.Errorf("one collector did all the work (%d and %d frames)", a.Frames, b.Frames)
 	}
+}
+
+// TestClusterNodeKilled: a three-node JetStream cluster, an R3 stream,
+// records written at about 20,000/s while the forwarder and the
+// collector run; one node is killed in the middle (the one the forwarder
+// is connected to, if it can be told). Every record reaches the
+// collector's directory, once, in order.
+func TestClusterNodeKilled(t *testing.T) {
+	srvs := audittest.StartNATSCluster(t, 3)
+	url := audittest.ClusterURL(srvs)
+	conn := ConnOptions{URL: url}
+	// The meta leader takes a few seconds: create the R3 stream once it
+	// can be.
+	var sink Sink
+	waitFor(t, 30*time.Second, "the R3 stream created", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		s, err := NewJetStreamSink(ctx, conn, DefaultStream, DefaultSubject, 3)
+		if err == nil {
+			sink = s
+		}
+		return err == nil
+	})
+	sink.Close()
+	dir := filepath.Join(t.TempDir(), "log")
+	out := filepath.Join(t.TempDir(), "central")
+	w, err := writer.Open(writer.Config{Dir: dir, LogGroup: -1, BatchBytes: 16 << 10, MaxSegmentBytes: 256 << 10, FsyncInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := NewCollector(CollectConfig{Conn: conn, Dir: out, Logf: t.Logf})
+	cr := run(col.Run)
+	defer cr.stop()
+	var dialed atomic.Pointer[jsSink]
+	fw, err := New(Config{Dir: dir, Host: "node-test", BootID: "b", Interval: 20 * time.Millisecond, Logf: t.Logf,
+		Dial: func(ctx context.Context) (Sink, error) {
+			s, err := NewJetStreamSink(ctx, conn, DefaultStream, DefaultSubject, 3)
+			if err == nil {
+				dialed.Store(s.(*jsSink))
+			}
+			return s, err
+		}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr := run(fw.Run)
+	defer fr.stop()
+	// 6 s at ~20,000 records/s; after 2 s the node the forwarder is
+	// connected to is killed.
+	const total = 120000
+	start := time.Now()
+	killed := false
+	for i := 0; i < total; i += 200 {
+		writeLog(t, w, i+1, 200)
+		w.Tick(time.Now())
+		if !killed && time.Since(start) > 2*time.Second {
+			victim := srvs[0]
+			if s := dialed.Load(); s != nil {
+				for _, srv := range srvs {
+					if s.nc.ConnectedUrl() == srv.URL() {
+						victim = srv
+					}
+				}
+			}
+			t.Logf("killing %s", victim.URL())
+			victim.Stop()
+			killed = true
+		}
+		time.Sleep(time.Until(start.Add(time.Duration(i+200) * time.Second / 20000)))
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "every record collected", func() bool { return col.Stats().Records >= total })
+	got, want := catDir(t, filepath.Join(out, "node-test")), catDir(t, dir)
+	if got != want {
+		t.Fatalf("collected %d bytes (%d lines), the log has %d (%d lines)", len(got), strings.Count(got, "\n"), len(want), strings.Count(want, "\n"))
+	}
+	t.Logf("forwarder %+v; collector %+v", fw.Stats(), col.Stats())
 }

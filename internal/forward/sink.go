@@ -55,16 +55,17 @@ type jsSink struct {
 
 // NewJetStreamSink connects with the options given and makes sure the
 // stream named stream exists, capturing subject.> (it creates it, file
-// storage, with DefaultDuplicateWindow, if not).
-func NewJetStreamSink(ctx context.Context, o ConnOptions, stream, subject string) (Sink, error) {
-	nc, js, err := connectJS(ctx, o, stream, subject)
+// storage, with DefaultDuplicateWindow and replicas copies on a
+// cluster, if not).
+func NewJetStreamSink(ctx context.Context, o ConnOptions, stream, subject string, replicas int) (Sink, error) {
+	nc, js, err := connectJS(ctx, o, stream, subject, replicas)
 	if err != nil {
 		return nil, err
 	}
 	return &jsSink{nc: nc, js: js, timeout: 10 * time.Second}, nil
 }
 
-func connectJS(ctx context.Context, o ConnOptions, stream, subject string) (*nats.Conn, jetstream.JetStream, error) {
+func connectJS(ctx context.Context, o ConnOptions, stream, subject string, replicas int) (*nats.Conn, jetstream.JetStream, error) {
 	opts, err := o.natsOptions()
 	if err != nil {
 		return nil, nil, err
@@ -78,14 +79,14 @@ func connectJS(ctx context.Context, o ConnOptions, stream, subject string) (*nat
 		nc.Close()
 		return nil, nil, err
 	}
-	if err := ensureStream(ctx, js, stream, subject); err != nil {
+	if err := ensureStream(ctx, js, stream, subject, replicas); err != nil {
 		nc.Close()
 		return nil, nil, err
 	}
 	return nc, js, nil
 }
 
-func ensureStream(ctx context.Context, js jetstream.JetStream, stream, subject string) error {
+func ensureStream(ctx context.Context, js jetstream.JetStream, stream, subject string, replicas int) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	_, err := js.Stream(ctx, stream)
@@ -100,6 +101,7 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, stream, subject s
 		Subjects:   []string{subject + ".>"},
 		Storage:    jetstream.FileStorage,
 		Duplicates: DefaultDuplicateWindow,
+		Replicas:   max(replicas, 1),
 	})
 	if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 		return fmt.Errorf("forward: create stream %s: %w", stream, err)
