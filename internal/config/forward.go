@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/auditdrain/auditdrain/internal/forward"
 )
 
 // Forward is the forwarding configuration (forward_* keys): where the
@@ -41,6 +43,10 @@ func (c *Config) validateForward() error {
 	}
 	if f.Subject == "" || strings.ContainsAny(f.Subject, " \t*>") {
 		return fmt.Errorf("config: forward_subject = %q: want NATS subject tokens without wildcards", f.Subject)
+	}
+	conn := forward.ConnOptions{URL: f.URL, TLSCA: f.TLSCA, TLSCert: f.TLSCert, TLSKey: f.TLSKey, Insecure: f.Insecure}
+	if err := conn.Check(); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
 	for _, p := range []struct{ key, path string }{{"forward_nkey_seed", f.NKeySeed}, {"forward_creds", f.Creds}, {"forward_tls_key", f.TLSKey}} {
 		if p.path == "" {

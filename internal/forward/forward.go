@@ -279,7 +279,20 @@ func (f *Forwarder) step(ctx context.Context, sink Sink) (bool, error) {
 	live := i == len(segs)-1
 	path := filepath.Join(f.cfg.Dir, seg.Name)
 	if !segment.IsZstd(path) {
-		return false, fmt.Errorf("forward: %s is a plain segment: forwarding needs compression = zstd", path)
+		if live {
+			return false, fmt.Errorf("forward: %s is a plain segment: forwarding needs compression = zstd", path)
+		}
+		// An old plain segment (written before compression = zstd): its
+		// records cannot be sent as frames; they are counted as lost.
+		x, _ := segment.ScanIndex(path)
+		lost := x.Records - min(x.Records, cur.SegRecords)
+		f.cfg.Logf("forward: %s is a plain segment (compression = none when it was written): its %d records are not forwarded", path, lost)
+		f.mu.Lock()
+		f.cur.Lost += lost
+		f.mu.Unlock()
+		next := cur
+		next.Seq, next.Offset, next.SegRecords, next.Boot = segs[i+1].Seq, 0, 0, f.cfg.BootID
+		return true, f.commit(next, 0, 0)
 	}
 	f.msgs, f.data = f.msgs[:0], f.data[:0]
 	next := cur

@@ -296,3 +296,28 @@ func TestClusterNodeKilled(t *testing.T) {
 	}
 	t.Logf("forwarder %+v; collector %+v", fw.Stats(), col.Stats())
 }
+
+// TestPlainSegmentSkipped: a segment written with compression = none
+// before the log switched to zstd cannot be sent as frames: its records
+// are counted as lost, and the zstd segments after it are forwarded.
+func TestPlainSegmentSkipped(t *testing.T) {
+	srv := audittest.StartNATS(t)
+	dir := filepath.Join(t.TempDir(), "log")
+	for i, comp := range []string{"none", ""} {
+		w, err := writer.Open(writer.Config{Dir: dir, LogGroup: -1, Compression: comp, FsyncInterval: time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeLog(t, w, 1+i*1000, 1000)
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fw := newForwarder(t, srv, dir, "h", t.Logf)
+	r := run(fw.Run)
+	defer r.stop()
+	waitFor(t, 10*time.Second, "the zstd segment forwarded", func() bool { return fw.Stats().Cursor.Records >= 1000 })
+	if st := fw.Stats(); st.Cursor.Lost != 1000 || st.Cursor.Records != 1000 {
+		t.Fatalf("lost %d, forwarded %d; want 1000 and 1000", st.Cursor.Lost, st.Cursor.Records)
+	}
+}
