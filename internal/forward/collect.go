@@ -93,29 +93,37 @@ func (c *Collector) Stats() CollectStats {
 	return CollectStats{c.frames.Load(), c.records.Load(), c.dups.Load(), c.waits.Load(), c.bad.Load()}
 }
 
-// Run consumes until ctx is done.
+// Run consumes until ctx is done. A server that cannot be reached (at
+// the start or later) is retried with a backoff, logged once per error.
 func (c *Collector) Run(ctx context.Context) error {
 	defer c.scanner.Close()
 	if err := os.MkdirAll(c.cfg.Dir, 0o750); err != nil {
 		return err
 	}
-	nc, js, err := connectJS(ctx, c.cfg.Conn, c.cfg.Stream, c.cfg.Subject, c.cfg.Replicas)
-	if err != nil {
-		return err
+	var nc *nats.Conn
+	var cons jetstream.Consumer
+	backoff, last := 100*time.Millisecond, ""
+	for ctx.Err() == nil {
+		var err error
+		nc, cons, err = c.connect(ctx)
+		if err == nil {
+			break
+		}
+		if err.Error() != last {
+			c.cfg.Logf("collect: %v (retrying)", err)
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+	if nc == nil {
+		return nil
 	}
 	defer nc.Close()
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	cons, err := js.CreateOrUpdateConsumer(cctx, c.cfg.Stream, jetstream.ConsumerConfig{
-		Durable:       c.cfg.Durable,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       30 * time.Second,
-		FilterSubject: c.cfg.Subject + ".>",
-		MaxAckPending: 16 * c.cfg.Batch,
-	})
-	cancel()
-	if err != nil {
-		return fmt.Errorf("forward: consumer %s: %w", c.cfg.Durable, err)
-	}
 	for ctx.Err() == nil {
 		wait := 500 * time.Millisecond
 		if len(c.pending) > 0 {
@@ -156,6 +164,28 @@ func (c *Collector) Run(ctx context.Context) error {
 		p.msg.Nak()
 	}
 	return nil
+}
+
+// connect connects and creates (or binds to) the durable consumer.
+func (c *Collector) connect(ctx context.Context) (*nats.Conn, jetstream.Consumer, error) {
+	nc, js, err := connectJS(ctx, c.cfg.Conn, c.cfg.Stream, c.cfg.Subject, c.cfg.Replicas)
+	if err != nil {
+		return nil, nil, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cons, err := js.CreateOrUpdateConsumer(cctx, c.cfg.Stream, jetstream.ConsumerConfig{
+		Durable:       c.cfg.Durable,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       30 * time.Second,
+		FilterSubject: c.cfg.Subject + ".>",
+		MaxAckPending: 16 * c.cfg.Batch,
+	})
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("forward: consumer %s: %w", c.cfg.Durable, err)
+	}
+	return nc, cons, nil
 }
 
 // pendingMsg is a frame whose predecessor has not been written yet: held

@@ -296,7 +296,8 @@ func (f *Forwarder) step(ctx context.Context, sink Sink) (bool, error) {
 	}
 	f.msgs, f.data = f.msgs[:0], f.data[:0]
 	next := cur
-	var records, firstMs uint64
+	var records uint64
+	var newestMs int64
 	var oldest int64 = -1
 	subject := f.cfg.Subject + "." + SubjectToken(f.cfg.Host)
 	prev := cur.Last
@@ -319,7 +320,7 @@ func (f *Forwarder) step(ctx context.Context, sink Sink) (bool, error) {
 			if oldest < 0 || st.MinMs < oldest {
 				oldest = st.MinMs
 			}
-			firstMs = uint64(max(int64(firstMs), st.MaxMs))
+			newestMs = max(newestMs, st.MaxMs)
 		}
 		f.msgs = append(f.msgs, Message{Subject: subject, ID: MsgID(f.cfg.Host, cur.Boot, pos), Header: h,
 			Data: f.data[start:len(f.data):len(f.data)]})
@@ -369,7 +370,7 @@ func (f *Forwarder) step(ctx context.Context, sink Sink) (bool, error) {
 	next.SegRecords += records
 	next.Records += records
 	next.Frames += uint64(len(f.msgs))
-	if err := f.commit(next, records, int64(firstMs)); err != nil {
+	if err := f.commit(next, records, newestMs); err != nil {
 		return false, err
 	}
 	f.batches.Add(1)

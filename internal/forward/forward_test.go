@@ -199,13 +199,20 @@ func TestCollectorsShareTheWork(t *testing.T) {
 		defer r.stop()
 		dirs, fws = append(dirs, dir), append(fws, fw)
 	}
-	waitFor(t, 30*time.Second, "both hosts forwarded and collected", func() bool {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
 		var n uint64
 		for _, c := range cols {
 			n += c.Stats().Records
 		}
-		return fws[0].Stats().Records == 8000 && fws[1].Stats().Records == 8000 && n >= 16000
-	})
+		if fws[0].Stats().Records == 8000 && fws[1].Stats().Records == 8000 && n >= 16000 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s: forwarders %+v, %+v; collectors %+v, %+v", fws[0].Stats(), fws[1].Stats(), cols[0].Stats(), cols[1].Stats())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	for i, host := range []string{"alpha", "beta"} {
 		if got, want := catDir(t, filepath.Join(out, host)), catDir(t, dirs[i]); got != want {
 			t.Errorf("%s: collected %d bytes, the log has %d", host, len(got), len(want))
