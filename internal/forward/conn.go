@@ -32,7 +32,7 @@ type ConnOptions struct {
 
 // ErrInsecure is returned for plain text to a non-loopback server
 // without Insecure.
-var ErrInsecure = errors.New("plain text to a server that is not on loopback: set forward_tls_ca (or a tls:// URL), or forward_insecure = yes")
+var ErrInsecure = errors.New("plain text to a server that is not on loopback: use TLS (a tls:// URL or a CA file), or permit it explicitly (forward_insecure = yes, collect --insecure)")
 
 // TLS reports whether the connection uses TLS.
 func (o ConnOptions) TLS() bool {
@@ -74,7 +74,6 @@ func (o ConnOptions) natsOptions() ([]nats.Option, error) {
 		nats.Name(o.Name),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
-		nats.RetryOnFailedConnect(true),
 		nats.Timeout(5 * time.Second),
 	}
 	if o.User != "" {

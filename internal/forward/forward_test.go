@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/auditdrain/auditdrain/internal/audittest"
 	"github.com/auditdrain/auditdrain/internal/segment"
 	"github.com/auditdrain/auditdrain/writer"
+	"github.com/nats-io/nkeys"
 )
 
 func catDir(t *testing.T, dir string) string {
@@ -326,5 +328,60 @@ func TestPlainSegmentSkipped(t *testing.T) {
 	waitFor(t, 10*time.Second, "the zstd segment forwarded", func() bool { return fw.Stats().Cursor.Records >= 1000 })
 	if st := fw.Stats(); st.Cursor.Lost != 1000 || st.Cursor.Records != 1000 {
 		t.Fatalf("lost %d, forwarded %d; want 1000 and 1000", st.Cursor.Lost, st.Cursor.Records)
+	}
+}
+
+// TestCredentials: a server that wants a user and password, or an nkey:
+// the wrong password forwards nothing (and says why), the right one and
+// the nkey seed file forward.
+func TestCredentials(t *testing.T) {
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := kp.PublicKey()
+	seed, _ := kp.Seed()
+	tmp := t.TempDir()
+	seedFile := filepath.Join(tmp, "user.nk")
+	conf := filepath.Join(tmp, "auth.conf")
+	os.WriteFile(seedFile, seed, 0o600)
+	os.WriteFile(conf, []byte(fmt.Sprintf("authorization {\n  users = [\n    {user: fwd, password: s3cret}\n    {nkey: %s}\n  ]\n}\n", pub)), 0o600)
+	srv := audittest.StartNATS(t, "-c", conf)
+	dir := filepath.Join(t.TempDir(), "log")
+	w, err := writer.Open(writer.Config{Dir: dir, LogGroup: -1, FsyncInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeLog(t, w, 1, 100)
+	w.Close()
+	for _, tc := range []struct {
+		name string
+		conn ConnOptions
+		ok   bool
+	}{
+		{"wrong password", ConnOptions{User: "fwd", Password: "guess"}, false},
+		{"user and password", ConnOptions{User: "fwd", Password: "s3cret"}, true},
+		{"nkey seed", ConnOptions{NKeySeed: seedFile}, true},
+	} {
+		conn := tc.conn
+		conn.URL = srv.URL()
+		cursor := filepath.Join(t.TempDir(), "cursor")
+		f, err := New(Config{Dir: dir, Cursor: cursor, Host: "h", BootID: "b", Interval: 10 * time.Millisecond,
+			Dial: func(ctx context.Context) (Sink, error) {
+				return NewJetStreamSink(ctx, conn, DefaultStream, DefaultSubject, 1)
+			}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := run(f.Run)
+		if tc.ok {
+			waitFor(t, 10*time.Second, tc.name+": records forwarded", func() bool { return f.Stats().Cursor.Records == 100 })
+		} else {
+			waitFor(t, 15*time.Second, tc.name+": the error", func() bool { return f.Stats().LastErr != "" })
+			if st := f.Stats(); st.Cursor.Records != 0 || !strings.Contains(strings.ToLower(st.LastErr), "authorization") {
+				t.Errorf("%s: %d records forwarded, last error %q", tc.name, st.Cursor.Records, st.LastErr)
+			}
+		}
+		r.stop()
 	}
 }

@@ -80,6 +80,9 @@ func connectJS(ctx context.Context, o ConnOptions, stream, subject string, repli
 		return nil, nil, err
 	}
 	if err := ensureStream(ctx, js, stream, subject, replicas); err != nil {
+		if le := nc.LastError(); le != nil {
+			err = fmt.Errorf("%w (the connection to %s: %v)", err, o.URL, le)
+		}
 		nc.Close()
 		return nil, nil, err
 	}
