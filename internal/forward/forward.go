@@ -27,8 +27,9 @@ type Config struct {
 	// Dial connects the sink; it is called again after a failure.
 	Dial func(ctx context.Context) (Sink, error)
 	// BatchFrames bounds the frames published per acknowledged batch
-	// (default 64); Interval is how often the newest segment is looked at
-	// when there is nothing new (default 100ms).
+	// (default 64). The forwarder waits for changes of the log directory
+	// (inotify); Interval is how often it looks anyway when nothing
+	// changed (default 5s), or always, without inotify.
 	BatchFrames int
 	Interval    time.Duration
 	// Logf, if set, gets the forwarder's log lines.
@@ -112,7 +113,7 @@ func New(cfg Config, written func() uint64) (*Forwarder, error) {
 		cfg.BatchFrames = 64
 	}
 	if cfg.Interval <= 0 {
-		cfg.Interval = 100 * time.Millisecond
+		cfg.Interval = 5 * time.Second
 	}
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
@@ -175,6 +176,12 @@ func (f *Forwarder) countBacklog() uint64 {
 // on connection or publish errors (it retries with a backoff).
 func (f *Forwarder) Run(ctx context.Context) error {
 	defer f.scanner.Close()
+	watch := watchDir(f.cfg.Dir)
+	defer watch.close()
+	var changed <-chan struct{}
+	if watch != nil {
+		changed = watch.C
+	}
 	var sink Sink
 	defer func() {
 		if sink != nil {
@@ -234,6 +241,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			select {
 			case <-ctx.Done():
 				return nil
+			case <-changed:
 			case <-time.After(f.cfg.Interval):
 			}
 		}

@@ -385,3 +385,34 @@ func TestCredentials(t *testing.T) {
 		r.stop()
 	}
 }
+
+// TestWakesOnWrite: with a poll interval of a minute, frames appended to
+// the live segment are forwarded within a second: the forwarder waits
+// for the log directory's changes (inotify), not for its poll.
+func TestWakesOnWrite(t *testing.T) {
+	srv := audittest.StartNATS(t)
+	dir := filepath.Join(t.TempDir(), "log")
+	w, err := writer.Open(writer.Config{Dir: dir, LogGroup: -1, FsyncInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	conn := ConnOptions{URL: srv.URL()}
+	f, err := New(Config{Dir: dir, Host: "h", BootID: "b", Interval: time.Minute,
+		Dial: func(ctx context.Context) (Sink, error) { return NewJetStreamSink(ctx, conn, DefaultStream, DefaultSubject, 1) }}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := run(f.Run)
+	defer r.stop()
+	for round := 1; round <= 3; round++ {
+		time.Sleep(200 * time.Millisecond) // idle: the forwarder waits
+		writeLog(t, w, round*100, 100)
+		w.Flush()
+		start := time.Now()
+		waitFor(t, 5*time.Second, "the frame forwarded", func() bool { return f.Stats().Cursor.Records == uint64(100*round) })
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("round %d: forwarded %v after the write", round, d)
+		}
+	}
+}
