@@ -39,6 +39,10 @@ type Config struct {
 // DefaultSubject is the subject prefix when none is configured.
 const DefaultSubject = "auditdrain"
 
+// stopGrace is how long a batch under way at a stop may still wait for
+// its acknowledgements.
+const stopGrace = 2 * time.Second
+
 // CursorName is the cursor file's default name in the log directory
 // (segment listings ignore it).
 const CursorName = ".forward-cursor"
@@ -356,7 +360,14 @@ func (f *Forwarder) step(ctx context.Context, sink Sink) (bool, error) {
 		next.Seq, next.Offset, next.SegRecords, next.Boot = segs[i+1].Seq, 0, 0, f.cfg.BootID
 		return true, f.commit(next, 0, 0)
 	}
-	if err := sink.PublishBatch(ctx, f.msgs); err != nil {
+	// A batch under way when ctx ends gets a short grace to be
+	// acknowledged, so that a clean stop commits what the server stored
+	// (a replay much later would fall outside the duplicate window).
+	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(stopGrace, cancel) })
+	defer stop()
+	if err := sink.PublishBatch(pctx, f.msgs); err != nil {
 		// The client may still hold (and retry) messages of this batch:
 		// their bytes must not be reused for the next one.
 		f.msgs, f.data = nil, nil
