@@ -254,6 +254,7 @@ var causeHelp = map[string]struct{ why, fix string }{
 	"gap":         {"serial gaps: a heuristic (serials of events no rule selected leave gaps too), not proof of loss", "none; look at the certain causes"},
 	"disk":        {"records the writer could not write (disk full, errors, writing suspended)", "free space on the log disk, then auditdrain resume"},
 	"sockdrop":    {"multicast: datagrams the kernel dropped at auditdrain's socket", "auditdrain.conf: rcvbuf = 32M"},
+	"forward":     {"retention deleted segments before the forwarder had sent them (the NATS server was unreachable or slower than the log)", "look at status's forward section (forward_last_error); keep more log (num_logs, max_total_log_size) than an outage lasts"},
 }
 
 func checkLoss(in Input) []Finding {
