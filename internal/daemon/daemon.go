@@ -199,8 +199,11 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	if st, err = d.ctl.Status(); err != nil {
 		return fmt.Errorf("daemon: reading kernel audit status: %w", err)
 	}
-	d.kpoll = newKernelPoller(d.ctl, st.Lost, st.BacklogWaitTimeActual)
+	if d.kpoll, err = newKernelPoller(st.Lost, st.BacklogWaitTimeActual); err != nil {
+		return err
+	}
 	d.kpoll.after = d.idleAccount
+	d.kpoll.activity = func() uint64 { return d.rd.Stats().Records }
 	if mode == reader.ModeMulticast {
 		d.kpoll.drops = d.rd.SocketDrops
 		d.kpoll.poll() // the baseline of the socket's Drops
@@ -397,7 +400,10 @@ func (d *Daemon) readLoop() error {
 	// pending: look at the writer within flush_interval.
 	timeout := d.cfg.FlushInterval
 	for {
-		_, err := d.rd.ReadBatchTimeout(timeout, d.push)
+		n, err := d.rd.ReadBatchTimeout(timeout, d.push)
+		if n > 0 {
+			d.kpoll.kick() // records move: poll the kernel every second
+		}
 		if err != nil {
 			d.ring.Wake()
 			if d.stopping.Load() {
@@ -631,6 +637,10 @@ func (d *Daemon) waitKernelQueue(max time.Duration) {
 func (d *Daemon) closeAll() {
 	if d.stopPolling != nil {
 		d.stopPolling()
+		<-d.kpoll.done
+	}
+	if d.kpoll != nil {
+		d.kpoll.close()
 	}
 	if d.ctrl != nil {
 		d.ctrl.Close()
