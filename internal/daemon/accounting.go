@@ -9,8 +9,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/auditdrain/auditdrain/internal/auditctl"
+	"github.com/auditdrain/auditdrain/internal/blocksys"
 	"github.com/auditdrain/auditdrain/internal/pipeline"
 	"github.com/auditdrain/auditdrain/internal/record"
 	"github.com/auditdrain/auditdrain/reader"
@@ -103,7 +105,8 @@ func (k *kernelPoller) run(ctx context.Context, every time.Duration) {
 	for ctx.Err() == nil {
 		if left := time.Until(next); left > 0 {
 			k.ts = unix.NsecToTimespec(left.Nanoseconds())
-			n, _ := ppollBlock(&k.fds, &k.ts) // EINTR: look at the time again
+			// Its P is idle at once (blocksys): sysmon goes back to sleep.
+			n, _, _ := blocksys.Syscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&k.fds)), 1, uintptr(unsafe.Pointer(&k.ts)), 0, 0, 0) // EINTR: look at the time again
 			if n > 0 {
 				unix.Read(k.efd, cnt[:]) // kicked (or stopped: the loop ends)
 				next = time.Now()
