@@ -64,7 +64,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	plotPath := fs.String("plot", "", "write an SVG chart of delivered rate and loss against offered rate to this file")
 	var sets, ruleFiles stringList
 	fs.Var(&sets, "set", "config key=value passed to auditdrain run (repeatable)")
-	fs.Var(&ruleFiles, "rules", "also load the audit rules of this file (auditctl syntax, rules only: no -D, -b, -e or -f lines) for every step, e.g. /usr/share/doc/auditd/examples/rules/30-stig.rules; bytes and CPU per record then count every record of the machine (repeatable)")
+	fs.Var(&ruleFiles, "rules", "also load the audit rules of this file (auditctl syntax, rules only: no -D, -b, -e or -f lines) for every load step (not the idle steps), e.g. /usr/share/doc/auditd/examples/rules/30-stig.rules; bytes and CPU per record then count every record of the machine (repeatable)")
 	bin := fs.String("bin", "", "auditdrain binary to benchmark (default: this executable, which always runs the load and the floor reader, so an older build can be measured in this harness)")
 	workDir := fs.String("work-dir", os.TempDir(), "directory for the readers' temporary logs")
 	auditd := fs.String("auditd", DefaultAuditd, "auditd binary")

@@ -56,7 +56,7 @@ func (s *sweeper) measureIdle(ctx context.Context, idx int, name string, d time.
 		return err
 	}
 	defer lp.close()
-	if err := s.k.addRules(append(lp.Rules(fmt.Sprintf("adbench_%d_idle%d", os.Getpid(), idx)), s.o.Rules...)); err != nil {
+	if err := s.k.addRules(lp.Rules(fmt.Sprintf("adbench_%d_idle%d", os.Getpid(), idx))); err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, s.k.deleteRules()) }()

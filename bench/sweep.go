@@ -64,7 +64,8 @@ type Options struct {
 	// load.
 	Idle time.Duration
 	// Rules are extra audit rules (auditctl syntax, one per line) loaded
-	// beside the load's for every step, idle steps included: a realistic
+	// beside the load's for every load step (not the idle steps: such
+	// rules audit the whole machine, which is then not idle): a realistic
 	// rule set (Debian's STIG example, an unfiltered execve rule) makes
 	// records from the whole machine, and bytes and CPU per record are
 	// then figures of an everyday host. They are deleted after each step.
