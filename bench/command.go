@@ -62,8 +62,9 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	idle := fs.Duration("idle", 0, "before the sweep, measure each reader's CPU and wake-ups for this long with the rules loaded and no load (0 = skip; 20s is the figure the README quotes)")
 	asJSON := fs.Bool("json", false, "write the result as JSON instead of a table")
 	plotPath := fs.String("plot", "", "write an SVG chart of delivered rate and loss against offered rate to this file")
-	var sets stringList
+	var sets, ruleFiles stringList
 	fs.Var(&sets, "set", "config key=value passed to auditdrain run (repeatable)")
+	fs.Var(&ruleFiles, "rules", "also load the audit rules of this file (auditctl syntax, rules only: no -D, -b, -e or -f lines) for every load step (not the idle steps), e.g. /usr/share/doc/auditd/examples/rules/30-stig.rules; bytes and CPU per record then count every record of the machine (repeatable)")
 	bin := fs.String("bin", "", "auditdrain binary to benchmark (default: this executable, which always runs the load and the floor reader, so an older build can be measured in this harness)")
 	workDir := fs.String("work-dir", os.TempDir(), "directory for the readers' temporary logs")
 	auditd := fs.String("auditd", DefaultAuditd, "auditd binary")
@@ -96,6 +97,13 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if o.Rates, err = parseRates(*rates); err != nil {
 		return err
+	}
+	for _, f := range ruleFiles {
+		lines, err := readRuleLines(f)
+		if err != nil {
+			return err
+		}
+		o.Rules = append(o.Rules, lines...)
 	}
 	for _, v := range []struct {
 		name string
@@ -187,4 +195,26 @@ func parseRates(s string) ([]float64, error) {
 		return nil, fmt.Errorf("%w: no rates in %q", ErrOptions, s)
 	}
 	return out, nil
+}
+
+// readRuleLines returns the rule lines of an audit rules file, without
+// comments and blank lines; control lines (-D, -b, -e, -f, ...) are
+// refused, since the bench owns the kernel's settings and rules.
+func readRuleLines(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("bench: --rules: %w", err)
+	}
+	var lines []string
+	for i, l := range strings.Split(string(b), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || l[0] == '#' {
+			continue
+		}
+		if !strings.HasPrefix(l, "-a ") && !strings.HasPrefix(l, "-A ") && !strings.HasPrefix(l, "-w ") {
+			return nil, fmt.Errorf("%w: --rules %s:%d: %q is not a rule (-a, -A or -w)", ErrOptions, path, i+1, l)
+		}
+		lines = append(lines, l)
+	}
+	return lines, nil
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -75,4 +77,27 @@ func TestSplitList(t *testing.T) {
 	if got := splitList(" a, b,,c "); !slices.Equal(got, []string{"a", "b", "c"}) {
 		t.Fatalf("splitList = %q", got)
 	}
+}
+
+func TestReadRuleLines(t *testing.T) {
+	dir := t.TempDir()
+	f := func(text string, want []string, ok bool) {
+		t.Helper()
+		path := filepath.Join(dir, "r.rules")
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := readRuleLines(path)
+		if (err == nil) != ok || !slices.Equal(got, want) {
+			t.Errorf("readRuleLines(%q) = %q, %v; want %q, ok %v", text, got, err, want, ok)
+		}
+		if !ok && !errors.Is(err, ErrOptions) {
+			t.Errorf("readRuleLines(%q): %v does not wrap ErrOptions", text, err)
+		}
+	}
+	f("# STIG\n\n-a always,exit -F arch=b64 -S execve -k exec\n  -w /etc/passwd -p wa -k identity\n",
+		[]string{"-a always,exit -F arch=b64 -S execve -k exec", "-w /etc/passwd -p wa -k identity"}, true)
+	f("-D\n-a always,exit -S execve\n", nil, false)
+	f("-e 2\n", nil, false)
+	f("-f 2\n", nil, false)
 }

@@ -63,6 +63,13 @@ type Options struct {
 	// sweep: its CPU and wake-ups over Idle with the rules loaded and no
 	// load.
 	Idle time.Duration
+	// Rules are extra audit rules (auditctl syntax, one per line) loaded
+	// beside the load's for every load step (not the idle steps: such
+	// rules audit the whole machine, which is then not idle): a realistic
+	// rule set (Debian's STIG example, an unfiltered execve rule) makes
+	// records from the whole machine, and bytes and CPU per record are
+	// then figures of an everyday host. They are deleted after each step.
+	Rules []string
 	// WorkDir is where each step's temporary directory is made.
 	WorkDir string
 	// Log, when set, receives notes while the run waits (for the
@@ -341,7 +348,7 @@ func (s *sweeper) measure(ctx context.Context, idx int, p plannedStep, m *measur
 	}
 	defer lp.close()
 	key := fmt.Sprintf("adbench_%d_%d", os.Getpid(), idx)
-	rules := lp.Rules(key)
+	rules := append(lp.Rules(key), s.o.Rules...)
 	// The discard reader's count of records read is all there is to go
 	// by: measure how many records adding the rules made (a CONFIG_CHANGE
 	// and the records of the syscall that sent it); deleting them makes

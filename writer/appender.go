@@ -396,7 +396,16 @@ func (a *appender) flushPolicy() {
 	timed := s.flush == flushInterval ||
 		(s.flush == flushIncremental || s.flush == flushIncrementalAsync) && s.FsyncInterval > 0
 	if timed && !a.dur.armed && a.dur.frame > a.dur.reqUpto {
-		a.dur.timer.Reset(s.FsyncInterval)
+		// FsyncInterval after the write, but no later than FlushInterval
+		// + FsyncInterval after the oldest unsynced record: a frame kept
+		// open past FlushInterval at a low rate (see Writer.Tick) is
+		// fsynced sooner after its write, so that the durability window is
+		// the same as for a frame sealed at FlushInterval.
+		wait := s.FsyncInterval
+		if !a.dur.oldest.IsZero() {
+			wait = min(wait, a.dur.oldest.Add(s.FlushInterval+s.FsyncInterval).Sub(a.env.clock.Now()))
+		}
+		a.dur.timer.Reset(max(wait, 0))
 		a.dur.armed = true
 	}
 }

@@ -15,8 +15,14 @@ import (
 
 // Defaults applied by Open to zero-valued Config fields.
 const (
-	DefaultBatchBytes      = 1 << 20
-	DefaultFlushInterval   = 100 * time.Millisecond
+	DefaultBatchBytes    = 1 << 20
+	DefaultFlushInterval = 100 * time.Millisecond
+	// MinFrameBytes: with Flush "interval", a batch smaller than this is
+	// kept open past FlushInterval, up to FsyncInterval - FlushInterval
+	// (see Writer.Tick): at everyday rates a 100 ms frame holds a dozen
+	// records, and zstd compresses a frame on its own (a 4 KiB frame of
+	// audit records to about a sixth, a 64 KiB one to about a twentieth).
+	MinFrameBytes          = 64 << 10
 	DefaultMaxSegmentBytes = 64 << 20
 	DefaultFreq            = 50 // auditd's freq in its shipped auditd.conf
 	DefaultMinLogs         = 2
@@ -72,8 +78,11 @@ type Config struct {
 	// buffer keeps its size for reuse).
 	BatchBytes int
 	// FlushInterval bounds how long a non-empty batch stays open after its
-	// first record (default 100ms). Enforced by Tick, so the caller must
-	// call Tick at least that often.
+	// first record (default 100ms), except that with Flush "interval" a
+	// batch smaller than MinFrameBytes stays open up to FsyncInterval -
+	// FlushInterval (larger frames at low rates, within the same
+	// durability window). Enforced by Tick, so the caller must call Tick
+	// at least that often, or when SealDue says.
 	FlushInterval time.Duration
 	// Flush is when written frames are made durable (auditd's flush):
 	//
@@ -202,6 +211,11 @@ type settings struct {
 	level    zstd.EncoderLevel
 	poolSize int
 	flush    flushMode
+	// hold is how long Tick keeps a batch smaller than minFrame open (at
+	// least FlushInterval); minFrame is the size from which a batch is
+	// sealed at FlushInterval. See Writer.Tick.
+	hold     time.Duration
+	minFrame int
 	// trace, when not nil, is told about every write, fsync and batch
 	// release (tests only).
 	trace func(traceEvent)
@@ -258,6 +272,11 @@ func (c Config) resolve() (settings, error) {
 	}
 	if err := s.resolveDurability(); err != nil {
 		return s, err
+	}
+	s.minFrame = min(MinFrameBytes, s.BatchBytes)
+	s.hold = s.FlushInterval
+	if s.flush == flushInterval && s.FsyncInterval-s.FlushInterval > s.hold {
+		s.hold = s.FsyncInterval - s.FlushInterval
 	}
 	if strings.ContainsFunc(s.Node, func(r rune) bool { return r <= ' ' || r == '=' || r == 0x7f }) {
 		return s, fmt.Errorf("%w: Node %q contains white space, '=' or a control character", ErrConfig, s.Node)

@@ -38,6 +38,9 @@ type Writer struct {
 	clock clock
 
 	// Owned by the drain goroutine.
+	// small: the last batch sealed was smaller than minFrame (the rate is
+	// low), so Tick may keep the next one open longer.
+	small    bool
 	cur      *batch
 	nextSeq  uint64
 	closed   bool
@@ -108,6 +111,7 @@ func open(s settings, lock *os.File) (*Writer, error) {
 		wake:      make(chan struct{}, 1),
 		rotateReq: make(chan chan error),
 		appDone:   make(chan struct{}),
+		small:     true,
 	}
 	w.c.free.Store(-1)
 	if s.enriched {
@@ -248,6 +252,7 @@ func (w *Writer) Room(n int) bool {
 func (w *Writer) seal() {
 	b := w.cur
 	w.cur = nil
+	w.small = len(b.text) < w.s.minFrame
 	b.seq = w.nextSeq
 	w.nextSeq++
 	w.order <- b
@@ -258,20 +263,50 @@ func (w *Writer) seal() {
 	}
 }
 
-// Tick seals the current batch if its first record was appended at least
-// FlushInterval before now; with Flush "data" or "sync" it seals any
-// non-empty batch, so that the drain loop's idle moments bound the
-// durability window. The drain loop must call it at least every
-// FlushInterval, also when no records arrive. It returns ErrClosed after
-// Close, else nil.
+// Tick seals the current batch when it is due (see SealDue): when its
+// first record was appended at least FlushInterval before now; with Flush
+// "data" or "sync", any non-empty batch, so that the drain loop's idle
+// moments bound the durability window. With Flush "interval" a batch still
+// smaller than MinFrameBytes, after a batch that was also smaller (the rate
+// is low, not merely a burst ending), is kept open longer, up to
+// FsyncInterval - FlushInterval: at everyday rates a frame then holds a second's records
+// instead of a tenth's, and compresses several times better. The
+// durability window does not grow: such a frame is fsynced at most
+// FlushInterval + FsyncInterval after its first record, as a frame sealed
+// at FlushInterval is (see the appender's fsync timer); what a crash can
+// lose is still what was not yet fsynced. The drain loop must call Tick at
+// least every FlushInterval while a batch is open (or at SealDue), also
+// when no records arrive. It returns ErrClosed after Close, else nil.
 func (w *Writer) Tick(now time.Time) error {
 	if w.closed {
 		return ErrClosed
 	}
-	if w.cur != nil && (w.s.flush >= flushData || now.Sub(w.cur.firstAt) >= w.s.FlushInterval) {
+	if w.cur != nil && !now.Before(w.sealDue()) {
 		w.seal()
 	}
 	return nil
+}
+
+// SealDue returns when Tick will seal the open batch, and false when no
+// batch is open. The time may come closer as records are appended (a
+// small batch that reaches MinFrameBytes is due at FlushInterval): ask
+// again after appending. Drain goroutine only, as Append.
+func (w *Writer) SealDue() (time.Time, bool) {
+	if w.closed || w.cur == nil {
+		return time.Time{}, false
+	}
+	return w.sealDue(), true
+}
+
+func (w *Writer) sealDue() time.Time {
+	b := w.cur
+	switch {
+	case w.s.flush >= flushData:
+		return b.firstAt
+	case len(b.text) >= w.s.minFrame || !w.small:
+		return b.firstAt.Add(w.s.FlushInterval)
+	}
+	return b.firstAt.Add(w.s.hold)
 }
 
 // Flush seals the current batch now, if it holds any record. It does not

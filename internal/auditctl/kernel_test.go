@@ -414,3 +414,42 @@ func BenchmarkStatus(b *testing.B) {
 		}
 	}
 }
+
+// TestStatusSocket reads the status on the blocking status socket: the
+// same settings as the control connection sees, and no allocation per poll.
+func TestStatusSocket(t *testing.T) {
+	k := audittest.Kernel(t)
+	s, err := auditctl.OpenStatusSocket()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	want, err := k.Conn().Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.FeatureBitmap == 0 || got.Enabled != want.Enabled || got.BacklogLimit != want.BacklogLimit ||
+		got.BacklogWaitTime != want.BacklogWaitTime || got.Failure != want.Failure || got.PID != want.PID {
+		t.Errorf("status socket says %+v, control connection %+v", got, want)
+	}
+	if n := testing.AllocsPerRun(20, func() {
+		if _, err := s.Status(); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("Status allocates %.1f times per call, want 0", n)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Status(); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("Status after Close: %v, want os.ErrClosed", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}

@@ -58,7 +58,7 @@ var keyTable = []key{
 	{"compression_level", "fastest", "fastest | default | better", oneOf(func(c *Config) *CompressionLevel { return &c.CompressionLevel }, LevelFastest, LevelDefault, LevelBetter)},
 	{"max_log_file", "64", "MiB per segment before rotation", num(func(c *Config) *int64 { return &c.MaxLogFile }, 1, 1<<20)},
 	{"batch_size", "1M", "uncompressed bytes per batch (K, M suffixes)", size(func(c *Config) *int64 { return &c.BatchBytes }, 4<<10, 64<<20)},
-	{"flush_interval", "100ms", "longest a record waits in a partial batch (Go duration)", dur(func(c *Config) *time.Duration { return &c.FlushInterval }, time.Millisecond)},
+	{"flush_interval", "100ms", "longest a record waits in a partial batch (Go duration); with flush = interval, a batch under 64 KiB after another small one (a low rate) waits up to fsync_interval - flush_interval, for larger frames in the same durability window", dur(func(c *Config) *time.Duration { return &c.FlushInterval }, time.Millisecond)},
 	{"fsync_interval", "1s", "group-commit fsync period (Go duration; 0 = after every batch)", dur(func(c *Config) *time.Duration { return &c.FsyncInterval }, 0)},
 	{"flush", "interval", "none | interval (fsync every fsync_interval) | incremental (fsync every freq records) | incremental_async | data (fdatasync each batch before the next is acknowledged: group commit) | sync",
 		oneOf(func(c *Config) *Flush { return &c.Flush }, FlushNone, FlushInterval, FlushIncremental, FlushIncrementalAsync, FlushData, FlushSync)},

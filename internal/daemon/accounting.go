@@ -6,10 +6,13 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/auditdrain/auditdrain/internal/auditctl"
+	"github.com/auditdrain/auditdrain/internal/blocksys"
 	"github.com/auditdrain/auditdrain/internal/pipeline"
 	"github.com/auditdrain/auditdrain/internal/record"
 	"github.com/auditdrain/auditdrain/reader"
@@ -20,11 +23,27 @@ import (
 // Version is auditdrain's version, written in its DAEMON_START records.
 const Version = "0.1.0"
 
-// kernelPoller polls the kernel's status every second on the control
-// socket: lost delta, backlog and its peak, and how long audited programs
-// were made to wait (backlog_wait_time_actual).
+// kernelPoller polls the kernel's status on a socket of its own
+// (auditctl.StatusSocket): lost delta, backlog and its peak, and how long
+// audited programs were made to wait (backlog_wait_time_actual).
+//
+// It is an idle daemon's only periodic wake-up, and it is made to cost as
+// little as it can. Its goroutine sleeps in ppoll on an eventfd with the
+// time left to the next poll and polls with two blocking system calls: no
+// runtime timer is armed and the netpoller is not involved (a time.Ticker
+// and the netpoller-based control Conn, which re-arms a read deadline per
+// request, woke three more threads per poll). Every second while anything
+// moves; after quietPolls polls in a row that saw nothing move (no record
+// read, no kernel backlog, loss or stall), every idleEvery, until the
+// reader's first record wakes it (kick) or a status request refreshes it.
 type kernelPoller struct {
-	ctl *auditctl.Conn
+	// mu is held by poll: the socket and the last* fields.
+	mu  sync.Mutex
+	st  *auditctl.StatusSocket
+	efd int // eventfd: written by kick and stop, wakes run
+	// fds and ts are run's arguments to ppoll, off its stack.
+	fds unix.PollFd
+	ts  unix.Timespec
 
 	lost         atomic.Uint64 // lost since start
 	stallJiffies atomic.Uint64 // backlog_wait_time_actual since start: jiffies audited programs slept (HZ per second)
@@ -32,6 +51,7 @@ type kernelPoller struct {
 	backlogPeak  atomic.Uint64
 	lastLost     uint32
 	lastWait     uint32
+	lastPoll     atomic.Int64  // time of the last successful poll, Unix nanoseconds
 	done         chan struct{} // closed when run returns
 	// sockDrops: in multicast mode, the data socket's Drops since start.
 	sockDrops    atomic.Uint64
@@ -41,40 +61,136 @@ type kernelPoller struct {
 	polls        atomic.Uint64
 	pollErrors   atomic.Uint64
 	backlogLimit atomic.Uint64
+	// activity, if set, counts what the daemon has read: a poll that sees
+	// it unchanged saw nothing move.
+	activity     func() uint64
+	lastActivity uint64
+	// backedOff: run waits idleEvery between polls (set by run, cleared
+	// by kick).
+	backedOff atomic.Bool
 	// after, if set, runs after each periodic poll (on run's goroutine).
 	after func()
 }
 
-func newKernelPoller(ctl *auditctl.Conn, lost0, wait0 uint32) *kernelPoller {
-	return &kernelPoller{ctl: ctl, lastLost: lost0, lastWait: wait0, done: make(chan struct{})}
+const (
+	// quietPolls polls in a row that see nothing move make the poller
+	// back off to idleEvery.
+	quietPolls = 3
+	// idleEvery is the poll period of an idle daemon.
+	idleEvery = 10 * time.Second
+)
+
+func newKernelPoller(lost0, wait0 uint32) (*kernelPoller, error) {
+	st, err := auditctl.OpenStatusSocket()
+	if err != nil {
+		return nil, fmt.Errorf("daemon: opening the status socket: %w", err)
+	}
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("daemon: %w", os.NewSyscallError("eventfd", err))
+	}
+	return &kernelPoller{st: st, efd: efd, lastLost: lost0, lastWait: wait0, done: make(chan struct{})}, nil
 }
 
+// run polls every period while anything moves, and every idleEvery
+// otherwise, until ctx is cancelled.
 func (k *kernelPoller) run(ctx context.Context, every time.Duration) {
 	defer close(k.done)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			k.poll()
-			if k.after != nil {
-				k.after()
+	defer context.AfterFunc(ctx, k.stop)()
+	k.fds = unix.PollFd{Fd: int32(k.efd), Events: unix.POLLIN}
+	var cnt [8]byte
+	quiet := 0
+	next := time.Now().Add(every)
+	for ctx.Err() == nil {
+		if left := time.Until(next); left > 0 {
+			k.ts = unix.NsecToTimespec(left.Nanoseconds())
+			// Its P is idle at once (blocksys): sysmon goes back to sleep.
+			n, _, _ := blocksys.Syscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&k.fds)), 1, uintptr(unsafe.Pointer(&k.ts)), 0, 0, 0) // EINTR: look at the time again
+			if n > 0 {
+				unix.Read(k.efd, cnt[:]) // kicked (or stopped: the loop ends)
+				next = time.Now()
 			}
+			continue
 		}
+		if k.poll() {
+			quiet = 0
+		} else {
+			quiet++
+		}
+		if k.after != nil {
+			k.after()
+		}
+		wait := every
+		if quiet >= quietPolls {
+			wait = max(every, idleEvery)
+			k.backedOff.Store(true)
+		} else {
+			k.backedOff.Store(false)
+		}
+		next = time.Now().Add(wait)
 	}
+}
+
+// kick makes a backed-off poller poll now and every second again. Cheap
+// when it is not backed off (one atomic load): the reader calls it after
+// each batch.
+func (k *kernelPoller) kick() {
+	if k.backedOff.Load() && k.backedOff.CompareAndSwap(true, false) {
+		k.wake()
+	}
+}
+
+// stop wakes run, which returns if its context is done.
+func (k *kernelPoller) stop() { k.wake() }
+
+func (k *kernelPoller) wake() {
+	var one [8]byte
+	one[0] = 1
+	unix.Write(k.efd, one[:])
+}
+
+// refresh polls now, from the caller's goroutine, if the last poll is
+// older than maxAge and no poll is under way: a status request on an idle
+// daemon reads fresh kernel counters.
+func (k *kernelPoller) refresh(maxAge time.Duration) {
+	if time.Since(time.Unix(0, k.lastPoll.Load())) < maxAge || !k.mu.TryLock() {
+		return
+	}
+	k.pollLocked()
+	k.mu.Unlock()
+}
+
+// close releases the sockets; run must have returned (or never started).
+func (k *kernelPoller) close() {
+	k.st.Close()
+	unix.Close(k.efd)
 }
 
 // poll reads the status once. Counters are uint32 in the kernel: deltas
-// are taken modulo 2^32 so a wrap is not an absurd count.
-func (k *kernelPoller) poll() {
-	s, err := k.ctl.Status()
+// are taken modulo 2^32 so a wrap is not an absurd count. It reports
+// whether anything moved since the last poll: records read, kernel
+// backlog, loss, stall or socket drops.
+func (k *kernelPoller) poll() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.pollLocked()
+}
+
+func (k *kernelPoller) pollLocked() bool {
+	s, err := k.st.Status()
 	if err != nil {
 		k.pollErrors.Add(1)
-		return
+		return true
 	}
 	k.polls.Add(1)
+	k.lastPoll.Store(time.Now().UnixNano())
+	moved := s.Backlog != 0 || s.Lost != k.lastLost || s.BacklogWaitTimeActual != k.lastWait
+	if k.activity != nil {
+		if a := k.activity(); a != k.lastActivity {
+			k.lastActivity, moved = a, true
+		}
+	}
 	k.lost.Add(pipeline.CounterDelta(k.lastLost, s.Lost))
 	k.lastLost = s.Lost
 	k.stallJiffies.Add(pipeline.CounterDelta(k.lastWait, s.BacklogWaitTimeActual))
@@ -85,6 +201,9 @@ func (k *kernelPoller) poll() {
 			if !k.dropsKnown {
 				k.drops0, k.dropsKnown = n, true
 			}
+			if n-k.drops0 != k.sockDrops.Load() {
+				moved = true
+			}
 			k.sockDrops.Store(n - k.drops0)
 		}
 	}
@@ -92,6 +211,7 @@ func (k *kernelPoller) poll() {
 	if uint64(s.Backlog) > k.backlogPeak.Load() {
 		k.backlogPeak.Store(uint64(s.Backlog))
 	}
+	return moved
 }
 
 // currentLosses snapshots every loss counter, cumulative since start.

@@ -123,6 +123,7 @@ func (e RuleError) String() string {
 
 // Status returns the daemon's counters. Safe from any goroutine.
 func (d *Daemon) Status() Status {
+	d.kpoll.refresh(time.Second)
 	rs := d.rd.Stats()
 	s := Status{
 		PID:            os.Getpid(),

@@ -205,8 +205,11 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	if st, err = d.ctl.Status(); err != nil {
 		return fmt.Errorf("daemon: reading kernel audit status: %w", err)
 	}
-	d.kpoll = newKernelPoller(d.ctl, st.Lost, st.BacklogWaitTimeActual)
+	if d.kpoll, err = newKernelPoller(st.Lost, st.BacklogWaitTimeActual); err != nil {
+		return err
+	}
 	d.kpoll.after = d.idleAccount
+	d.kpoll.activity = func() uint64 { return d.rd.Stats().Records }
 	if mode == reader.ModeMulticast {
 		d.kpoll.drops = d.rd.SocketDrops
 		d.kpoll.poll() // the baseline of the socket's Drops
@@ -389,9 +392,9 @@ func (d *Daemon) applyKernel() error {
 // accounting records) holds d.owner: the reader's thread (TryLock, never
 // waiting), the drain loop, or the kernel poller (the accounting of an idle
 // pipeline). No periodic timer runs for records: the reader's thread waits
-// in recvmmsg with a timeout of flush_interval only while the writer holds
-// records not yet sealed, and without a timeout otherwise; the drain loop
-// waits for the ring without a timeout.
+// in recvmmsg with a timeout only while the writer holds records not yet
+// sealed (until the batch is due, Writer.SealDue), and without a timeout
+// otherwise; the drain loop waits for the ring without a timeout.
 
 // inlineMax bounds what the reader's thread drains in one pass (payload
 // bytes), so that accounting and timers are looked at under a steady load.
@@ -406,7 +409,10 @@ func (d *Daemon) readLoop() error {
 	// pending: look at the writer within flush_interval.
 	timeout := d.cfg.FlushInterval
 	for {
-		_, err := d.rd.ReadBatchTimeout(timeout, d.push)
+		n, err := d.rd.ReadBatchTimeout(timeout, d.push)
+		if n > 0 {
+			d.kpoll.kick() // records move: poll the kernel every second
+		}
 		if err != nil {
 			d.ring.Wake()
 			if d.stopping.Load() {
@@ -435,7 +441,7 @@ func (d *Daemon) afterRead() time.Duration {
 		}
 	}
 	err := d.serve(now, 0)
-	pending := d.pending(now)
+	due := d.sealWait(now)
 	d.owner.Unlock()
 	if err != nil {
 		// The drain loop meets the same error, reports it and ends.
@@ -447,10 +453,7 @@ func (d *Daemon) afterRead() time.Duration {
 		d.ring.Wake() // the writer had no room for all of it
 		return d.cfg.FlushInterval
 	}
-	if pending {
-		return d.cfg.FlushInterval
-	}
-	return 0
+	return due
 }
 
 // inlineAppend is the reader's thread's per-record callback: it appends the
@@ -481,12 +484,23 @@ func (d *Daemon) serve(now time.Time, maxBytes int) error {
 	return nil
 }
 
-// pending reports whether the writer may hold records not yet sealed: a
-// record was appended less than flush_interval ago. (Once flush_interval
-// has passed since the last append, the last Tick sealed every batch.) The
+// sealWait returns how long the reader may wait before the writer must be
+// ticked: until its open batch is due to be sealed (Writer.SealDue),
+// rounded up to a multiple of flush_interval, or 0 (no limit) when no
+// batch is open. Rounded, the timeout keeps the same value from batch to
+// batch, and the reader sets it on its socket only when it changes. The
 // caller holds d.owner.
-func (d *Daemon) pending(now time.Time) bool {
-	return d.w != nil && !d.lastAppend.IsZero() && now.Sub(d.lastAppend) < d.cfg.FlushInterval
+func (d *Daemon) sealWait(now time.Time) time.Duration {
+	if d.w == nil {
+		return 0
+	}
+	due, ok := d.w.SealDue()
+	if !ok {
+		return 0
+	}
+	step := d.cfg.FlushInterval
+	n := (due.Sub(now) + step - 1) / step
+	return max(n, 1) * step
 }
 
 // drainLoop moves records from the ring into the writer when the reader's
@@ -641,6 +655,10 @@ func (d *Daemon) closeAll() {
 	d.stopForward()
 	if d.stopPolling != nil {
 		d.stopPolling()
+		<-d.kpoll.done
+	}
+	if d.kpoll != nil {
+		d.kpoll.close()
 	}
 	if d.ctrl != nil {
 		d.ctrl.Close()
