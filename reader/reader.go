@@ -132,6 +132,7 @@ type Reader struct {
 	wakeMsg [headerLen]byte
 
 	registered bool
+	adopted    bool // Adopt: the socket was inherited, not opened
 
 	// counters published once per batch.
 	records, bytes, syscalls, truncated, overruns atomic.Uint64
