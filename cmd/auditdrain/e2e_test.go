@@ -24,6 +24,9 @@ import (
 var binPath string
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(pacedLoadEnv); spec != "" {
+		os.Exit(pacedLoad(spec)) // a load child (restart_e2e_test.go)
+	}
 	dir, err := os.MkdirTemp("", "auditdrain-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -52,6 +52,7 @@ Usage:
   auditdrain doctor [--json]                 check the kernel, rules, log disk and daemon for causes of loss;
                                              print each finding with evidence and the fix (exit 1: an error)
   auditdrain reload | rotate | resume        signal the running daemon (SIGHUP, SIGUSR1, SIGUSR2)
+  auditdrain upgrade                         exec the binary on disk in place of the daemon, keeping its audit socket
   auditdrain rules check [DIR]               print the merged rules.d as augenrules would, and every error
   auditdrain rules load  [DIR]               load them into the kernel (default: the config's rules_dir)
   auditdrain config                          list the config keys and their defaults
@@ -128,6 +129,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		err = cmdTop(e, args)
 	case "doctor":
 		err = cmdDoctor(e, args)
+	case "upgrade":
+		err = cmdUpgrade(e, args)
 	case "rules":
 		err = cmdRules(e, args)
 	case "install":
@@ -328,7 +331,7 @@ func cmdRun(e *env, args []string) error {
 	// after a disk action, as with auditd. Signals that arrive before the
 	// daemon is ready wait in the channel.
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGPWR)
 	defer func() { signal.Stop(sigs); close(sigs) }()
 	ready := func(d *daemon.Daemon) {
 		go func() {
@@ -344,6 +347,8 @@ func cmdRun(e *env, args []string) error {
 					err = d.Rotate()
 				case syscall.SIGUSR2:
 					err = d.Resume()
+				case syscall.SIGPWR: // upgradeSignalName
+					err = d.Upgrade()
 				}
 				if err != nil {
 					fmt.Fprintf(e.stderr, "auditdrain: %v: %s\n", sig, errorText(e.name, err))

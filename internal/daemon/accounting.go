@@ -68,6 +68,7 @@ type kernelPoller struct {
 	// backedOff: run waits idleEvery between polls (set by run, cleared
 	// by kick).
 	backedOff atomic.Bool
+	pid       atomic.Uint32 // the registered audit daemon's pid
 	// after, if set, runs after each periodic poll (on run's goroutine).
 	after func()
 }
@@ -208,6 +209,7 @@ func (k *kernelPoller) pollLocked() bool {
 		}
 	}
 	k.backlogLimit.Store(uint64(s.BacklogLimit))
+	k.pid.Store(s.PID)
 	if uint64(s.Backlog) > k.backlogPeak.Load() {
 		k.backlogPeak.Store(uint64(s.Backlog))
 	}

@@ -68,6 +68,23 @@ type Status struct {
 
 	SelfRecords uint64 `json:"self_records"`
 
+	// The audit socket across upgrades and restarts (socketstatus.go):
+	// where it came from, the pid the kernel shows registered ("registered
+	// by pid X, read by pid Y" when it is not this process: adopted after
+	// a restart), whether systemd's fd store holds it, its receive buffer
+	// and what is queued in it, and how many seconds of records at the
+	// current rate the socket and the kernel's backlog hold while no one
+	// reads (a restart longer than that loses records, counted as kernel
+	// lost or serial gaps).
+	AuditSocket          string  `json:"audit_socket"`
+	RegisteredPID        int     `json:"registered_pid"`
+	Registration         string  `json:"registration,omitempty"`
+	SocketFDStored       bool    `json:"socket_in_fd_store"`
+	SocketRcvBuf         int     `json:"socket_rcvbuf_bytes"`
+	SocketQueued         int     `json:"socket_queued_bytes"`
+	RecordsPerSecond     float64 `json:"records_per_second"`
+	RestartBudgetSeconds float64 `json:"restart_budget_seconds,omitempty"`
+
 	// Loss accounting, cumulative since start. lost_total excludes serial
 	// gaps, which are a heuristic.
 	LostTotal          uint64            `json:"lost_total"`
@@ -143,6 +160,7 @@ func (d *Daemon) Status() Status {
 		RecordsDrained: d.drained.Load(),
 	}
 	s.SelfRecords = d.selfRecords.Load()
+	d.socketStatus(&s)
 	l := d.currentLosses()
 	s.Lost = l.Map()
 	s.LostTotal = l.Total()
@@ -258,6 +276,7 @@ func startControl(path string, d *Daemon) (*controlServer, error) {
 	})
 	mux.HandleFunc("GET /top", d.serveTop)
 	mux.Handle("GET /metrics", metrics)
+	mux.HandleFunc("POST /upgrade", d.serveUpgrade)
 	cs := &controlServer{path: path, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
 	if addr := d.cfg.MetricsListen; addr != "" {
 		tln, err := net.Listen("tcp", addr)

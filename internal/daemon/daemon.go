@@ -113,6 +113,8 @@ type Daemon struct {
 	// BeforeDelete, counting what retention deletes unsent (forward.go).
 	fwd     *forwarding
 	fwdHook fwdHook
+
+	handover // the audit socket across exec and restart (upgrade.go)
 }
 
 func (d *Daemon) logf(format string, args ...any) {
@@ -159,7 +161,13 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 		return fmt.Errorf("daemon: reading kernel audit status: %w", err)
 	}
 	d.status0 = st
-	if mode == reader.ModeUnicast && st.PID != 0 && st.PID != uint32(os.Getpid()) && processAlive(int(st.PID)) {
+	// An audit socket handed over by the program this one replaced, or by
+	// systemd's fd store, is adopted: its registration is ours.
+	in, adopt, err := inheritedSocket()
+	if err != nil {
+		return err
+	}
+	if mode == reader.ModeUnicast && !adopt && st.PID != 0 && st.PID != uint32(os.Getpid()) && processAlive(int(st.PID)) {
 		return registeredError(int(st.PID))
 	}
 
@@ -190,7 +198,11 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	if err := d.newPlugins(); err != nil {
 		return err
 	}
-	d.rd, err = reader.Open(reader.Config{Mode: mode, RcvBuf: int(cfg.RcvBuf)})
+	var inp *inherited
+	if adopt {
+		inp = &in
+	}
+	d.rd, err = d.openReader(mode, inp)
 	if err != nil {
 		if errors.Is(err, reader.ErrAlreadyRegistered) {
 			if st, serr := d.ctl.Status(); serr == nil && st.PID != 0 {
@@ -205,10 +217,20 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	if st, err = d.ctl.Status(); err != nil {
 		return fmt.Errorf("daemon: reading kernel audit status: %w", err)
 	}
-	if d.kpoll, err = newKernelPoller(st.Lost, st.BacklogWaitTimeActual); err != nil {
+	d.storeSocket()
+	lost0, wait0 := st.Lost, st.BacklogWaitTimeActual
+	if in.counters {
+		// Counted from where the program this one replaced left off.
+		lost0, wait0 = in.lost, in.wait
+	}
+	if d.kpoll, err = newKernelPoller(lost0, wait0); err != nil {
 		return err
 	}
-	d.kpoll.after = d.idleAccount
+	d.kpoll.pid.Store(st.PID)
+	d.kpoll.after = func() {
+		d.rate.sample(d.rd.Stats().Records, time.Now())
+		d.idleAccount()
+	}
 	d.kpoll.activity = func() uint64 { return d.rd.Stats().Records }
 	if mode == reader.ModeMulticast {
 		d.kpoll.drops = d.rd.SocketDrops
@@ -248,6 +270,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	d.repairRecord()
 	d.owner.Unlock()
 	reading, draining := newLoop(d.readLoop), newLoop(d.drainLoop)
+	d.reading, d.draining = reading, draining
 	d.logf("ready")
 	notifyCtx, stopNotify := context.WithCancel(context.Background())
 	notified := make(chan struct{})
@@ -418,6 +441,9 @@ func (d *Daemon) readLoop() error {
 			if d.stopping.Load() {
 				return nil
 			}
+			if d.parkIfAsked() {
+				continue
+			}
 			return err
 		}
 		timeout = d.afterRead()
@@ -571,12 +597,15 @@ func (d *Daemon) append(typ uint16, p []byte) {
 // ring, let the drain loop empty it, close the writer (final fsync).
 func (d *Daemon) shutdown(reading, draining *loop) error {
 	t0 := time.Now()
+	d.lifecycle.Lock() // not during an upgrade
 	d.stopping.Store(true)
 	// If the writer dies at any point from here on, nothing empties the
 	// ring: release a reader blocked on it, whatever step shutdown is at.
 	go func() { <-draining.done; d.ring.Close() }()
 	var errs []error
-	if d.rd.Mode() == reader.ModeUnicast {
+	if d.rd.Mode() == reader.ModeUnicast && d.keepRegistration() {
+		// The registration stays with the socket (see keepRegistration).
+	} else if d.rd.Mode() == reader.ModeUnicast {
 		// Records still in the kernel's queue when we unregister are freed
 		// without being counted anywhere (no audit=1 hold queue): keep
 		// reading until the queue is empty, for a bounded time, if there
@@ -664,7 +693,7 @@ func (d *Daemon) closeAll() {
 		d.ctrl.Close()
 	}
 	if d.rd != nil {
-		if d.rd.Mode() == reader.ModeUnicast && !d.stopping.Load() && d.ctl != nil {
+		if d.rd.Mode() == reader.ModeUnicast && !d.stopping.Load() && d.ctl != nil && !d.fdStored.Load() {
 			d.ctl.Unregister()
 		}
 		d.rd.Close()

@@ -1,0 +1,118 @@
+package daemon
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/auditdrain/auditdrain/internal/service"
+	"github.com/auditdrain/auditdrain/reader"
+	"golang.org/x/sys/unix"
+)
+
+// Environment variables an upgrade (Upgrade: exec of the binary on disk)
+// passes to the program that replaces the daemon.
+const (
+	// EnvAuditFD names the inherited audit socket's descriptor.
+	EnvAuditFD = "AUDITDRAIN_AUDIT_FD"
+	// EnvKernelCounters carries the kernel's lost and
+	// backlog_wait_time_actual counters as the old program last read them
+	// ("LOST,WAIT"), so that what changed during the exec is counted by
+	// the new one.
+	EnvKernelCounters = "AUDITDRAIN_KERNEL_COUNTERS"
+)
+
+// Where the data socket came from (Status.AuditSocket).
+const (
+	socketOpened  = "opened"
+	socketExec    = "inherited across exec (upgrade)"
+	socketFDStore = "adopted from systemd's fd store (restart)"
+)
+
+// inherited is an audit socket handed to this process at start.
+type inherited struct {
+	fd     int
+	source string
+	// counters: the kernel's lost and wait counters the previous program
+	// last read (exec only).
+	lost, wait uint32
+	counters   bool
+}
+
+// inheritedSocket finds an audit socket handed to this process: by the
+// program it replaced (EnvAuditFD), or by systemd from its file descriptor
+// store (LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES, the one named
+// service.FDNameAudit). It removes those variables from the environment, so
+// that no program started later (a plugin) takes them for its own. ok is
+// false when there is none.
+func inheritedSocket() (in inherited, ok bool, err error) {
+	v, isSet := os.LookupEnv(EnvAuditFD)
+	counters := os.Getenv(EnvKernelCounters)
+	os.Unsetenv(EnvAuditFD)
+	os.Unsetenv(EnvKernelCounters)
+	if isSet {
+		fd, err := strconv.Atoi(v)
+		if err != nil || fd < 0 {
+			return in, false, fmt.Errorf("daemon: %s=%q is not a file descriptor", EnvAuditFD, v)
+		}
+		in = inherited{fd: fd, source: socketExec}
+		if l, w, found := strings.Cut(counters, ","); found {
+			lost, err1 := strconv.ParseUint(l, 10, 32)
+			wait, err2 := strconv.ParseUint(w, 10, 32)
+			if err1 == nil && err2 == nil {
+				in.lost, in.wait, in.counters = uint32(lost), uint32(wait), true
+			}
+		}
+		return in, true, nil
+	}
+	fds := service.ListenFDs(true)
+	fd := -1
+	for _, f := range fds {
+		if f.Name == service.FDNameAudit && fd < 0 {
+			fd = f.FD
+			continue
+		}
+		// Not ours to keep: a descriptor this version does not know.
+		unix.Close(f.FD)
+	}
+	if fd < 0 {
+		return in, false, nil
+	}
+	return inherited{fd: fd, source: socketFDStore}, true, nil
+}
+
+// openReader opens the data socket, or adopts the one handed to this
+// process (see inheritedSocket). An adopted unicast socket keeps the
+// registration it has; when the kernel shows none (it was released
+// meanwhile), the daemon registers from it.
+func (d *Daemon) openReader(mode reader.Mode, in *inherited) (*reader.Reader, error) {
+	rc := reader.Config{Mode: mode, RcvBuf: int(d.cfg.RcvBuf)}
+	if in == nil {
+		d.socketSource = socketOpened
+		return reader.Open(rc)
+	}
+	rd, err := reader.Adopt(in.fd, rc)
+	if err != nil {
+		unix.Close(in.fd) // a descriptor we cannot use must not hold a registration
+		return nil, fmt.Errorf("daemon: the audit socket %s: %w", in.source, err)
+	}
+	d.socketSource = in.source
+	if mode == reader.ModeUnicast {
+		st, err := d.ctl.Status()
+		if err != nil {
+			rd.Close()
+			return nil, fmt.Errorf("daemon: reading kernel audit status: %w", err)
+		}
+		if st.PID == 0 {
+			d.logf("the inherited audit socket is no longer registered: registering pid %d from it", os.Getpid())
+			if err := rd.Register(); err != nil {
+				rd.Close()
+				return nil, err
+			}
+		} else {
+			d.logf("adopted the audit socket (fd %d) %s, registered by pid %d", in.fd, in.source, st.PID)
+		}
+	}
+	return rd, nil
+}
