@@ -62,8 +62,12 @@ func (d *Daemon) parkIfAsked() bool {
 	return true
 }
 
-// execFunc is syscall.Exec; tests replace it to make the exec fail.
-var execFunc = syscall.Exec
+// execFunc is syscall.Exec and upgradeCheck is checkBinary; tests replace
+// them to make the exec fail after the daemon stopped for it.
+var (
+	execFunc     = syscall.Exec
+	upgradeCheck = checkBinary
+)
 
 // upgradeCheckTimeout bounds the trial run of the new binary.
 const upgradeCheckTimeout = 10 * time.Second
@@ -102,7 +106,7 @@ func (d *Daemon) Upgrade() error {
 	if err != nil {
 		return err
 	}
-	if err := checkBinary(exe); err != nil {
+	if err := upgradeCheck(exe); err != nil {
 		return err
 	}
 	d.logf("upgrade: replacing pid %d with %s, keeping the audit socket", os.Getpid(), exe)
