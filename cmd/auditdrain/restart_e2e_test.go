@@ -133,6 +133,13 @@ func (s *fdStore) stored() *os.File {
 	return os.NewFile(uintptr(fd), "audit")
 }
 
+// has reports whether a socket is stored.
+func (s *fdStore) has() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fd >= 0
+}
+
 // release closes the stored socket, as systemd does when the unit stops.
 func (s *fdStore) release() {
 	s.mu.Lock()
@@ -207,11 +214,14 @@ func newRestartTest(t *testing.T, seconds float64) *restartTest {
 	rt.ctl = filepath.Join(rt.dir, "ctl.sock")
 	rt.events = int(seconds * float64(rt.rate))
 	// No waiting in the kernel: a socket too small for the restart shows
-	// as kernel lost, not as stalled programs. The receive buffer is sized
+	// as kernel lost, not as stalled programs. backlog_limit 32768 (0.5 s
+	// of this load) rides out kauditd's own hiccups on a busy 2-vCPU
+	// machine shared with other jobs (one run in three lost ~300 records
+	// at 8192). The receive buffer is sized
 	// for a 1 s restart at 60,000 records/s (64 MiB, which the kernel
 	// doubles: about 136,000 records).
 	rt.args = []string{"--log-dir", rt.logDir, "--control-socket", rt.ctl,
-		"--set", "backlog_limit=8192", "--set", "backlog_wait_time=0", "--set", "rcvbuf=64M",
+		"--set", "backlog_limit=32768", "--set", "backlog_wait_time=0", "--set", "rcvbuf=64M",
 		"--set", "flush_interval=20ms", "--set", "fsync_interval=100ms"}
 	return rt
 }
@@ -276,6 +286,8 @@ func (rt *restartTest) logged(t *testing.T) (events, restarts int, restartLines 
 		switch {
 		case bytes.HasPrefix(line, []byte("type=SYSCALL ")) && bytes.Contains(line, keyed):
 			events++
+		case bytes.Contains(line, []byte("op=lost ")) || bytes.Contains(line, []byte("op=start ")):
+			restartLines = append(restartLines, string(line))
 		case bytes.Contains(line, []byte("op=restart ")):
 			restarts++
 			restartLines = append(restartLines, string(line))
@@ -319,13 +331,11 @@ func TestKill9KeepsSocket(t *testing.T) {
 	store := newFDStore(t, rt.dir)
 	d := startManaged(t, store, rt.args...)
 	d.waitReady(t)
-	for i := 0; i < 100 && store.stored() == nil; i++ {
+	for i := 0; i < 100 && !store.has(); i++ {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if f := store.stored(); f == nil {
+	if !store.has() {
 		t.Fatalf("the daemon handed no audit socket to the fd store; notify messages: %q", store.msgs)
-	} else {
-		f.Close()
 	}
 	rt.startLoad(t)
 	type cycle struct{ pid, kill int }
@@ -383,9 +393,15 @@ func TestKill9KeepsSocket(t *testing.T) {
 	if missing < 0 || missing > allowed {
 		t.Errorf("%d events made, %d in the log: %d missing, more than the %d a kill may lose", rt.events, got, missing, allowed)
 	}
+	unseen := 0
 	for _, l := range lines {
-		t.Logf("restart record: %s", l)
+		t.Logf("log: %s", l)
+		if _, v, ok := strings.Cut(l, " unseen="); ok {
+			n, _ := strconv.Atoi(strings.Fields(v)[0])
+			unseen += n
+		}
 	}
+	t.Logf("the op=restart records name %d unseen serials for the %d missing events (what each killed process had read and not written)", unseen, missing)
 }
 
 // TestUpgradeUnderLoad: `auditdrain upgrade` three times under 20,000
@@ -467,7 +483,9 @@ func TestUpgradeUnderLoad(t *testing.T) {
 		t.Errorf("%d events made, %d in the log, kernel lost %d: want all, none lost", rt.events, got, lost)
 	}
 	for _, l := range lines {
-		t.Errorf("serials unseen across an upgrade: %s", l)
+		if strings.Contains(l, "op=restart ") {
+			t.Errorf("serials unseen across an upgrade: %s", l)
+		}
 	}
 }
 
@@ -501,4 +519,37 @@ func firstLine(s, contains string) string {
 		}
 	}
 	return ""
+}
+
+// A stored socket the restarted daemon cannot use (the config switched to
+// multicast) is removed from the store (FDSTOREREMOVE=1), so that it does
+// not keep a registration no one reads; the daemon opens its own.
+func TestStoredSocketOfOtherMode(t *testing.T) {
+	rt := newRestartTest(t, 0)
+	store := newFDStore(t, rt.dir)
+	d := startManaged(t, store, rt.args...)
+	d.waitReady(t)
+	for i := 0; i < 100 && !store.has(); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	<-d.done
+	if !store.has() {
+		t.Fatal("no socket in the store")
+	}
+	d = startManaged(t, store, append(rt.args, "--mode", "multicast")...)
+	d.waitReady(t)
+	if !strings.Contains(d.stderr.String(), "removing it from the store") {
+		t.Errorf("the daemon did not say it gives up the stored socket:\n%s", d.stderr.String())
+	}
+	for i := 0; i < 100 && store.has(); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if store.has() {
+		t.Error("the unusable socket is still in the store")
+	}
+	if st := statusJSON(t, rt.ctl); st["mode"] != "multicast" || st["audit_socket"] != "opened" {
+		t.Errorf("status mode %v audit_socket %v, want multicast, opened", st["mode"], st["audit_socket"])
+	}
+	d.stop(t)
 }

@@ -1,10 +1,12 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/auditdrain/auditdrain/internal/service"
 	"github.com/auditdrain/auditdrain/reader"
@@ -95,7 +97,17 @@ func (d *Daemon) openReader(mode reader.Mode, in *inherited) (*reader.Reader, er
 	rd, err := reader.Adopt(in.fd, rc)
 	if err != nil {
 		unix.Close(in.fd) // a descriptor we cannot use must not hold a registration
-		return nil, fmt.Errorf("daemon: the audit socket %s: %w", in.source, err)
+		if in.source != socketFDStore {
+			return nil, fmt.Errorf("daemon: the audit socket %s: %w", in.source, err)
+		}
+		// A socket of another mode (the config changed): systemd must let
+		// it go too, or it keeps the registration while no one reads it.
+		d.logf("not using the audit socket from systemd's fd store: %v; removing it from the store", err)
+		if _, err := service.NewNotifier().RemoveFD(service.FDNameAudit); err != nil {
+			d.logf("%v", err)
+		}
+		d.socketSource = socketOpened
+		return openReleased(rc)
 	}
 	d.socketSource = in.source
 	if mode == reader.ModeUnicast {
@@ -115,4 +127,19 @@ func (d *Daemon) openReader(mode reader.Mode, in *inherited) (*reader.Reader, er
 		}
 	}
 	return rd, nil
+}
+
+// openReleased is reader.Open right after the socket holding the
+// registration was given up: the kernel notices it is gone only when it
+// next probes it, and systemd closes its copy in its own time, so a
+// registration refused with EEXIST is tried again for a few seconds.
+func openReleased(rc reader.Config) (*reader.Reader, error) {
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		rd, err := reader.Open(rc)
+		if err == nil || !errors.Is(err, reader.ErrAlreadyRegistered) || time.Now().After(deadline) {
+			return rd, err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
