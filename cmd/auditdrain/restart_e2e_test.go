@@ -50,18 +50,19 @@ func pacedLoad(spec string) int {
 	return 0
 }
 
-// fdStore plays systemd's notify socket and fd store.
+// fdStore plays systemd's notify socket and fd store: descriptors by
+// FDNAME, one each (systemd keeps one copy of the same file).
 type fdStore struct {
 	path string
 	conn *net.UnixConn
 	mu   sync.Mutex
-	fd   int // the stored audit socket, -1: none
+	fds  map[string]int
 	msgs []string
 }
 
 func newFDStore(t *testing.T, dir string) *fdStore {
 	t.Helper()
-	s := &fdStore{path: filepath.Join(dir, "notify.sock"), fd: -1}
+	s := &fdStore{path: filepath.Join(dir, "notify.sock"), fds: map[string]int{}}
 	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: s.path, Net: "unixgram"})
 	if err != nil {
 		t.Fatal(err)
@@ -88,24 +89,28 @@ func (s *fdStore) serve() {
 			}
 		}
 		msg := string(buf[:n])
+		name := ""
+		for line := range strings.Lines(msg) {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "FDNAME="); ok {
+				name = v
+			}
+		}
 		s.mu.Lock()
 		s.msgs = append(s.msgs, msg)
+		old, had := s.fds[name]
 		switch {
-		case strings.Contains(msg, "FDSTORE=1") && strings.Contains(msg, "FDNAME=audit") && len(fds) == 1:
-			if s.fd >= 0 && sameFile(s.fd, fds[0]) {
-				unix.Close(fds[0]) // systemd keeps one copy of the same socket
-			} else {
-				if s.fd >= 0 {
-					unix.Close(s.fd)
-				}
-				s.fd = fds[0]
+		case strings.Contains(msg, "FDSTORE=1") && len(fds) == 1:
+			if had && sameFile(old, fds[0]) {
+				break // the same file again: kept once
 			}
+			if had {
+				unix.Close(old)
+			}
+			s.fds[name] = fds[0]
 			fds = nil
-		case strings.Contains(msg, "FDSTOREREMOVE=1") && strings.Contains(msg, "FDNAME=audit"):
-			if s.fd >= 0 {
-				unix.Close(s.fd)
-				s.fd = -1
-			}
+		case strings.Contains(msg, "FDSTOREREMOVE=1") && had:
+			unix.Close(old)
+			delete(s.fds, name)
 		}
 		s.mu.Unlock()
 		for _, fd := range fds {
@@ -119,58 +124,66 @@ func sameFile(a, b int) bool {
 	return unix.Fstat(a, &sa) == nil && unix.Fstat(b, &sb) == nil && sa.Dev == sb.Dev && sa.Ino == sb.Ino
 }
 
-// stored returns a duplicate of the stored socket (nil: none).
-func (s *fdStore) stored() *os.File {
+// stored returns duplicates of the stored descriptors and their names, as
+// systemd passes them (LISTEN_FDS, LISTEN_FDNAMES).
+func (s *fdStore) stored() ([]*os.File, []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.fd < 0 {
-		return nil
+	var files []*os.File
+	var names []string
+	for name, fd := range s.fds {
+		dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		files = append(files, os.NewFile(uintptr(dup), name))
+		names = append(names, name)
 	}
-	fd, err := unix.FcntlInt(uintptr(s.fd), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return nil
-	}
-	return os.NewFile(uintptr(fd), "audit")
+	return files, names
 }
 
-// has reports whether a socket is stored.
+// has reports whether a socket is stored under the name audit.
 func (s *fdStore) has() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.fd >= 0
+	_, ok := s.fds["audit"]
+	return ok
 }
 
-// release closes the stored socket, as systemd does when the unit stops.
+// release closes what is stored, as systemd does when the unit stops.
 func (s *fdStore) release() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.fd >= 0 {
-		unix.Close(s.fd)
-		s.fd = -1
+	for name, fd := range s.fds {
+		unix.Close(fd)
+		delete(s.fds, name)
 	}
 }
 
 // startManaged starts `auditdrain run` as systemd would: NOTIFY_SOCKET set
-// and, with a stored socket, that socket as fd 3 with LISTEN_PID (the
-// daemon's own pid: set by a shell that then execs the daemon), LISTEN_FDS
-// and LISTEN_FDNAMES.
+// and the stored descriptors from fd 3 on, with LISTEN_PID (the daemon's
+// own pid: set by a shell that then execs the daemon), LISTEN_FDS and
+// LISTEN_FDNAMES.
 func startManaged(t *testing.T, store *fdStore, args ...string) *daemonProc {
 	t.Helper()
 	p := &daemonProc{stderr: &syncBuffer{}, done: make(chan error, 1)}
 	argv := append([]string{"run", "--config", "/dev/null", "--set", "rules_dir="}, args...)
-	f := store.stored()
-	if f != nil {
-		p.cmd = exec.Command("/bin/sh", append([]string{"-c", `LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=audit exec "$0" "$@"`, binPath}, argv...)...)
-		p.cmd.ExtraFiles = []*os.File{f}
+	files, names := store.stored()
+	if len(files) > 0 {
+		p.cmd = exec.Command("/bin/sh", append([]string{"-c", `LISTEN_PID=$$ exec "$0" "$@"`, binPath}, argv...)...)
+		p.cmd.ExtraFiles = files
 	} else {
 		p.cmd = exec.Command(binPath, argv...)
 	}
 	p.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+store.path)
+	if len(files) > 0 {
+		p.cmd.Env = append(p.cmd.Env, fmt.Sprintf("LISTEN_FDS=%d", len(files)), "LISTEN_FDNAMES="+strings.Join(names, ":"))
+	}
 	p.cmd.Stderr, p.cmd.Stdout = p.stderr, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if f != nil {
+	for _, f := range files {
 		f.Close()
 	}
 	go func() { p.done <- p.cmd.Wait() }()
@@ -550,6 +563,51 @@ func TestStoredSocketOfOtherMode(t *testing.T) {
 	}
 	if st := statusJSON(t, rt.ctl); st["mode"] != "multicast" || st["audit_socket"] != "opened" {
 		t.Errorf("status mode %v audit_socket %v, want multicast, opened", st["mode"], st["audit_socket"])
+	}
+	d.stop(t)
+}
+
+// What the kernel loses while no daemon reads (a socket too small for the
+// restart) is counted by the next daemon: it starts from the kernel's
+// counters its predecessor last polled, kept in the state page in the fd
+// store, not from their value at its own start.
+func TestKernelLostCountedAcrossRestart(t *testing.T) {
+	rt := newRestartTest(t, 3)
+	// A socket and backlog far too small for a 1 s restart at this rate.
+	args := append(rt.args, "--set", "rcvbuf=64K", "--set", "backlog_limit=256")
+	store := newFDStore(t, rt.dir)
+	d := startManaged(t, store, args...)
+	d.waitReady(t)
+	for i := 0; i < 100 && !store.has(); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	rt.startLoad(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		time.Sleep(700 * time.Millisecond)
+		d.cmd.Process.Signal(syscall.SIGKILL)
+		<-d.done
+		time.Sleep(time.Second)
+		d = startManaged(t, store, args...)
+	}()
+	rt.load.Run(t, 60*time.Second)
+	<-done
+	waitReadyN(t, d, 1)
+	rt.settle(t)
+	end := kernelLost(t)
+	st := statusJSON(t, rt.ctl)
+	counted := uint32(st["lost_by_cause"].(map[string]any)["kernel"].(float64))
+	var prev uint32
+	if _, v, ok := strings.Cut(d.stderr.String(), "previous daemon's state: lost "); ok {
+		n, _ := strconv.ParseUint(strings.TrimRight(strings.Fields(v)[0], ","), 10, 32)
+		prev = uint32(n)
+	} else {
+		t.Fatalf("the restarted daemon did not take the kernel counters from the state page:\n%s", d.stderr.String())
+	}
+	t.Logf("kernel lost %d in all; the killed daemon last polled %d; the restarted one counts %d (since that poll)", end-rt.lost0, prev-rt.lost0, counted)
+	if counted != end-prev || counted == 0 || prev < rt.lost0 {
+		t.Errorf("the restarted daemon counts %d kernel losses, want %d (kernel %d, its predecessor's last poll %d)", counted, end-prev, end, prev)
 	}
 	d.stop(t)
 }

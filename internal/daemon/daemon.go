@@ -167,6 +167,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	if err != nil {
 		return err
 	}
+	d.openState(&in)
 	if mode == reader.ModeUnicast && !adopt && st.PID != 0 && st.PID != uint32(os.Getpid()) && processAlive(int(st.PID)) {
 		return registeredError(int(st.PID))
 	}
@@ -227,7 +228,9 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 		return err
 	}
 	d.kpoll.pid.Store(st.PID)
+	d.state.save(d.kpoll.lastLost, d.kpoll.lastWait)
 	d.kpoll.after = func() {
+		d.state.save(d.kpoll.lastLost, d.kpoll.lastWait)
 		d.rate.sample(d.rd.Stats().Records, time.Now())
 		d.idleAccount()
 	}

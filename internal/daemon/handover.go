@@ -23,6 +23,8 @@ const (
 	// ("LOST,WAIT"), so that what changed during the exec is counted by
 	// the new one.
 	EnvKernelCounters = "AUDITDRAIN_KERNEL_COUNTERS"
+	// EnvStateFD names the inherited state page (stateFile).
+	EnvStateFD = "AUDITDRAIN_STATE_FD"
 )
 
 // Where the data socket came from (Status.AuditSocket).
@@ -40,6 +42,8 @@ type inherited struct {
 	// last read (exec only).
 	lost, wait uint32
 	counters   bool
+	// stateFD is the inherited state page (-1: none).
+	stateFD int
 }
 
 // inheritedSocket finds an audit socket handed to this process: by the
@@ -49,16 +53,22 @@ type inherited struct {
 // that no program started later (a plugin) takes them for its own. ok is
 // false when there is none.
 func inheritedSocket() (in inherited, ok bool, err error) {
+	in.stateFD = -1
 	v, isSet := os.LookupEnv(EnvAuditFD)
 	counters := os.Getenv(EnvKernelCounters)
+	stateFD, stateSet := os.LookupEnv(EnvStateFD)
 	os.Unsetenv(EnvAuditFD)
 	os.Unsetenv(EnvKernelCounters)
+	os.Unsetenv(EnvStateFD)
 	if isSet {
 		fd, err := strconv.Atoi(v)
 		if err != nil || fd < 0 {
 			return in, false, fmt.Errorf("daemon: %s=%q is not a file descriptor", EnvAuditFD, v)
 		}
-		in = inherited{fd: fd, source: socketExec}
+		in = inherited{fd: fd, source: socketExec, stateFD: -1}
+		if n, err := strconv.Atoi(stateFD); stateSet && err == nil && n >= 0 {
+			in.stateFD = n
+		}
 		if l, w, found := strings.Cut(counters, ","); found {
 			lost, err1 := strconv.ParseUint(l, 10, 32)
 			wait, err2 := strconv.ParseUint(w, 10, 32)
@@ -75,13 +85,42 @@ func inheritedSocket() (in inherited, ok bool, err error) {
 			fd = f.FD
 			continue
 		}
+		if f.Name == service.FDNameState && in.stateFD < 0 {
+			in.stateFD = f.FD
+			continue
+		}
 		// Not ours to keep: a descriptor this version does not know.
 		unix.Close(f.FD)
 	}
 	if fd < 0 {
 		return in, false, nil
 	}
-	return inherited{fd: fd, source: socketFDStore}, true, nil
+	in.fd, in.source = fd, socketFDStore
+	return in, true, nil
+}
+
+// openState maps the inherited state page, or makes a new one. With the
+// page of a daemon that stopped or crashed (from systemd's fd store), the
+// kernel's counters it last polled become in's, unless an upgrade handed
+// them over already. The daemon runs without a page if none can be made.
+func (d *Daemon) openState(in *inherited) {
+	var err error
+	if in.stateFD >= 0 {
+		if d.state, err = mapState(in.stateFD); err != nil {
+			d.logf("%v: making a new one", err)
+			unix.Close(in.stateFD)
+		}
+	}
+	if d.state == nil {
+		if d.state, err = newStateFile(); err != nil {
+			d.logf("no state page: %v (a restart will not count what the kernel lost meanwhile)", err)
+			return
+		}
+	}
+	if lost, wait, ok := d.state.counters(); ok && !in.counters {
+		in.lost, in.wait, in.counters = lost, wait, true
+		d.logf("kernel counters from the previous daemon's state: lost %d, backlog_wait_time_actual %d", lost, wait)
+	}
 }
 
 // openReader opens the data socket, or adopts the one handed to this

@@ -19,6 +19,7 @@ import (
 	"github.com/auditdrain/auditdrain/internal/service"
 	"github.com/auditdrain/auditdrain/reader"
 	"github.com/auditdrain/auditdrain/writer"
+	"golang.org/x/sys/unix"
 )
 
 // handover is the Daemon's state for keeping the audit socket across an
@@ -40,6 +41,8 @@ type handover struct {
 	writerClosed, pluginsStopped bool
 	// rate of records read, for Status.RestartBudgetSeconds.
 	rate rateMeter
+	// state is the page of kernel counters kept in systemd's fd store.
+	state *stateFile
 }
 
 // pauseReq parks the read loop: it closes parked once it stopped reading,
@@ -121,7 +124,12 @@ func (d *Daemon) Upgrade() error {
 		return err
 	}
 	lost, wait := d.kpoll.lastLost, d.kpoll.lastWait
-	env := upgradeEnv(os.Environ(), d.rd.Fd(), lost, wait)
+	stateFD := -1
+	if d.state != nil {
+		stateFD = d.state.fd
+		unix.FcntlInt(uintptr(stateFD), unix.F_SETFD, 0) // inherited too
+	}
+	env := upgradeEnv(os.Environ(), d.rd.Fd(), stateFD, lost, wait)
 	if err := d.rd.Inheritable(true); err != nil {
 		d.resume(err)
 		return err
@@ -131,6 +139,9 @@ func (d *Daemon) Upgrade() error {
 	// Only a failed exec returns.
 	err = fmt.Errorf("daemon: upgrade: exec %s: %w", exe, err)
 	d.rd.Inheritable(false)
+	if stateFD >= 0 {
+		unix.CloseOnExec(stateFD)
+	}
 	d.logf("%v: resuming with the running program", err)
 	d.resume(err)
 	if n.Enabled() {
@@ -174,15 +185,18 @@ func checkBinary(exe string) error {
 
 // upgradeEnv is env without any earlier hand-over or socket activation
 // variables, plus EnvAuditFD and EnvKernelCounters.
-func upgradeEnv(env []string, fd int, lost, wait uint32) []string {
-	out := make([]string, 0, len(env)+2)
+func upgradeEnv(env []string, fd, stateFD int, lost, wait uint32) []string {
+	out := make([]string, 0, len(env)+3)
 	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case EnvAuditFD, EnvKernelCounters, "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES":
+		case EnvAuditFD, EnvKernelCounters, EnvStateFD, "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES":
 			continue
 		}
 		out = append(out, kv)
+	}
+	if stateFD >= 0 {
+		out = append(out, EnvStateFD+"="+strconv.Itoa(stateFD))
 	}
 	return append(out, EnvAuditFD+"="+strconv.Itoa(fd),
 		EnvKernelCounters+"="+strconv.FormatUint(uint64(lost), 10)+","+strconv.FormatUint(uint64(wait), 10))
@@ -214,6 +228,7 @@ func (d *Daemon) quiesce() error {
 		return *ep
 	}
 	d.kpoll.poll()
+	d.state.save(d.kpoll.lastLost, d.kpoll.lastWait)
 	d.account(time.Now())
 	d.writeSelf(record.TypeDaemonEnd, d.upgradeRecord())
 	d.pluginsStopped = true
@@ -303,6 +318,11 @@ func (d *Daemon) storeSocket() {
 	case ok:
 		d.fdStored.Store(true)
 		d.logf("audit socket handed to systemd's fd store (FDNAME=%s): a restart adopts it", service.FDNameAudit)
+		if d.state != nil {
+			if _, err := service.NewNotifier().StoreFD(d.state.fd, service.FDNameState); err != nil {
+				d.logf("handing the state page to systemd's fd store: %v", err)
+			}
+		}
 	}
 }
 

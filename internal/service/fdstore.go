@@ -14,6 +14,10 @@ import (
 // LISTEN_FDNAMES after a restart.
 const FDNameAudit = "audit"
 
+// FDNameState is the name of the daemon's state page (a memfd holding the
+// kernel's counters as last polled) in systemd's file descriptor store.
+const FDNameState = "state"
+
 // listenFDsStart is SD_LISTEN_FDS_START: passed descriptors begin at 3.
 const listenFDsStart = 3
 
