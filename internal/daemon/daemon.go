@@ -273,7 +273,9 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	d.repairRecord()
 	d.owner.Unlock()
 	reading, draining := newLoop(d.readLoop), newLoop(d.drainLoop)
-	d.reading, d.draining = reading, draining
+	d.lifecycle.Lock()
+	d.reading, d.draining, d.runCtx = reading, draining, ctx
+	d.lifecycle.Unlock()
 	d.logf("ready")
 	notifyCtx, stopNotify := context.WithCancel(context.Background())
 	notified := make(chan struct{})

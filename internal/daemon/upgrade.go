@@ -37,6 +37,7 @@ type handover struct {
 	lifecycle sync.Mutex
 	reading   *loop
 	draining  *loop
+	runCtx    context.Context // Run's: cancelled by SIGTERM
 	// Under d.owner, during an upgrade: what quiesce stopped.
 	writerClosed, pluginsStopped bool
 	// rate of records read, for Status.RestartBudgetSeconds.
@@ -102,7 +103,10 @@ func (d *Daemon) Upgrade() error {
 		return errors.New("daemon: upgrade: the daemon is stopping or another upgrade is under way")
 	}
 	defer d.lifecycle.Unlock()
-	if d.stopping.Load() || closed(d.reading.done) || closed(d.draining.done) {
+	if d.reading == nil {
+		return errors.New("daemon: upgrade: the daemon is still starting")
+	}
+	if d.stopping.Load() || closed(d.reading.done) || closed(d.draining.done) || d.runCtx.Err() != nil {
 		return errors.New("daemon: upgrade: the daemon is stopping")
 	}
 	exe, err := upgradeBinary()
@@ -135,7 +139,12 @@ func (d *Daemon) Upgrade() error {
 		return err
 	}
 	d.logf("upgrade: stopped and flushed in %v; exec %s", time.Since(t0).Round(time.Millisecond), exe)
-	err = execFunc(exe, os.Args, env)
+	if d.runCtx.Err() != nil {
+		// SIGTERM came during the upgrade: stop instead, as asked.
+		err = errors.New("stopping instead (SIGTERM)")
+	} else {
+		err = execFunc(exe, os.Args, env)
+	}
 	// Only a failed exec returns.
 	err = fmt.Errorf("daemon: upgrade: exec %s: %w", exe, err)
 	d.rd.Inheritable(false)
