@@ -136,3 +136,37 @@ func TestAdoptKeepsRegistration(t *testing.T) {
 		t.Errorf("kernel status pid %d lost %d -> %d, want pid %d, nothing lost", st.PID, lost0, st.Lost, os.Getpid())
 	}
 }
+
+// An adopted socket whose registration was released registers again.
+func TestAdoptThenRegister(t *testing.T) {
+	k, _ := kernelForLoad(t)
+	first, err := Open(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.Conn().Unregister() })
+	dup, err := unix.FcntlInt(uintptr(first.Fd()), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+	if err := k.Conn().Unregister(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Adopt(dup, Config{})
+	if err != nil {
+		unix.Close(dup)
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Register(); err != nil {
+		t.Fatalf("registering from the adopted socket: %v", err)
+	}
+	if st, _ := k.Conn().Status(); st.PID != uint32(os.Getpid()) {
+		t.Errorf("kernel status pid %d after Register, want %d", st.PID, os.Getpid())
+	}
+	// A second registration from it is refused: the kernel keeps one.
+	if err := r.Register(); !errors.Is(err, ErrAlreadyRegistered) {
+		t.Errorf("second Register: %v, want ErrAlreadyRegistered", err)
+	}
+}
