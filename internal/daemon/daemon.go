@@ -221,16 +221,17 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	d.storeSocket()
 	lost0, wait0 := st.Lost, st.BacklogWaitTimeActual
 	if in.counters {
-		// Counted from where the program this one replaced left off.
+		// Counted from where the previous program (before the exec, or
+		// before the crash: the state page) last polled them.
 		lost0, wait0 = in.lost, in.wait
 	}
 	if d.kpoll, err = newKernelPoller(lost0, wait0); err != nil {
 		return err
 	}
 	d.kpoll.pid.Store(st.PID)
-	d.state.save(d.kpoll.lastLost, d.kpoll.lastWait)
+	d.saveState()
 	d.kpoll.after = func() {
-		d.state.save(d.kpoll.lastLost, d.kpoll.lastWait)
+		d.saveState()
 		d.rate.sample(d.rd.Stats().Records, time.Now())
 		d.idleAccount()
 	}

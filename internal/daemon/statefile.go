@@ -74,3 +74,14 @@ func (s *stateFile) save(lost, wait uint32) {
 	s.word.Store(uint64(lost)<<32 | uint64(wait))
 	s.magic().Store(stateMagic)
 }
+
+// kernelCounters returns the kernel's lost and backlog_wait_time_actual
+// counters as the kernel poller last read them.
+func (d *Daemon) kernelCounters() (lost, wait uint32) {
+	d.kpoll.mu.Lock()
+	defer d.kpoll.mu.Unlock()
+	return d.kpoll.lastLost, d.kpoll.lastWait
+}
+
+// saveState stores the kernel poller's last reading in the state page.
+func (d *Daemon) saveState() { d.state.save(d.kernelCounters()) }

@@ -117,9 +117,11 @@ func (d *Daemon) Upgrade() error {
 		return err
 	}
 	d.logf("upgrade: replacing pid %d with %s, keeping the audit socket", os.Getpid(), exe)
-	n := service.NewNotifier()
-	if n.Enabled() {
+	if n := service.NewNotifier(); n.Enabled() {
+		// RELOADING=1 now; READY=1 comes from the new program, or from
+		// this one when it resumes (Upgrade returns only on failure).
 		n.Reloading()
+		defer func() { n.Ready(d.statusLine()) }()
 	}
 	t0 := time.Now()
 	if err := d.quiesce(); err != nil {
@@ -127,36 +129,37 @@ func (d *Daemon) Upgrade() error {
 		d.resume(err)
 		return err
 	}
-	lost, wait := d.kpoll.lastLost, d.kpoll.lastWait
 	stateFD := -1
 	if d.state != nil {
 		stateFD = d.state.fd
-		unix.FcntlInt(uintptr(stateFD), unix.F_SETFD, 0) // inherited too
 	}
-	env := upgradeEnv(os.Environ(), d.rd.Fd(), stateFD, lost, wait)
-	if err := d.rd.Inheritable(true); err != nil {
+	fail := func(err error) error {
+		d.rd.Inheritable(false)
+		if stateFD >= 0 {
+			unix.CloseOnExec(stateFD)
+		}
+		d.logf("%v: resuming with the running program", err)
 		d.resume(err)
 		return err
 	}
+	if stateFD >= 0 {
+		if _, err := unix.FcntlInt(uintptr(stateFD), unix.F_SETFD, 0); err != nil { // inherited too
+			return fail(fmt.Errorf("daemon: upgrade: %w", os.NewSyscallError("fcntl F_SETFD", err)))
+		}
+	}
+	if err := d.rd.Inheritable(true); err != nil {
+		return fail(err)
+	}
+	lost, wait := d.kernelCounters()
+	env := upgradeEnv(os.Environ(), d.rd.Fd(), stateFD, lost, wait)
 	d.logf("upgrade: stopped and flushed in %v; exec %s", time.Since(t0).Round(time.Millisecond), exe)
 	if d.runCtx.Err() != nil {
 		// SIGTERM came during the upgrade: stop instead, as asked.
-		err = errors.New("stopping instead (SIGTERM)")
-	} else {
-		err = execFunc(exe, os.Args, env)
+		return fail(errors.New("daemon: upgrade: SIGTERM came meanwhile: stopping instead"))
 	}
+	err = execFunc(exe, os.Args, env)
 	// Only a failed exec returns.
-	err = fmt.Errorf("daemon: upgrade: exec %s: %w", exe, err)
-	d.rd.Inheritable(false)
-	if stateFD >= 0 {
-		unix.CloseOnExec(stateFD)
-	}
-	d.logf("%v: resuming with the running program", err)
-	d.resume(err)
-	if n.Enabled() {
-		n.Ready(d.statusLine())
-	}
-	return err
+	return fail(fmt.Errorf("daemon: upgrade: exec %s: %w", exe, err))
 }
 
 // upgradeBinary is the path of the running program's binary as it is on
@@ -237,7 +240,7 @@ func (d *Daemon) quiesce() error {
 		return *ep
 	}
 	d.kpoll.poll()
-	d.state.save(d.kpoll.lastLost, d.kpoll.lastWait)
+	d.saveState()
 	d.account(time.Now())
 	d.writeSelf(record.TypeDaemonEnd, d.upgradeRecord())
 	d.pluginsStopped = true
