@@ -34,7 +34,7 @@ const (
 	floorBufSize = 16 << 10
 	// floorRcvBuf is auditdrain's default socket receive buffer, so the
 	// floor and the daemon lose records under the same conditions.
-	floorRcvBuf = 8 << 20
+	floorRcvBuf = 32 << 20
 )
 
 // floorMain runs the floor reader until SIGTERM.
