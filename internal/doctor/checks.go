@@ -246,14 +246,14 @@ func lost(in Input) (l pipeline.Losses) {
 // causeHelp is, per loss cause, what it means and what to change.
 var causeHelp = map[string]struct{ why, fix string }{
 	"kernel":      {"the kernel's lost counter: its backlog was full (or rate_limit was exceeded) when a record was made", "raise the backlog (rules.d: -b N) and narrow the busiest rules"},
-	"overrun":     {"the data socket's receive buffer overflowed (ENOBUFS): events were lost between the kernel and auditdrain", "auditdrain.conf: rcvbuf = 32M"},
-	"truncated":   {"records longer than the receive buffer were cut", "auditdrain.conf: rcvbuf = 32M"},
+	"overrun":     {"the data socket's receive buffer overflowed (ENOBUFS): events were lost between the kernel and auditdrain", "auditdrain.conf: rcvbuf = %s (twice the configured %s)"},
+	"truncated":   {"records longer than the receive buffer were cut", "auditdrain.conf: rcvbuf = %s (twice the configured %s)"},
 	"dropped":     {"overflow_action = drop: the ring between reader and writer was full, and auditdrain dropped records", "auditdrain.conf: ring_size = 256M (or overflow_action = block, to make the kernel's backlog absorb the burst)"},
 	"oversized":   {"records larger than the ring", "auditdrain.conf: ring_size = 64M"},
 	"ratelimited": {"suppressed by a ratelimit rule, as configured", "none if deliberate; else raise or remove the ratelimit rule"},
 	"gap":         {"serial gaps: a heuristic (serials of events no rule selected leave gaps too), not proof of loss", "none; look at the certain causes"},
 	"disk":        {"records the writer could not write (disk full, errors, writing suspended)", "free space on the log disk, then auditdrain resume"},
-	"sockdrop":    {"multicast: datagrams the kernel dropped at auditdrain's socket", "auditdrain.conf: rcvbuf = 32M"},
+	"sockdrop":    {"multicast: datagrams the kernel dropped at auditdrain's socket", "auditdrain.conf: rcvbuf = %s (twice the configured %s)"},
 	"forward":     {"retention deleted segments before the forwarder had sent them (the NATS server was unreachable or slower than the log)", "look at status's forward section (forward_last_error); keep more log (num_logs, max_total_log_size) than an outage lasts"},
 }
 
@@ -300,8 +300,12 @@ func checkLoss(in Input) []Finding {
 			title += fmt.Sprintf("; %d in the last hour", r.hour)
 		}
 		title += ": " + h.why
+		fix := h.fix
+		if strings.Contains(fix, "rcvbuf = %s") {
+			fix = fmt.Sprintf(fix, sizeText(min(2*in.Config.RcvBuf, 1<<30)), sizeText(in.Config.RcvBuf))
+		}
 		fs = append(fs, Finding{Check: "loss", Severity: sev, Title: title,
-			Evidence: []string{fmt.Sprintf("lost_by_cause %s=%d", r.cause, r.total)}, Fix: []string{h.fix}})
+			Evidence: []string{fmt.Sprintf("lost_by_cause %s=%d", r.cause, r.total)}, Fix: []string{fix}})
 	}
 	if len(fs) == 0 {
 		fs = append(fs, Finding{Check: "loss", Severity: OK, Title: "no record lost since the daemon started"})
@@ -646,4 +650,15 @@ func bytesText(n int64) string {
 		return fmt.Sprintf("%.1fK", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d", n)
+}
+
+// sizeText writes a byte count as the config's size keys take it (K, M).
+func sizeText(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dM", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dK", n>>10)
+	}
+	return fmt.Sprint(n)
 }

@@ -191,7 +191,7 @@ func TestLossCauses(t *testing.T) {
 	if f := text(find(fs, "loss", Warn)); !strings.Contains(f, "5 records lost, cause dropped") || !strings.Contains(f, "ring_size") {
 		t.Errorf("old loss should be a warning with a fix:\n%s", f)
 	}
-	if f := text(find(fs, "loss", Error)); !strings.Contains(f, "cause overrun") || !strings.Contains(f, "rcvbuf") {
+	if f := text(find(fs, "loss", Error)); !strings.Contains(f, "cause overrun") || !strings.Contains(f, "rcvbuf = 64M (twice the configured 32M)") {
 		t.Errorf("last hour's loss should be an error:\n%s", f)
 	}
 	if f := find(fs, "loss", Info); f == nil || !strings.Contains(f.Title, "gap") {

@@ -399,7 +399,9 @@ func TestWakesOnWrite(t *testing.T) {
 	defer w.Close()
 	conn := ConnOptions{URL: srv.URL()}
 	f, err := New(Config{Dir: dir, Host: "h", BootID: "b", Interval: time.Minute,
-		Dial: func(ctx context.Context) (Sink, error) { return NewJetStreamSink(ctx, conn, DefaultStream, DefaultSubject, 1) }}, nil)
+		Dial: func(ctx context.Context) (Sink, error) {
+			return NewJetStreamSink(ctx, conn, DefaultStream, DefaultSubject, 1)
+		}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,7 +78,9 @@ func TestTLS(t *testing.T) {
 	} {
 		conn := ConnOptions{URL: srv.URL(), TLSCA: tc.ca}
 		f, err := New(Config{Dir: dir, Cursor: filepath.Join(t.TempDir(), "cursor"), Host: "h", BootID: "b", Interval: 10 * time.Millisecond,
-			Dial: func(ctx context.Context) (Sink, error) { return NewJetStreamSink(ctx, conn, DefaultStream, DefaultSubject, 1) }}, nil)
+			Dial: func(ctx context.Context) (Sink, error) {
+				return NewJetStreamSink(ctx, conn, DefaultStream, DefaultSubject, 1)
+			}}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
