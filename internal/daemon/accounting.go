@@ -228,8 +228,8 @@ func (d *Daemon) currentLosses() pipeline.Losses {
 	l[pipeline.CauseOversized] = ps.Oversized
 	l[pipeline.CauseRateLimited] = ps.RateLimited
 	l[pipeline.CauseGap] = ps.Gaps
-	if d.w != nil {
-		l[pipeline.CauseDisk] = d.w.Stats().RecordsLost
+	if w := d.wcur.Load(); w != nil {
+		l[pipeline.CauseDisk] = d.wbaseLost.Load() + w.Stats().RecordsLost
 	}
 	l[pipeline.CauseSockDrop] = d.kpoll.sockDrops.Load()
 	l[pipeline.CauseForward] = d.forwardLost()

@@ -175,9 +175,9 @@ func (d *Daemon) Status() Status {
 	s.RulesLoaded, s.RulesRefused = d.rules.statusRules()
 	d.forwardStatus(&s)
 	s.Plugins = d.plugins.snapshot()
-	if d.w != nil {
-		ws := d.w.Stats()
-		s.RecordsWritten = ws.Records
+	if w := d.wcur.Load(); w != nil {
+		ws := w.Stats()
+		s.RecordsWritten = d.wbaseRecords.Load() + ws.Records
 		s.Batches = ws.Batches
 		s.BytesIn = ws.BytesIn
 		s.BytesWritten = ws.BytesOut
@@ -211,7 +211,7 @@ func (d *Daemon) Status() Status {
 		s.FreeBytes = ws.FreeBytes
 		s.SegmentsDeleted = ws.SegmentsDeleted
 		s.WriteErrors = ws.WriteErrors
-		if err := d.w.Err(); err != nil {
+		if err := w.Err(); err != nil {
 			s.WriteError = err.Error()
 		}
 	}

@@ -51,7 +51,12 @@ type Daemon struct {
 	rd   *reader.Reader
 	ring *ring.Ring
 	w    *writer.Writer // nil in discard mode
-	ctrl *controlServer
+	// wcur is d.w for goroutines that do not hold d.owner (status,
+	// metrics, rotate, the forwarder): a failed upgrade replaces d.w under
+	// d.owner. wbase holds the records and losses of the writers replaced.
+	wcur                    atomic.Pointer[writer.Writer]
+	wbaseRecords, wbaseLost atomic.Uint64
+	ctrl                    *controlServer
 
 	started time.Time
 
@@ -181,6 +186,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 		if d.w, err = writer.Open(wc); err != nil {
 			return err
 		}
+		d.wcur.Store(d.w)
 		// The first record read after a restart is compared with the
 		// highest serial the previous run left in the log.
 		popts.PrevSerial = lastSerialBefore(cfg.LogDir, d.w.LastRepair())

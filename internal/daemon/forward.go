@@ -41,7 +41,6 @@ func (d *Daemon) startForward() error {
 	if err := conn.Check(); err != nil {
 		return fmt.Errorf("daemon: forward_url: %w", err)
 	}
-	w := d.w
 	f, err := forward.New(forward.Config{
 		Dir:     d.cfg.LogDir,
 		Subject: c.Subject,
@@ -49,7 +48,7 @@ func (d *Daemon) startForward() error {
 			return forward.NewJetStreamSink(ctx, conn, c.Stream, c.Subject, c.Replicas)
 		},
 		Logf: d.logf,
-	}, func() uint64 { return w.Stats().Records })
+	}, func() uint64 { return d.wbaseRecords.Load() + d.wcur.Load().Stats().Records })
 	if err != nil {
 		return err
 	}

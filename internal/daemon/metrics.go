@@ -97,8 +97,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.ringHigh, float64(s.RingHighWater))
 	gauge(c.ringCap, float64(s.RingCapacity))
 	collectForward(s, ch)
-	if c.d.w != nil {
-		ws := c.d.w.Stats()
+	if w := c.d.wcur.Load(); w != nil {
+		ws := w.Stats()
 		ch <- histogram(c.fsyncSeconds, ws.FsyncLatency, float64(ws.FsyncNanosTotal)/1e9)
 		ch <- histogram(c.latencySeconds, ws.Latency, 0)
 		ch <- histogram(c.durability, ws.DurabilityWindow, 0)

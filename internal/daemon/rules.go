@@ -192,20 +192,22 @@ func (d *Daemon) reloadRules(cfg config.Config) error {
 
 // Rotate starts a new log segment now (SIGUSR1). Safe from any goroutine.
 func (d *Daemon) Rotate() error {
-	if d.w == nil {
+	w := d.wcur.Load()
+	if w == nil {
 		return nil
 	}
 	d.logf("rotating the log segment")
-	return d.w.Rotate()
+	return w.Rotate()
 }
 
 // Resume resumes writing after a disk action suspended it (SIGUSR2). Safe
 // from any goroutine.
 func (d *Daemon) Resume() error {
-	if d.w == nil {
+	w := d.wcur.Load()
+	if w == nil {
 		return nil
 	}
 	d.logf("resuming writing")
-	d.w.Resume()
+	w.Resume()
 	return nil
 }

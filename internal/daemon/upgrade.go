@@ -297,11 +297,18 @@ func (d *Daemon) reopenWriter() error {
 	if err != nil {
 		return err
 	}
+	wc.BeforeDelete = d.fwdHook.beforeDelete
 	w, err := writer.Open(wc)
 	if err != nil {
 		return err
 	}
+	if old := d.w; old != nil {
+		st := old.Stats()
+		d.wbaseRecords.Add(st.Records)
+		d.wbaseLost.Add(st.RecordsLost)
+	}
 	d.w = w
+	d.wcur.Store(w)
 	return nil
 }
 

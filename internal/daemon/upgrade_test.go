@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/auditdrain/auditdrain/internal/config"
 	"github.com/auditdrain/auditdrain/internal/segment"
@@ -35,6 +36,10 @@ func TestUpgradeExecFailsResumes(t *testing.T) {
 	}
 	const events = 1500
 	load(t, fmt.Sprintf("getppid:%d:20000", events))
+	before := r.d.Status() // once the first load's records are written
+	for end := time.Now().Add(5 * time.Second); before.RecordsWritten < events && time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		before = r.d.Status()
+	}
 	err := r.d.Upgrade()
 	if err == nil || !strings.Contains(err.Error(), "exec format error") {
 		t.Fatalf("Upgrade with a failing exec: %v", err)
@@ -49,6 +54,18 @@ func TestUpgradeExecFailsResumes(t *testing.T) {
 		t.Errorf("control socket after the failed upgrade: %v", err)
 	}
 	load(t, fmt.Sprintf("getppid:%d:20000", events))
+	// Status from this goroutine while the drain runs (the race detector
+	// watches the writer's swap); records_written goes on across the new
+	// writer: it never falls below what the old one had written.
+	var after Status
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if after = r.d.Status(); after.RecordsWritten >= before.RecordsWritten+events {
+			break
+		}
+	}
+	if after.RecordsWritten < before.RecordsWritten+events {
+		t.Errorf("records_written %d after %d more events, was %d before the upgrade: the count must go on across the new writer", after.RecordsWritten, events, before.RecordsWritten)
+	}
 	st := r.stop(t)
 	log := r.logText(t)
 	if got := count(log, "type=SYSCALL ", `key="`+key+`"`); got != 2*events {
