@@ -620,6 +620,39 @@ func checkPlugins(in Input) []Finding {
 	return fs
 }
 
+// checkForward reports the forwarder (forward_url): a forwarder not
+// connected, or lagging, leaves records only in the local log, where
+// retention may delete them before they are sent (loss cause forward).
+func checkForward(in Input) []Finding {
+	if in.Daemon == nil || in.Daemon.ForwardURL == "" {
+		return nil
+	}
+	st := in.Daemon
+	ev := []string{
+		fmt.Sprintf("forward_url %s, connected %v, cursor %s", st.ForwardURL, st.ForwardConnected, st.ForwardCursor),
+		fmt.Sprintf("lag %d bytes, ~%d records, %.1f s; acknowledged latency p99 %.0f ms; errors %d", st.ForwardLagBytes, st.ForwardLagRecords, st.ForwardLagSeconds, st.ForwardLatencyP99Ms, st.ForwardErrors),
+	}
+	if st.ForwardLastError != "" {
+		ev = append(ev, "last error: "+st.ForwardLastError)
+	}
+	keep := "keep more log than an outage may last: " + configLine(in, "max_total_log_size = ...") + " (or num_logs)"
+	switch {
+	case !st.ForwardConnected:
+		return []Finding{{Check: "forward", Severity: Error,
+			Title:    "the forwarder is not connected: records stay only in the local log, and retention may delete them before they are sent (loss cause forward)",
+			Evidence: ev,
+			Fix:      []string{"make the server reachable (credentials, TLS, network), as forward_last_error says; the forwarder resumes from its cursor", keep}}}
+	case st.ForwardLagSeconds > 60:
+		return []Finding{{Check: "forward", Severity: Warn,
+			Title:    fmt.Sprintf("the forwarder is %s behind the log: the server or the network is slower than the records come", dur(st.ForwardLagSeconds)),
+			Evidence: ev,
+			Fix:      []string{"look at the server's load and the link; " + keep}}}
+	}
+	return []Finding{{Check: "forward", Severity: OK,
+		Title:    fmt.Sprintf("forwarding to %s: %d records sent, %s behind the log", st.ForwardURL, st.ForwardRecords, dur(st.ForwardLagSeconds)),
+		Evidence: ev}}
+}
+
 // kernelPart is the kernel's part of a command line: before "--", which
 // starts init's arguments.
 func kernelPart(cmdline string) string {

@@ -101,6 +101,7 @@ func Check(in Input) []Finding {
 	add(checkRules(in)...)
 	add(checkDisk(in)...)
 	add(checkPlugins(in)...)
+	add(checkForward(in)...)
 	return fs
 }
 

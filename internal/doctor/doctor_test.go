@@ -265,3 +265,24 @@ func TestConfigError(t *testing.T) {
 		t.Errorf("unreadable config as non-root is not a note")
 	}
 }
+
+func TestForward(t *testing.T) {
+	in := quiet()
+	if f := find(Check(in), "forward", OK); f != nil {
+		t.Errorf("a finding on forwarding without forward_url: %+v", f)
+	}
+	in.Daemon.ForwardURL = "nats://127.0.0.1:4222"
+	in.Daemon.ForwardLastError = "nats: authorization violation"
+	if f := text(find(Check(in), "forward", Error)); !strings.Contains(f, "not connected") || !strings.Contains(f, "authorization violation") || !strings.Contains(f, "max_total_log_size") {
+		t.Errorf("a forwarder not connected should be an error naming its last error and the retention fix:\n%s", f)
+	}
+	in.Daemon.ForwardConnected, in.Daemon.ForwardLastError = true, ""
+	in.Daemon.ForwardLagSeconds = 300
+	if f := find(Check(in), "forward", Warn); f == nil || !strings.Contains(f.Title, "5m0s behind") {
+		t.Errorf("a forwarder 5 minutes behind should be a warning: %+v", f)
+	}
+	in.Daemon.ForwardLagSeconds = 0.2
+	if f := find(Check(in), "forward", OK); f == nil {
+		t.Errorf("a forwarder keeping up should be OK")
+	}
+}
