@@ -311,31 +311,43 @@ var ErrNotRunning = errors.New("no auditdrain daemon is running")
 // listens there, the error wraps ErrNotRunning.
 func FetchStatus(path string) (Status, error) {
 	var s Status
-	cl := &http.Client{
-		Timeout: 3 * time.Second,
+	err := fetchJSON(path, "status", &s)
+	return s, err
+}
+
+// controlClient is an HTTP client of the control socket at path; timeout
+// 0 is none.
+func controlClient(path string, timeout time.Duration) *http.Client {
+	return &http.Client{
+		Timeout: timeout,
 		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, "unix", path)
 		}},
 	}
-	resp, err := cl.Get("http://auditdrain/status")
+}
+
+// fetchJSON decodes the answer to GET /what on the control socket at path
+// into v. When no daemon listens there, the error wraps ErrNotRunning.
+func fetchJSON(path, what string, v any) error {
+	resp, err := controlClient(path, 3*time.Second).Get("http://auditdrain/" + what)
 	if err != nil {
 		switch {
 		case errors.Is(err, os.ErrNotExist):
-			return s, fmt.Errorf("%w (no control socket at %s)", ErrNotRunning, path)
+			return fmt.Errorf("%w (no control socket at %s)", ErrNotRunning, path)
 		case errors.Is(err, syscall.ECONNREFUSED):
-			return s, fmt.Errorf("%w (nothing listens on the control socket %s)", ErrNotRunning, path)
+			return fmt.Errorf("%w (nothing listens on the control socket %s)", ErrNotRunning, path)
 		}
-		return s, fmt.Errorf("asking the daemon at %s: %w", path, unwrapURLError(err))
+		return fmt.Errorf("asking the daemon at %s: %w", path, unwrapURLError(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return s, fmt.Errorf("daemon at %s: %s: %s", path, resp.Status, b)
+		return fmt.Errorf("daemon at %s: %s: %s", path, resp.Status, b)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
-		return s, fmt.Errorf("decoding the status from %s: %w", path, err)
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return fmt.Errorf("decoding the %s from %s: %w", what, path, err)
 	}
-	return s, nil
+	return nil
 }
 
 // unwrapURLError drops net/http's `Get "http://auditdrain/status":` from

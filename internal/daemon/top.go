@@ -1,15 +1,9 @@
 package daemon
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"os"
-	"syscall"
 	"time"
 
 	"github.com/auditdrain/auditdrain/internal/pipeline"
@@ -60,31 +54,8 @@ func (d *Daemon) serveTop(w http.ResponseWriter, _ *http.Request) {
 // When none listens there, the error wraps ErrNotRunning.
 func FetchTop(path string) (tally.Top, error) {
 	var t tally.Top
-	cl := &http.Client{
-		Timeout: 3 * time.Second,
-		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", path)
-		}},
-	}
-	resp, err := cl.Get("http://auditdrain/top")
-	if err != nil {
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-			return t, fmt.Errorf("%w (no control socket at %s)", ErrNotRunning, path)
-		case errors.Is(err, syscall.ECONNREFUSED):
-			return t, fmt.Errorf("%w (nothing listens on the control socket %s)", ErrNotRunning, path)
-		}
-		return t, fmt.Errorf("asking the daemon at %s: %w", path, unwrapURLError(err))
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return t, fmt.Errorf("daemon at %s: %s: %s", path, resp.Status, b)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&t); err != nil {
-		return t, fmt.Errorf("decoding the counts from %s: %w", path, err)
-	}
-	return t, nil
+	err := fetchJSON(path, "top", &t)
+	return t, err
 }
 
 // metricRows is how many rows of each top table become Prometheus series:

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -36,11 +35,8 @@ func RequestUpgrade(path string, timeout time.Duration) (Status, error) {
 	t0 := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cl := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", path)
-	}}}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://auditdrain/upgrade", nil)
-	resp, err := cl.Do(req)
+	resp, err := controlClient(path, 0).Do(req)
 	if err == nil {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		resp.Body.Close()
