@@ -203,7 +203,21 @@ func (r *Reader) emit(out io.Writer, text []byte, path string) error {
 func (r *Reader) catZstd(out io.Writer, f *os.File, size int64, path string, off int64, live bool) (int64, error) {
 	fr := newFrameReader(f, size, 256<<10)
 	fr.seek(off)
-	for {
+	return walkVerified(fr, &r.v, size, live, fmt.Sprintf("cat %q", path), nil,
+		func(_ int64, text []byte) error { return r.emit(out, text, path) },
+		func(s Skip) { s.Path = path; r.skip(s) })
+}
+
+// walkVerified walks the frames from fr's position, handing each data
+// frame that verifies to data (its offset and text; an error from data
+// stops the walk at that frame) and passing skippable frames over. Damage
+// is handed to skip, and the walk goes on at the next frame that verifies;
+// a frame cut at the end of a live segment (or a cut trailer) ends the
+// walk there, as the end of what is written so far. more, when not nil,
+// is asked before each frame. It returns the offset after the last frame
+// consumed; op names the walk in errors.
+func walkVerified(fr *frameReader, v *verifier, size int64, live bool, op string, more func() bool, data func(start int64, text []byte) error, skip func(Skip)) (int64, error) {
+	for more == nil || more() {
 		start := fr.pos
 		kind, err := fr.next()
 		if err == io.EOF {
@@ -211,26 +225,26 @@ func (r *Reader) catZstd(out io.Writer, f *os.File, size int64, path string, off
 		}
 		if err == nil && kind == frameData {
 			var text []byte
-			if text, err = r.v.decode(fr); err == nil {
-				if err := r.emit(out, text, path); err != nil {
+			if text, err = v.decode(fr); err == nil {
+				if err := data(start, text); err != nil {
 					return start, err
 				}
 				continue
 			}
 		}
 		if err == nil {
-			continue // a skippable frame
+			continue // a skippable frame: the header or the trailer
 		}
 		if !errors.Is(err, errTorn) && !errors.Is(err, ErrCorrupt) {
-			return start, fmt.Errorf("segment: cat %q: %w", path, err)
+			return start, fmt.Errorf("segment: %s: %w", op, err)
 		}
 		// Damage at start, or a frame still being written.
 		next, found, rerr := resyncVerified(fr, start+1, func(fr *frameReader) error {
-			_, err := r.v.decode(fr)
+			_, err := v.decode(fr)
 			return err
 		})
 		if rerr != nil {
-			return start, fmt.Errorf("segment: cat %q: %w", path, rerr)
+			return start, fmt.Errorf("segment: %s: %w", op, rerr)
 		}
 		if !found {
 			if errors.Is(err, errTorn) && (live || kind == frameSkippable) {
@@ -240,12 +254,13 @@ func (r *Reader) catZstd(out io.Writer, f *os.File, size int64, path string, off
 			}
 			next = size
 		}
-		r.skip(Skip{Path: path, Offset: start, Bytes: next - start, Reason: err})
+		skip(Skip{Offset: start, Bytes: next - start, Reason: err})
 		if !found {
 			return size, nil
 		}
 		fr.seek(next)
 	}
+	return fr.pos, nil
 }
 
 // resyncVerified finds the first offset at or after off where a frame

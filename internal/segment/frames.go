@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 )
 
@@ -64,53 +63,25 @@ func (s *FrameScanner) Scan(path string, off int64, live bool, limit int, fn fun
 	fr := s.fr
 	fr.seek(off)
 	var frame Frame
-	for n := 0; n < limit; {
-		start := fr.pos
-		kind, err := fr.next()
-		if err == io.EOF {
-			return start, nil
-		}
-		if err == nil && kind == frameData {
-			var text []byte
-			if text, err = s.v.decode(fr); err == nil {
-				frame = Frame{Offset: start, End: fr.pos, Raw: fr.buf, Text: text}
-				frame.Tally.addText(text)
-				frame.Tally.Frames = 1
-				if err := fn(&frame); err != nil {
-					return start, err
-				}
-				n++
-				continue
+	n := 0
+	return walkVerified(fr, &s.v, size, live, fmt.Sprintf("scan frames of %q", path),
+		func() bool { return n < limit },
+		func(start int64, text []byte) error {
+			frame = Frame{Offset: start, End: fr.pos, Raw: fr.buf, Text: text}
+			frame.Tally.addText(text)
+			frame.Tally.Frames = 1
+			if err := fn(&frame); err != nil {
+				return err
 			}
-		}
-		if err == nil {
-			continue // a skippable frame: the header or the trailer
-		}
-		if !errors.Is(err, errTorn) && !errors.Is(err, ErrCorrupt) {
-			return start, fmt.Errorf("segment: scan frames of %q: %w", path, err)
-		}
-		next, found, rerr := resyncVerified(fr, start+1, func(fr *frameReader) error {
-			_, err := s.v.decode(fr)
-			return err
+			n++
+			return nil
+		},
+		func(sk Skip) {
+			if s.Warn != nil {
+				sk.Path = path
+				s.Warn(sk)
+			}
 		})
-		if rerr != nil {
-			return start, fmt.Errorf("segment: scan frames of %q: %w", path, rerr)
-		}
-		if !found {
-			if errors.Is(err, errTorn) && (live || kind == frameSkippable) {
-				return start, nil
-			}
-			next = size
-		}
-		if s.Warn != nil {
-			s.Warn(Skip{Path: path, Offset: start, Bytes: next - start, Reason: err})
-		}
-		if !found {
-			return size, nil
-		}
-		fr.seek(next)
-	}
-	return fr.pos, nil
 }
 
 // Decode verifies raw, which must be exactly one zstd data frame as the
