@@ -67,19 +67,10 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// startDaemon starts `auditdrain run` with args and waits until it says it
-// is ready (or exits). It is stopped by its pid in cleanup if still running.
-func startDaemon(t *testing.T, args ...string) *daemonProc {
-	t.Helper()
-	p := &daemonProc{stderr: &syncBuffer{}, done: make(chan error, 1)}
-	// rules_dir emptied: the machine's /etc/audit/rules.d (with its -D)
-	// must not replace the test's rules.
-	p.cmd = exec.Command(binPath, append([]string{"run", "--config", "/dev/null", "--set", "rules_dir="}, args...)...)
-	p.cmd.Stderr = p.stderr
-	p.cmd.Stdout = p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+// reap waits for the started daemon in the background and, in cleanup,
+// stops it by its pid if still running (SIGTERM, then SIGKILL after 10 s)
+// and shows its stderr when the test failed.
+func (p *daemonProc) reap(t *testing.T) {
 	go func() { p.done <- p.cmd.Wait() }()
 	t.Cleanup(func() {
 		if p.cmd.ProcessState == nil {
@@ -95,6 +86,22 @@ func startDaemon(t *testing.T, args ...string) *daemonProc {
 			t.Logf("daemon stderr:\n%s", p.stderr.String())
 		}
 	})
+}
+
+// startDaemon starts `auditdrain run` with args and waits until it says it
+// is ready (or exits). It is stopped by its pid in cleanup if still running.
+func startDaemon(t *testing.T, args ...string) *daemonProc {
+	t.Helper()
+	p := &daemonProc{stderr: &syncBuffer{}, done: make(chan error, 1)}
+	// rules_dir emptied: the machine's /etc/audit/rules.d (with its -D)
+	// must not replace the test's rules.
+	p.cmd = exec.Command(binPath, append([]string{"run", "--config", "/dev/null", "--set", "rules_dir="}, args...)...)
+	p.cmd.Stderr = p.stderr
+	p.cmd.Stdout = p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p.reap(t)
 	return p
 }
 

@@ -186,21 +186,7 @@ func startManaged(t *testing.T, store *fdStore, args ...string) *daemonProc {
 	for _, f := range files {
 		f.Close()
 	}
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
-			p.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-p.done:
-			case <-time.After(10 * time.Second):
-				p.cmd.Process.Kill()
-				<-p.done
-			}
-		}
-		if t.Failed() {
-			t.Logf("daemon stderr:\n%s", p.stderr.String())
-		}
-	})
+	p.reap(t)
 	return p
 }
 
