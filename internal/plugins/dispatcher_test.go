@@ -369,6 +369,13 @@ func TestStuckPlugin(t *testing.T) {
 	if perRecord > 5*time.Microsecond && !raceEnabled {
 		t.Errorf("Dispatch took %v per record; want it prompt (the stuck plugin must not slow it)", perRecord)
 	}
+	// AllocsPerRun dispatches 1,001 more records without pacing: wait for
+	// room for them in the reader's queue first, or they overflow it when
+	// the machine is busy (CI saw Lost:1001 once).
+	waitFor(t, 30*time.Second, "room in the reader's queue for AllocsPerRun", func() (bool, string) {
+		s := stat(d, "reader.conf")
+		return s.QueueDepth <= 20000-2000, fmt.Sprintf("%+v", s)
+	})
 	if allocs := testing.AllocsPerRun(1000, func() { d.Dispatch(1300, recs[0]) }); allocs != 0 {
 		t.Errorf("Dispatch allocates %v times per record", allocs)
 	}
