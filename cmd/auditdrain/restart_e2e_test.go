@@ -51,26 +51,68 @@ func pacedLoad(spec string) int {
 }
 
 // fdStore plays systemd's notify socket and fd store: descriptors by
-// FDNAME, one each (systemd keeps one copy of the same file).
+// FDNAME, one each (systemd keeps one copy of the same file). Like systemd
+// (src/core/service.c, on_fd_store_io), it closes a stored descriptor that
+// reports POLLERR or POLLHUP, unless it was stored with FDPOLL=0: an audit
+// socket that overflows while no process reads it reports POLLERR.
 type fdStore struct {
-	path string
-	conn *net.UnixConn
-	mu   sync.Mutex
-	fds  map[string]int
-	msgs []string
+	path   string
+	conn   *net.UnixConn
+	mu     sync.Mutex
+	fds    map[string]int
+	polled map[string]bool // stored without FDPOLL=0
+	msgs   []string
 }
 
 func newFDStore(t *testing.T, dir string) *fdStore {
 	t.Helper()
-	s := &fdStore{path: filepath.Join(dir, "notify.sock"), fds: map[string]int{}}
+	s := &fdStore{path: filepath.Join(dir, "notify.sock"), fds: map[string]int{}, polled: map[string]bool{}}
 	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: s.path, Net: "unixgram"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.conn = c
+	stop := make(chan struct{})
 	go s.serve()
-	t.Cleanup(func() { c.Close(); s.release() })
+	go s.poll(stop)
+	t.Cleanup(func() { close(stop); c.Close(); s.release() })
 	return s
+}
+
+// poll drops, as systemd does, a polled descriptor that reports POLLERR or
+// POLLHUP. systemd waits in epoll; a 2 ms poll catches an error that stays
+// set while nobody reads the socket (the case that matters: a restart).
+func (s *fdStore) poll(stop chan struct{}) {
+	t := time.NewTicker(2 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		var pfds []unix.PollFd
+		var names []string
+		for name, fd := range s.fds {
+			if s.polled[name] {
+				pfds = append(pfds, unix.PollFd{Fd: int32(fd)})
+				names = append(names, name)
+			}
+		}
+		if len(pfds) > 0 {
+			if _, err := unix.Poll(pfds, 0); err == nil {
+				for i, p := range pfds {
+					if p.Revents&(unix.POLLERR|unix.POLLHUP) != 0 {
+						unix.Close(int(p.Fd))
+						delete(s.fds, names[i])
+						s.msgs = append(s.msgs, fmt.Sprintf("dropped %s: revents %#x", names[i], p.Revents))
+					}
+				}
+			}
+		}
+		s.mu.Unlock()
+	}
 }
 
 func (s *fdStore) serve() {
@@ -107,6 +149,7 @@ func (s *fdStore) serve() {
 				unix.Close(old)
 			}
 			s.fds[name] = fds[0]
+			s.polled[name] = !strings.Contains(msg, "FDPOLL=0")
 			fds = nil
 		case strings.Contains(msg, "FDSTOREREMOVE=1") && had:
 			unix.Close(old)
@@ -366,6 +409,13 @@ func TestKill9KeepsSocket(t *testing.T) {
 	for _, l := range <-results {
 		t.Log(l)
 	}
+	store.mu.Lock()
+	for _, m := range store.msgs {
+		if strings.HasPrefix(m, "dropped ") {
+			t.Errorf("the fd store closed a stored descriptor, as systemd does on POLLERR without FDPOLL=0: %s", m)
+		}
+	}
+	store.mu.Unlock()
 	if t.Failed() {
 		return
 	}
@@ -594,6 +644,13 @@ func TestKernelLostCountedAcrossRestart(t *testing.T) {
 	t.Logf("kernel lost %d in all; the killed daemon last polled %d; the restarted one counts %d (since that poll)", end-rt.lost0, prev-rt.lost0, counted)
 	if counted != end-prev || counted == 0 || prev < rt.lost0 {
 		t.Errorf("the restarted daemon counts %d kernel losses, want %d (kernel %d, its predecessor's last poll %d)", counted, end-prev, end, prev)
+	}
+	// The socket overflowed while no one read it, so it reported POLLERR:
+	// the store must still have handed it over (FDPOLL=0).
+	if !strings.Contains(d.stderr.String(), "adopted the audit socket") {
+		store.mu.Lock()
+		t.Errorf("the restarted daemon did not adopt the stored audit socket; the store: %q", store.msgs)
+		store.mu.Unlock()
 	}
 	d.stop(t)
 }

@@ -68,8 +68,18 @@ func ListenFDs(unset bool) []ListenFD {
 // service in LISTEN_FDS. The unit must allow it (FileDescriptorStoreMax=).
 // It returns false, nil without NOTIFY_SOCKET. systemd keeps its own
 // duplicate: fd stays this process's.
+//
+// It also sends FDPOLL=0 (systemd 246 and later; older ones ignore it). By
+// default systemd polls what it stores and closes a descriptor on EPOLLERR
+// or EPOLLHUP. A netlink socket whose receive buffer overflows reports
+// EPOLLERR (ENOBUFS) until it is read, and that is just what happens to the
+// audit socket while no process reads it, during a restart under load:
+// seen on systemd 252, the store dropped the socket and the next restart
+// had to register anew, losing what the socket held (28,630 events at
+// 20,000 events/s). The daemon removes what it stored by name
+// (RemoveFD) when it must.
 func (n *Notifier) StoreFD(fd int, name string) (bool, error) {
-	return n.sendFD("FDSTORE=1\nFDNAME="+name, fd)
+	return n.sendFD("FDSTORE=1\nFDNAME="+name+"\nFDPOLL=0", fd)
 }
 
 // RemoveFD asks the service manager to close the descriptors stored under

@@ -39,7 +39,7 @@ func TestStoreFD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := string(buf[:m]); got != "FDSTORE=1\nFDNAME=audit" {
+	if got := string(buf[:m]); got != "FDSTORE=1\nFDNAME=audit\nFDPOLL=0" {
 		t.Errorf("message %q", got)
 	}
 	cms, err := unix.ParseSocketControlMessage(oob[:oobn])
