@@ -351,33 +351,40 @@ func (d *Daemon) applyKernel() error {
 		}
 		return nil
 	}
-	if c.Failure >= 0 {
+	// Only what differs from the kernel's status is sent: a restart finds
+	// the settings of the previous run, and each change is a CONFIG_CHANGE
+	// record that the kernel makes this process (not the registered pid
+	// after adopting a socket) wait to queue while the backlog is full.
+	st0 := d.status0
+	if c.Failure >= 0 && uint32(c.Failure) != st0.Failure {
 		if err := d.ctl.SetFailure(uint32(c.Failure), c.AllowPanic); err != nil {
 			return fmt.Errorf("daemon: setting failure mode %d: %w", c.Failure, err)
 		}
 	}
 	var s libaudit.AuditStatus
-	if c.BacklogLimit >= 0 {
+	if c.BacklogLimit >= 0 && uint32(c.BacklogLimit) != st0.BacklogLimit {
 		s.Mask |= libaudit.AuditStatusBacklogLimit
 		s.BacklogLimit = uint32(c.BacklogLimit)
 	}
 	switch wait := c.BacklogWaitTime; c.KernelBackpressure {
 	case config.BackpressureDrop:
-		s.Mask |= libaudit.AuditStatusBacklogWaitTime
 		s.BacklogWaitTime = 0
 	case config.BackpressureWait:
 		if wait <= 0 {
 			wait = defaultBacklogWaitTime
 		}
-		s.Mask |= libaudit.AuditStatusBacklogWaitTime
 		s.BacklogWaitTime = uint32(wait)
 	default:
 		if wait >= 0 {
-			s.Mask |= libaudit.AuditStatusBacklogWaitTime
 			s.BacklogWaitTime = uint32(wait)
+		} else {
+			s.BacklogWaitTime = st0.BacklogWaitTime
 		}
 	}
-	if c.RateLimit >= 0 {
+	if s.BacklogWaitTime != st0.BacklogWaitTime {
+		s.Mask |= libaudit.AuditStatusBacklogWaitTime
+	}
+	if c.RateLimit >= 0 && uint32(c.RateLimit) != st0.RateLimit {
 		s.Mask |= libaudit.AuditStatusRateLimit
 		s.RateLimit = uint32(c.RateLimit)
 	}
@@ -393,7 +400,7 @@ func (d *Daemon) applyKernel() error {
 	// rule before it, auditing is still enabled. The rules' control lines
 	// (-b, -f, --backlog_wait_time) override the settings above, as they
 	// do after auditd starts.
-	if c.Enabled >= 0 {
+	if c.Enabled >= 0 && uint32(c.Enabled) != st0.Enabled {
 		if err := d.ctl.SetEnabled(uint32(c.Enabled)); err != nil {
 			return fmt.Errorf("daemon: setting enabled %d: %w", c.Enabled, err)
 		}

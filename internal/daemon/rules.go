@@ -65,7 +65,8 @@ func prepareRules(c config.Config) (*ruleSource, error) {
 	return &ruleSource{set: set, where: where}, nil
 }
 
-// loadRules sends the rules to the kernel (rulesd.Set.Load: in order, a
+// loadRules sends the rules to the kernel (rulesd.Set.Apply: nothing when
+// the kernel already has them, else Load: in order, a
 // rule already loaded counts as loaded, a refused line is reported and
 // loading goes on or stops as the rules' -c and -i say) and logs what the
 // kernel refused. Only what keeps the rules from being applied at all is
@@ -78,7 +79,10 @@ func (d *Daemon) loadRules(allowPanic bool) error {
 	for _, w := range r.set.Warnings {
 		d.logf("rules: warning: %s", w)
 	}
-	rep, err := r.set.Load(d.ctl, allowPanic)
+	rep, unchanged, err := r.set.Apply(d.ctl, allowPanic)
+	if unchanged {
+		d.logf("rules: the kernel already has the %s of %s: kept as they are (no -D, no window without rules)", plural(len(r.set.Rules), "rule"), r.where)
+	}
 	r.mu.Lock()
 	r.loaded, r.refused = rep.Loaded, rep.Refused
 	r.mu.Unlock()

@@ -310,3 +310,72 @@ func TestReload(t *testing.T) {
 		t.Errorf("rules after Reload:\n%s", got)
 	}
 }
+
+// TestApplyKeepsLoadedRules: a daemon's start (Apply) that finds exactly
+// its rules in the kernel, as after a crash or an upgrade, keeps them: no
+// -D (nothing deleted, so no moment without rules), all counted present. A
+// kernel with other rules gets the full Load, -D included.
+func TestApplyKeepsLoadedRules(t *testing.T) {
+	k := audittest.Kernel(t)
+	c := k.Conn()
+	if initial, err := c.Rules(); err != nil {
+		t.Fatal(err)
+	} else if len(initial) != 0 {
+		t.Skipf("skipping: the kernel has %d rules that are not this test's, and the set's -D would delete them", len(initial))
+	}
+	k1, k2, k3, k4 := k.Key("apply"), k.Key("apply"), k.Key("apply"), k.Key("apply")
+	defer resetKernel(t, k, []string{k1, k2, k3, k4})
+	backlog := k.Saved().BacklogLimit + 5
+	s, err := mergeFiles(t, map[string]string{
+		"x.rules": fmt.Sprintf("-D\n-b %d\n-a always,exit -F arch=b64 -S execve -F auid>=1000 -F auid!=unset -k %s\n"+
+			"-w /etc/shadow -p wa -k %s\n-A always,exit -F arch=b64 -S kill -k %s\n", backlog, k1, k2, k3),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, unchanged, err := s.Apply(c, false)
+	if err != nil || unchanged || rep.Loaded != 3 || rep.Present != 0 {
+		t.Fatalf("first Apply: %+v, unchanged %v, %v; want 3 loaded", rep, unchanged, err)
+	}
+	first := readKernel(t, k)
+	if first.backlogLimit != backlog {
+		t.Errorf("backlog_limit %d, want the set's %d", first.backlogLimit, backlog)
+	}
+	rep, unchanged, err = s.Apply(c, false)
+	if err != nil || !unchanged || rep.Loaded != 3 || rep.Present != 3 || rep.Deleted != 0 {
+		t.Fatalf("second Apply: %+v, unchanged %v, %v; want the rules kept: 3 present, none deleted", rep, unchanged, err)
+	}
+	if got := readKernel(t, k); got != first {
+		t.Fatalf("after the second Apply:\n%+v\nafter the first:\n%+v", got, first)
+	}
+	// One more rule in the kernel: not the set's state, so Load it is (-D).
+	k.AddRule("-a always,exit -F arch=b64 -S getppid -k " + k4)
+	rep, unchanged, err = s.Apply(c, false)
+	if err != nil || unchanged || rep.Deleted != 4 || rep.Loaded != 3 {
+		t.Fatalf("Apply over a changed kernel: %+v, unchanged %v, %v; want -D (4 deleted) and 3 loaded", rep, unchanged, err)
+	}
+	if got := readKernel(t, k); got != first {
+		t.Fatalf("after Apply over a changed kernel:\n%+v\nwant:\n%+v", got, first)
+	}
+}
+
+// TestControlHolds: a control line is skipped only when the kernel
+// already has its value.
+func TestControlHolds(t *testing.T) {
+	st := libaudit.AuditStatus{Enabled: 1, Failure: 1, RateLimit: 0, BacklogLimit: 8192, BacklogWaitTime: 15000}
+	for _, tc := range []struct {
+		ctl  control
+		want bool
+	}{
+		{control{ctlBacklog, 8192}, true}, {control{ctlBacklog, 8191}, false},
+		{control{ctlFailure, 1}, true}, {control{ctlFailure, 0}, false},
+		{control{ctlEnabled, 1}, true}, {control{ctlEnabled, 2}, false},
+		{control{ctlRateLimit, 0}, true}, {control{ctlRateLimit, 100}, false},
+		{control{ctlBacklogWaitTime, 15000}, true}, {control{ctlBacklogWaitTime, 0}, false},
+		{control{ctlResetLost, 0}, false}, {control{ctlDelete, 0}, false},
+	} {
+		if got := controlHolds(tc.ctl, st); got != tc.want {
+			t.Errorf("controlHolds(%+v) = %v, want %v", tc.ctl, got, tc.want)
+		}
+	}
+}
