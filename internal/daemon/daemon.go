@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -153,6 +154,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 
 	phase := time.Now()
+	steps := startSteps{last: phase}
 	// Rules are parsed before anything touches the kernel: a bad line stops
 	// the start with nothing half-done.
 	if d.rules, err = prepareRules(cfg); err != nil {
@@ -187,6 +189,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 			return err
 		}
 		d.wcur.Store(d.w)
+		steps.mark("state and writer")
 		// The first record read after a restart is compared with the
 		// highest serial the previous run left in the log.
 		popts.PrevSerial = lastSerialBefore(cfg.LogDir, d.w.LastRepair())
@@ -218,9 +221,11 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 		}
 		return err
 	}
+	steps.mark("ring, plugins and socket")
 	if err := d.applyKernel(); err != nil {
 		return err
 	}
+	steps.mark("kernel settings and rules")
 	if st, err = d.ctl.Status(); err != nil {
 		return fmt.Errorf("daemon: reading kernel audit status: %w", err)
 	}
@@ -255,12 +260,13 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	if err := d.startForward(); err != nil {
 		return err
 	}
+	steps.mark("poller, control socket and forwarder")
 	dest := "log dir " + cfg.LogDir
 	if opts.Discard {
 		dest = "discard mode: nothing is written"
 	}
-	d.logf("started in %v: %s mode, pid %d, %s, %s",
-		time.Since(phase).Round(time.Millisecond), mode, os.Getpid(), d.rules.summary(), dest)
+	d.logf("started in %v%s: %s mode, pid %d, %s, %s",
+		time.Since(phase).Round(time.Millisecond), steps, mode, os.Getpid(), d.rules.summary(), dest)
 
 	d.push = d.pipe.Push
 	d.sink = d.append
@@ -727,4 +733,30 @@ func (d *Daemon) closeAll() {
 	if d.ctl != nil {
 		d.ctl.Close()
 	}
+}
+
+// startSteps times the slow steps of a start, for its log line: a start
+// that takes long (a torn segment to repair, a kernel that makes the
+// daemon wait to queue a CONFIG_CHANGE record in a full backlog) says
+// where the time went.
+type startSteps struct {
+	last time.Time
+	slow []string
+}
+
+// mark ends the step called name; a step over 100 ms is kept for String.
+func (s *startSteps) mark(name string) {
+	now := time.Now()
+	if d := now.Sub(s.last); d >= 100*time.Millisecond {
+		s.slow = append(s.slow, fmt.Sprintf("%s %v", name, d.Round(time.Millisecond)))
+	}
+	s.last = now
+}
+
+// String is " (step 1.2s, ...)", or "" when no step was slow.
+func (s startSteps) String() string {
+	if len(s.slow) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(s.slow, ", ") + ")"
 }
