@@ -179,6 +179,7 @@ func TestKeyErrors(t *testing.T) {
 		{"mode", "broadcast", "want one of unicast, multicast"},
 		{"ring_size", "2G", "out of range"},
 		{"rcvbuf", "1K", "out of range"},
+		{"read_pace", "-1ms", "below the minimum 0s"},
 		{"enabled", "2", "out of range [-1, 1]"},
 		{"backlog_limit", "-2", "out of range"},
 		{"backlog_wait_time", "600001", "out of range"},

@@ -86,6 +86,8 @@ type Daemon struct {
 	// current inline pass appended.
 	inlineSink  func(typ uint16, p []byte) bool
 	inlineBytes int
+	// pacer: the reader's thread's wait after a small batch (pace.go).
+	pacer reader.Pacer
 	// lastAppend is when records last went to the writer (zero: never).
 	lastAppend time.Time
 
@@ -272,6 +274,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	d.sink = d.append
 	d.inline = opts.BeforeAppend == nil
 	d.inlineSink = d.inlineAppend
+	d.pacer.Max = paceFor(paceConfig{cfg.ReadPace, cfg.FlushInterval, cfg.RcvBuf, opts.Discard})
 	d.room = func() bool { return true }
 	if d.w != nil {
 		maxRec := d.rd.MaxRecord()
@@ -471,7 +474,7 @@ func (d *Daemon) readLoop() error {
 			}
 			return err
 		}
-		timeout = d.afterRead()
+		timeout = d.pace(n, d.afterRead())
 	}
 }
 
