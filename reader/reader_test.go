@@ -20,9 +20,16 @@ import (
 // comes from a child: this test binary re-executed with loadEnv set.
 const loadEnv = "READER_TEST_GETPPID_CALLS"
 
+// readyEnv makes the load child write one byte to its stdout as its
+// calls start.
+const readyEnv = "READER_TEST_READY"
+
 func TestMain(m *testing.M) {
 	if v := os.Getenv(loadEnv); v != "" {
 		n, _ := strconv.Atoi(v)
+		if os.Getenv(readyEnv) != "" {
+			os.Stdout.Write([]byte{'!'})
+		}
 		for i := 0; i < n; i++ {
 			syscall.Getppid()
 		}
