@@ -65,11 +65,12 @@ type Config struct {
 	Name                 string           // name: the node name when name_format = user
 
 	// How records are read.
-	MaxProcs int           // max_procs: OS threads running Go code at once (GOMAXPROCS)
-	Mode     reader.Mode   // mode: unicast | multicast
-	RingSize int64         // ring_size: bytes between the reader and the writer
-	RcvBuf   int64         // rcvbuf: socket receive buffer bytes
-	ReadPace time.Duration // read_pace: wait after a small batch at low rates (0: none)
+	MaxProcs int         // max_procs: OS threads running Go code at once (GOMAXPROCS)
+	Mode     reader.Mode // mode: unicast | multicast
+	RingSize int64       // ring_size: bytes between the reader and the writer
+	RcvBuf   int64       // rcvbuf: socket receive buffer bytes
+
+	ReadPace time.Duration // read_pace: the reader's wait after a small batch at low rates (0: none)
 
 	// Kernel settings applied at start. -1 means "leave as it is".
 	Enabled         int64  // enabled: 1 (or 0, or -1 to leave)
