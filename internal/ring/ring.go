@@ -51,13 +51,18 @@ type Ring struct {
 	closed   atomic.Bool
 	_        [cacheLine]byte
 
-	// tail is written only by the producer.
-	tail atomic.Uint64
-	_    [cacheLine - 8]byte
+	// tail points to tailMem (heap ring) or into the shared header
+	// (NewShared, Adopt); written only by the producer.
+	tail    *atomic.Uint64
+	tailMem atomic.Uint64
+	_       [cacheLine - 16]byte
 
 	// head is written only by the consumer.
 	head atomic.Uint64
-	_    [cacheLine - 8]byte
+	// free points to head (heap ring) or to the shared header's written
+	// position (see Release): the producer may reuse the bytes before it.
+	free *atomic.Uint64
+	_    [cacheLine - 16]byte
 
 	// consParked is written by the consumer in Wait and read by the
 	// producer after every publication.
@@ -82,6 +87,12 @@ type Ring struct {
 
 	// Consumer-private state.
 	timer *time.Timer // reused by Wait; stopped when not in use
+	// recStart and recEnd are the positions of the record being handed
+	// out by Drain (see Current).
+	recStart, recEnd uint64
+
+	// shared is the memfd-backed header and buffer (nil: heap ring).
+	shared *sharedMem
 }
 
 // New returns an empty ring of size bytes rounded up to a power of two, and
@@ -96,10 +107,20 @@ func New(size int) (*Ring, error) {
 		size = MinSize
 	}
 	n := uint64(1) << bits.Len64(uint64(size)-1)
-	t := time.NewTimer(time.Hour)
-	t.Stop()
 	buf := make([]byte, n)
 	prefault(buf)
+	r := newRing(buf)
+	r.tail = &r.tailMem
+	r.free = &r.head
+	return r, nil
+}
+
+// newRing returns a ring over buf (a power of two in size); the caller
+// sets tail and free.
+func newRing(buf []byte) *Ring {
+	n := uint64(len(buf))
+	t := time.NewTimer(time.Hour)
+	t.Stop()
 	return &Ring{
 		buf:      buf,
 		size:     n,
@@ -109,7 +130,7 @@ func New(size int) (*Ring, error) {
 		consWake: make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		timer:    t,
-	}, nil
+	}
 }
 
 // prefault touches every page of b, so that the kernel maps them now and
@@ -152,7 +173,7 @@ func (r *Ring) TryPush(typ uint16, p []byte) (bool, error) {
 	}
 	total := skip + need
 	if tail+total-r.cachedHead > r.size {
-		r.cachedHead = r.head.Load()
+		r.cachedHead = r.free.Load()
 		if tail+total-r.cachedHead > r.size {
 			return false, nil
 		}
@@ -171,7 +192,7 @@ func (r *Ring) TryPush(typ uint16, p []byte) (bool, error) {
 	}
 	if used := newTail - r.cachedHead; used > r.highWater.Load() {
 		// cachedHead may be stale (overestimating use); confirm.
-		r.cachedHead = r.head.Load()
+		r.cachedHead = r.free.Load()
 		if used = newTail - r.cachedHead; used > r.highWater.Load() {
 			r.highWater.Store(used)
 		}
@@ -232,7 +253,7 @@ func (r *Ring) fits(need uint64) bool {
 	if room := r.size - off; need > room {
 		need += room
 	}
-	r.cachedHead = r.head.Load()
+	r.cachedHead = r.free.Load()
 	return tail+need-r.cachedHead <= r.size
 }
 
@@ -276,7 +297,9 @@ func (r *Ring) drain(maxBytes int, fn func(typ uint16, p []byte), more func(typ 
 		}
 		start := off + headerSize
 		end := start + uint64(l)
+		r.recStart = pos
 		pos += entrySize(int(l))
+		r.recEnd = pos
 		n++
 		if more != nil {
 			if !more(uint16(h>>32), r.buf[start:end:end]) {
@@ -302,6 +325,11 @@ func (r *Ring) drain(maxBytes int, fn func(typ uint16, p []byte), more func(typ 
 	}
 	return n
 }
+
+// Current returns the positions of the record Drain is handing out (its
+// entry's first byte and the byte after it): every record before start
+// has been handed out. Called from Drain's callback. Consumer only.
+func (r *Ring) Current() (start, end uint64) { return r.recStart, r.recEnd }
 
 // Wait parks the consumer until at least one record is available (true), the
 // timeout elapses (false), the ring is closed and empty (false), or Kick is
