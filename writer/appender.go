@@ -268,6 +268,9 @@ func (a *appender) handle(b *batch) {
 				a.joined = append(append(a.joined[:0], pre...), data...)
 				buf = a.joined
 			}
+			if m := a.s.Marks; m != nil {
+				m.Pending(a.seg.seq, a.seg.size, a.seg.size+int64(len(buf)), b.mark)
+			}
 			err = a.writeFrame(buf, pre != nil)
 		}
 		if err == nil {
@@ -326,6 +329,9 @@ func (a *appender) writeFrame(data []byte, withNotice bool) error {
 // written accounts for a batch whose frame was just written.
 func (a *appender) written(b *batch) {
 	w := a.w
+	if m := a.s.Marks; m != nil {
+		m.Written(b.mark)
+	}
 	b.frame = a.dur.frame
 	a.cleared()
 	a.seg.idx.Records += uint64(b.records)
@@ -365,6 +371,9 @@ func (a *appender) release(b *batch) {
 
 // drop discards a batch that could not be written, counting its records.
 func (a *appender) drop(b *batch, cause Cause) {
+	if m := a.s.Marks; m != nil {
+		m.Written(b.mark)
+	}
 	a.w.c.notWritten[cause].Add(uint64(b.records))
 	a.cond.gap.add(b.records, b.stamps, cause)
 	a.trace(traceDrop, 0, b.records)

@@ -22,6 +22,7 @@ type batch struct {
 	hasTS   bool      // firstMs is valid
 	stamps  segment.Stamps
 	frame   uint64 // appender's frame number once written
+	mark    uint64 // the input position its records end at (see Writer.At)
 	err     error  // compression failure
 	done    chan struct{}
 }

@@ -177,6 +177,10 @@ type Config struct {
 	// goroutine; it must return quickly): the forwarder counts the records
 	// it had not sent yet.
 	BeforeDelete func(path string)
+	// Marks, when not nil, is told where each frame's records end in the
+	// caller's input (the positions given to At): before the write(2) of
+	// a frame and after it. See FrameMarks.
+	Marks FrameMarks
 	// initPath is the program run by ActionSingle and ActionHalt
 	// (/sbin/init); tests point it elsewhere.
 	initPath string

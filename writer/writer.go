@@ -43,6 +43,10 @@ type Writer struct {
 	small    bool
 	cur      *batch
 	nextSeq  uint64
+	// markBefore and markAfter are the input positions of At: the
+	// records before markBefore are handled, the next Append ends at
+	// markAfter.
+	markBefore, markAfter uint64
 	closed   bool
 	closeErr error
 
@@ -199,7 +203,7 @@ func (w *Writer) Append(typ uint16, payload []byte) error {
 	need += len(suffix)
 	b := w.cur
 	if b != nil && len(b.text)+need > w.s.BatchBytes {
-		w.seal()
+		w.seal(w.markBefore)
 		b = nil
 	}
 	if b == nil {
@@ -223,11 +227,21 @@ func (w *Writer) Append(typ uint16, payload []byte) error {
 		b.stamps.Add(ms, serial)
 	}
 	b.records++
+	w.markBefore = w.markAfter
 	if len(b.text) >= w.s.BatchBytes {
-		w.seal()
+		w.seal(w.markAfter)
 	}
 	return nil
 }
+
+// At tells the writer where the next record stands in the caller's input
+// (a ring's positions): every record before before has been handed to
+// Append or left out, and the next Append's record ends at after. A
+// record left out is declared by At(after, after). Each sealed batch
+// carries the position its records end at, which Config.Marks learns
+// around the batch's write. Drain goroutine only, as Append; no lock, no
+// allocation.
+func (w *Writer) At(before, after uint64) { w.markBefore, w.markAfter = before, after }
 
 // Room reports whether Append can take one more record of up to n bytes of
 // payload, of any type, without waiting for a batch: the current batch has
@@ -249,9 +263,10 @@ func (w *Writer) Room(n int) bool {
 
 // seal hands the current (non-empty) batch to the pipeline. It never
 // blocks: the channels hold as many batches as the pool.
-func (w *Writer) seal() {
+func (w *Writer) seal(mark uint64) {
 	b := w.cur
 	w.cur = nil
+	b.mark = mark
 	w.small = len(b.text) < w.s.minFrame
 	b.seq = w.nextSeq
 	w.nextSeq++
@@ -282,7 +297,7 @@ func (w *Writer) Tick(now time.Time) error {
 		return ErrClosed
 	}
 	if w.cur != nil && !now.Before(w.sealDue()) {
-		w.seal()
+		w.seal(w.markAfter)
 	}
 	return nil
 }
@@ -317,7 +332,7 @@ func (w *Writer) Flush() error {
 		return ErrClosed
 	}
 	if w.cur != nil {
-		w.seal()
+		w.seal(w.markAfter)
 	}
 	return nil
 }
@@ -371,7 +386,7 @@ func (w *Writer) Close() error {
 	}
 	w.closed = true
 	if w.cur != nil {
-		w.seal()
+		w.seal(w.markAfter)
 	}
 	close(w.order)
 	close(w.work)

@@ -181,23 +181,25 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 		return registeredError(int(st.PID))
 	}
 
+	// The ring before the writer: an inherited ring's last frame is
+	// judged before the writer repairs its segment (inflight.go).
+	if err := d.openRing(in.ringFD); err != nil {
+		return err
+	}
 	if !opts.Discard {
-		wc, err := cfg.Writer(d.writerEvent)
+		wc, err := d.writerConfig()
 		if err != nil {
 			return err
 		}
-		wc.BeforeDelete = d.fwdHook.beforeDelete
 		if d.w, err = writer.Open(wc); err != nil {
 			return err
 		}
+		d.w.At(d.ring.Written(), d.ring.Written())
 		d.wcur.Store(d.w)
 		steps.mark("state and writer")
 		// The first record read after a restart is compared with the
 		// highest serial the previous run left in the log.
 		popts.PrevSerial = lastSerialBefore(cfg.LogDir, d.w.LastRepair())
-	}
-	if d.ring, err = ring.New(int(cfg.RingSize)); err != nil {
-		return err
 	}
 	d.ring.DeferWakeups()
 	popts.Emit = d.writeSelfPayload
@@ -232,6 +234,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 		return fmt.Errorf("daemon: reading kernel audit status: %w", err)
 	}
 	d.storeSocket()
+	d.storeRing()
 	lost0, wait0 := st.Lost, st.BacklogWaitTimeActual
 	if in.counters {
 		// Counted from where the previous program (before the exec, or
@@ -566,6 +569,11 @@ func (d *Daemon) drainLoop() error {
 		// One bounded drain per pass, so accounting and Tick still run
 		// under a load that never lets the ring empty.
 		err := d.serve(time.Now(), 4<<20)
+		if err == nil && d.w != nil && d.ring.ProducerWaiting() {
+			// A shared ring's space comes back only once its records are
+			// written: seal the open batch instead of waiting for its time.
+			err = d.w.Flush()
+		}
 		d.owner.Unlock()
 		if err != nil {
 			return err
@@ -604,8 +612,13 @@ func (d *Daemon) append(typ uint16, p []byte) {
 	if d.w == nil {
 		return
 	}
+	// Where the record is in the ring: the writer's frames carry it, so
+	// that its space is reused only once it is written (inflight.go).
+	start, end := d.ring.Current()
+	d.w.At(start, end)
 	d.tally.Count(typ, p)
 	if !d.pipe.Filter(typ, p) {
+		d.w.At(end, end) // left out: nothing to write
 		if typ == record.TypeEOE && !d.cfg.WriteEOE {
 			d.plugins.disp.Dispatch(typ, p) // auditd sends EOE to plugins, though it does not log it
 		}

@@ -44,6 +44,8 @@ type inherited struct {
 	counters   bool
 	// stateFD is the inherited state page (-1: none).
 	stateFD int
+	// ringFD is the inherited ring (-1: none; see inflight.go).
+	ringFD int
 }
 
 // inheritedSocket finds an audit socket handed to this process: by the
@@ -53,21 +55,26 @@ type inherited struct {
 // that no program started later (a plugin) takes them for its own. ok is
 // false when there is none.
 func inheritedSocket() (in inherited, ok bool, err error) {
-	in.stateFD = -1
+	in.stateFD, in.ringFD = -1, -1
 	v, isSet := os.LookupEnv(EnvAuditFD)
 	counters := os.Getenv(EnvKernelCounters)
 	stateFD, stateSet := os.LookupEnv(EnvStateFD)
+	ringFD, ringSet := os.LookupEnv(EnvRingFD)
 	os.Unsetenv(EnvAuditFD)
 	os.Unsetenv(EnvKernelCounters)
 	os.Unsetenv(EnvStateFD)
+	os.Unsetenv(EnvRingFD)
 	if isSet {
 		fd, err := strconv.Atoi(v)
 		if err != nil || fd < 0 {
 			return in, false, fmt.Errorf("daemon: %s=%q is not a file descriptor", EnvAuditFD, v)
 		}
-		in = inherited{fd: fd, source: socketExec, stateFD: -1}
+		in = inherited{fd: fd, source: socketExec, stateFD: -1, ringFD: -1}
 		if n, err := strconv.Atoi(stateFD); stateSet && err == nil && n >= 0 {
 			in.stateFD = n
+		}
+		if n, err := strconv.Atoi(ringFD); ringSet && err == nil && n >= 0 {
+			in.ringFD = n
 		}
 		if l, w, found := strings.Cut(counters, ","); found {
 			lost, err1 := strconv.ParseUint(l, 10, 32)
@@ -87,6 +94,10 @@ func inheritedSocket() (in inherited, ok bool, err error) {
 		}
 		if f.Name == service.FDNameState && in.stateFD < 0 {
 			in.stateFD = f.FD
+			continue
+		}
+		if f.Name == service.FDNameRing && in.ringFD < 0 {
+			in.ringFD = f.FD
 			continue
 		}
 		// Not ours to keep: a descriptor this version does not know.

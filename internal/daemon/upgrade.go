@@ -44,6 +44,9 @@ type handover struct {
 	rate rateMeter
 	// state is the page of kernel counters kept in systemd's fd store.
 	state *stateFile
+	// inflight is the number of records an adopted ring held that the
+	// previous process had read and not written (inflight.go).
+	inflight int
 }
 
 // pauseReq parks the read loop: it closes parked once it stopped reading,
@@ -129,7 +132,7 @@ func (d *Daemon) Upgrade() error {
 		d.resume(err)
 		return err
 	}
-	stateFD := -1
+	stateFD, ringFD := -1, d.ring.Fd()
 	if d.state != nil {
 		stateFD = d.state.fd
 	}
@@ -137,6 +140,9 @@ func (d *Daemon) Upgrade() error {
 		d.rd.Inheritable(false)
 		if stateFD >= 0 {
 			unix.CloseOnExec(stateFD)
+		}
+		if ringFD >= 0 {
+			unix.CloseOnExec(ringFD)
 		}
 		d.logf("%v: resuming with the running program", err)
 		d.resume(err)
@@ -147,11 +153,19 @@ func (d *Daemon) Upgrade() error {
 			return fail(fmt.Errorf("daemon: upgrade: %w", os.NewSyscallError("fcntl F_SETFD", err)))
 		}
 	}
+	if ringFD >= 0 {
+		if _, err := unix.FcntlInt(uintptr(ringFD), unix.F_SETFD, 0); err != nil { // the ring too (empty: all written)
+			return fail(fmt.Errorf("daemon: upgrade: %w", os.NewSyscallError("fcntl F_SETFD", err)))
+		}
+	}
 	if err := d.rd.Inheritable(true); err != nil {
 		return fail(err)
 	}
 	lost, wait := d.kernelCounters()
 	env := upgradeEnv(os.Environ(), d.rd.Fd(), stateFD, lost, wait)
+	if ringFD >= 0 {
+		env = append(env, EnvRingFD+"="+strconv.Itoa(ringFD))
+	}
 	d.logf("upgrade: stopped and flushed in %v; exec %s", time.Since(t0).Round(time.Millisecond), exe)
 	if d.runCtx.Err() != nil {
 		// SIGTERM came during the upgrade: stop instead, as asked.
@@ -202,7 +216,7 @@ func upgradeEnv(env []string, fd, stateFD int, lost, wait uint32) []string {
 	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case EnvAuditFD, EnvKernelCounters, EnvStateFD, "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES":
+		case EnvAuditFD, EnvKernelCounters, EnvStateFD, EnvRingFD, "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES":
 			continue
 		}
 		out = append(out, kv)
@@ -293,15 +307,15 @@ func (d *Daemon) resume(cause error) {
 // reopenWriter opens a new writer (a new segment) in place of the closed
 // one. The caller holds d.owner.
 func (d *Daemon) reopenWriter() error {
-	wc, err := d.cfg.Writer(d.writerEvent)
+	wc, err := d.writerConfig()
 	if err != nil {
 		return err
 	}
-	wc.BeforeDelete = d.fwdHook.beforeDelete
 	w, err := writer.Open(wc)
 	if err != nil {
 		return err
 	}
+	w.At(d.ring.Written(), d.ring.Written())
 	if old := d.w; old != nil {
 		st := old.Stats()
 		d.wbaseRecords.Add(st.Records)

@@ -211,9 +211,16 @@ func (r *Ring) Push(typ uint16, p []byte) error {
 			return err
 		}
 		// The consumer may be parked with deferred wake-ups pending: wake
-		// it before waiting for it to free space.
-		r.Wake()
+		// it before waiting for it to free space. A shared ring's space
+		// comes back only when records are stored (Release): its consumer
+		// is kicked even with nothing to drain, so that it can seal what it
+		// holds (ProducerWaiting).
 		r.prodParked.Store(1)
+		if r.shared != nil {
+			r.Kick()
+		} else {
+			r.Wake()
+		}
 		if r.closed.Load() || r.fits(need) {
 			r.prodParked.Store(0)
 			continue
@@ -233,6 +240,10 @@ func (r *Ring) Push(typ uint16, p []byte) error {
 // with it a thread switch, per record. Call it before the first push.
 // Producer only.
 func (r *Ring) DeferWakeups() { r.deferWake = true }
+
+// ProducerWaiting reports whether the producer is parked in Push for
+// room. Safe from any goroutine.
+func (r *Ring) ProducerWaiting() bool { return r.prodParked.Load() != 0 }
 
 // Wake wakes the consumer if it is parked in Wait. Cheap when it is not (one
 // atomic load). Producer only.

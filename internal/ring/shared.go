@@ -180,11 +180,11 @@ func (r *Ring) Fd() int {
 
 // Release declares every record before pos stored: the producer may reuse
 // its space. A shared ring's producer waits for Release, not for Drain;
-// pos must be a position Current returned (or an earlier Release's), and
-// never go back. One atomic store; it wakes a parked producer. Safe from
+// pos must be a position Current returned; a position not beyond the
+// last one released is ignored. One atomic store; it wakes a parked producer. Safe from
 // any one goroutine at a time. A no-op for a heap ring.
 func (r *Ring) Release(pos uint64) {
-	if r.shared == nil {
+	if r.shared == nil || pos <= r.shared.written.Load() {
 		return
 	}
 	r.shared.written.Store(pos)
@@ -267,4 +267,23 @@ func (r *Ring) Unmap() error {
 	unix.Close(r.shared.fd)
 	r.shared = nil
 	return err
+}
+
+// Count returns the number of records between the consumer's position and
+// the tail, by walking them: for reports, not for the hot path. Consumer
+// only.
+func (r *Ring) Count() int {
+	n := 0
+	pos, tail := r.head.Load(), r.tail.Load()
+	for pos != tail {
+		off := pos & r.mask
+		l := uint32(binary.LittleEndian.Uint64(r.buf[off:]))
+		if l == skipLen {
+			pos += r.size - off
+			continue
+		}
+		pos += entrySize(int(l))
+		n++
+	}
+	return n
 }

@@ -18,6 +18,10 @@ const FDNameAudit = "audit"
 // kernel's counters as last polled) in systemd's file descriptor store.
 const FDNameState = "state"
 
+// FDNameRing is the name of the daemon's ring (a memfd holding the records
+// read and not yet written) in systemd's file descriptor store.
+const FDNameRing = "ring"
+
 // listenFDsStart is SD_LISTEN_FDS_START: passed descriptors begin at 3.
 const listenFDsStart = 3
 

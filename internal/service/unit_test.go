@@ -113,7 +113,7 @@ func TestUnitContents(t *testing.T) {
 		"ExecReload=/bin/kill -HUP $MAINPID", "ProtectSystem=strict", "NoNewPrivileges=yes",
 		"CapabilityBoundingSet=CAP_AUDIT_CONTROL CAP_AUDIT_READ CAP_NET_ADMIN",
 		"RestrictAddressFamilies=AF_NETLINK AF_UNIX", "LogsDirectory=auditdrain", "RuntimeDirectory=auditdrain",
-		"KillMode=mixed", "ReadWritePaths=-/var/spool/audit", "FileDescriptorStoreMax=2",
+		"KillMode=mixed", "ReadWritePaths=-/var/spool/audit", "FileDescriptorStoreMax=3",
 		"ExecStart=" + DefaultBinary + " run",
 	} {
 		if !strings.Contains(string(unit), "\n"+want) {
