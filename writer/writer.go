@@ -40,15 +40,15 @@ type Writer struct {
 	// Owned by the drain goroutine.
 	// small: the last batch sealed was smaller than minFrame (the rate is
 	// low), so Tick may keep the next one open longer.
-	small    bool
-	cur      *batch
-	nextSeq  uint64
+	small   bool
+	cur     *batch
+	nextSeq uint64
 	// markBefore and markAfter are the input positions of At: the
 	// records before markBefore are handled, the next Append ends at
 	// markAfter.
 	markBefore, markAfter uint64
-	closed   bool
-	closeErr error
+	closed                bool
+	closeErr              error
 
 	free  chan *batch // free list
 	work  chan *batch // to compressors (zstd only)
