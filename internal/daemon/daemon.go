@@ -202,6 +202,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 		popts.PrevSerial = lastSerialBefore(cfg.LogDir, d.w.LastRepair())
 	}
 	d.ring.DeferWakeups()
+	popts.Replayed = d.inflight
 	popts.Emit = d.writeSelfPayload
 	if d.pipe, err = pipeline.New(d.ring, popts); err != nil {
 		return err

@@ -183,3 +183,38 @@ func TestNoLimiter(t *testing.T) {
 		t.Errorf("without a limiter: by key %v, emitted %q", m, e.recs)
 	}
 }
+
+// An adopted ring's records (the killed process read them) come first:
+// the op=restart check is for the first record after them, against the
+// highest serial among them.
+func TestFilterRestartAfterReplay(t *testing.T) {
+	const stamp = "audit(1795636980.303:0): "
+	for _, tc := range []struct {
+		name     string
+		prev     uint64
+		replayed int
+		recs     []in
+		want     []string
+	}{
+		{"replayed, then a gap", 100, 2, []in{{typePath, path(101)}, {typePath, path(103)}, {typePath, path(110)}}, []string{
+			s(path(101)), s(path(103)),
+			"emit: " + stamp + "op=restart prev_last_serial=103 first_serial=110 unseen_serials=104-109 unseen=6 res=failed",
+			s(path(110)),
+		}},
+		{"replayed, nothing unseen", 100, 2, []in{{typePath, path(101)}, {typePath, path(103)}, {typePath, path(104)}}, []string{
+			s(path(101)), s(path(103)), s(path(104)),
+		}},
+		{"replayed, no previous run on disk", 0, 1, []in{{typePath, path(50)}, {typePath, path(52)}}, []string{
+			s(path(50)),
+			"emit: " + stamp + "op=restart prev_last_serial=50 first_serial=52 unseen_serials=51-51 unseen=1 res=failed",
+			s(path(52)),
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _ := runFilter(t, Options{PrevSerial: tc.prev, Replayed: tc.replayed, WriteEOE: true}, tc.recs)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("written:\n%q\nwant:\n%q", got, tc.want)
+			}
+		})
+	}
+}

@@ -60,6 +60,11 @@ type Options struct {
 	// When the first record drained has a serial beyond PrevSerial+1, an
 	// op=restart record for the serials no one saw goes to Emit before it.
 	PrevSerial uint64
+	// Replayed is the number of records handed out first that a previous
+	// process had read (an adopted ring): the op=restart check applies to
+	// the first record after them, against the highest serial among them
+	// (or PrevSerial, if higher).
+	Replayed int
 	// Emit receives the records the pipeline writes itself (op=restart,
 	// op=ratelimit), on the drain goroutine; the payload is only valid
 	// during the call. nil discards them.
@@ -92,6 +97,7 @@ type Pipeline struct {
 	writeEOE   bool
 	limiter    *ratelimit.Limiter
 	prevSerial uint64
+	replayed   int // records of a previous process still to come (Options.Replayed)
 	gaps       gapTracker
 	eoe        atomic.Uint64 // EOE records not written
 	emit       func(typ uint16, payload []byte)
@@ -122,6 +128,7 @@ func New(r *ring.Ring, o Options) (*Pipeline, error) {
 		writeEOE:   o.WriteEOE,
 		limiter:    o.Limiter,
 		prevSerial: o.PrevSerial,
+		replayed:   o.Replayed,
 		emit:       o.Emit,
 		now:        o.Now,
 	}
@@ -239,10 +246,18 @@ func (p *Pipeline) count(typ uint16, payload []byte) {
 // gaps, applies the rate limit and leaves out EOE records unless WriteEOE.
 func (p *Pipeline) Filter(typ uint16, payload []byte) bool {
 	if _, _, serial, ok := record.Header(payload); ok && serial != 0 {
-		if p.prevSerial != 0 {
+		switch {
+		case p.replayed > 0:
+			// A previous process's record: the check waits for the
+			// first record read after them.
+			p.prevSerial = max(p.prevSerial, serial)
+		case p.prevSerial != 0:
 			p.restart(serial)
 		}
 		p.gaps.observe(serial)
+	}
+	if p.replayed > 0 {
+		p.replayed--
 	}
 	if p.limiter != nil && !p.limiter.Allow(p.now(), typ, payload) {
 		return false
