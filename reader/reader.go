@@ -69,6 +69,11 @@ type Config struct {
 	// (default 5 s: the kernel makes the sender sleep while its backlog is
 	// over the limit).
 	RegisterTimeout time.Duration
+	// Shared, if not nil, is memory (SharedSize bytes, from a shared
+	// mapping) the receive buffers live in, so that what a killed process
+	// received and had not delivered can be found by the next one
+	// (Undelivered). nil: buffers in this process's memory.
+	Shared []byte
 }
 
 func (c *Config) setDefaults() {
@@ -117,6 +122,9 @@ type Reader struct {
 	slab []byte
 	iovs []unix.Iovec
 	hdrs []unix.Mmsghdr
+	// next is the index of the datagram the callback is given next (in
+	// Config.Shared when set: see Undelivered).
+	next *uint64
 	// results of the last recvmmsg.
 	n     int
 	errno syscall.Errno
@@ -211,14 +219,21 @@ func (r *Reader) init() error {
 		return fmt.Errorf("reader: setting receive buffer to %d bytes: %w", r.cfg.RcvBuf, os.NewSyscallError("setsockopt SO_RCVBUFFORCE", err))
 	}
 	b, bs := r.cfg.Batch, r.cfg.BufSize
-	r.slab = make([]byte, b*bs)
-	r.iovs = make([]unix.Iovec, b)
-	r.hdrs = make([]unix.Mmsghdr, b)
-	for i := range b {
-		r.iovs[i].Base = &r.slab[i*bs]
-		r.iovs[i].SetLen(bs)
-		r.hdrs[i].Hdr.Iov = &r.iovs[i]
-		r.hdrs[i].Hdr.SetIovlen(1)
+	r.next = new(uint64)
+	if r.cfg.Shared != nil {
+		if err := r.initShared(); err != nil {
+			return err
+		}
+	} else {
+		r.slab = make([]byte, b*bs)
+		r.iovs = make([]unix.Iovec, b)
+		r.hdrs = make([]unix.Mmsghdr, b)
+		for i := range b {
+			r.iovs[i].Base = &r.slab[i*bs]
+			r.iovs[i].SetLen(bs)
+			r.hdrs[i].Hdr.Iov = &r.iovs[i]
+			r.hdrs[i].Hdr.SetIovlen(1)
+		}
 	}
 	binary.NativeEndian.PutUint32(r.wakeMsg[0:], headerLen)
 	binary.NativeEndian.PutUint16(r.wakeMsg[4:], typeWake)
@@ -235,6 +250,7 @@ func (r *Reader) recv(flags int) bool {
 		r.hdrs[i].Hdr.Flags = 0
 		r.hdrs[i].Len = 0
 	}
+	*r.next = 0 // after the lengths: see Undelivered
 	n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(r.fd), uintptr(unsafe.Pointer(&r.hdrs[0])),
 		uintptr(len(r.hdrs)), uintptr(flags), 0, 0)
 	if e == unix.EAGAIN || e == unix.EINTR {
@@ -482,10 +498,12 @@ func (r *Reader) deliver(fn func(uint16, []byte) error) (int, error) {
 		k, d := parse(r.datagram(i))
 		switch k {
 		case kindRecord:
+			*r.next = uint64(i) // a kill from here on: Undelivered hands it out (maybe)
 			if err = fn(d.Type, d.Payload); err != nil {
 				i = n
 				continue
 			}
+			*r.next = uint64(i + 1)
 			recs++
 			bytes += uint64(len(d.Payload))
 		case kindAck:

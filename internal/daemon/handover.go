@@ -139,7 +139,7 @@ func (d *Daemon) openState(in *inherited) {
 // registration it has; when the kernel shows none (it was released
 // meanwhile), the daemon registers from it.
 func (d *Daemon) openReader(mode reader.Mode, in *inherited) (*reader.Reader, error) {
-	rc := reader.Config{Mode: mode, RcvBuf: int(d.cfg.RcvBuf)}
+	rc := d.readerConfig(mode)
 	if in == nil {
 		d.socketSource = socketOpened
 		return reader.Open(rc)

@@ -8,6 +8,7 @@ import (
 	"github.com/auditdrain/auditdrain/internal/ring"
 	"github.com/auditdrain/auditdrain/internal/segment"
 	"github.com/auditdrain/auditdrain/internal/service"
+	"github.com/auditdrain/auditdrain/reader"
 	"github.com/auditdrain/auditdrain/writer"
 	"golang.org/x/sys/unix"
 )
@@ -65,7 +66,7 @@ func (d *Daemon) openRing(fd int) (err error) {
 			d.logf("%v", err)
 		}
 	}
-	if d.ring, err = ring.NewShared("auditdrain-ring", size); err != nil {
+	if d.ring, err = ring.NewShared("auditdrain-ring", size, reader.SharedSize(d.readerConfig(d.cfg.Mode))); err != nil {
 		d.logf("%v: the ring is in this process's memory only (a crash loses what it holds)", err)
 		d.ring, err = ring.New(size)
 	}
@@ -97,9 +98,37 @@ func (d *Daemon) adoptRing(r *ring.Ring) {
 			d.logf("the previous process's last frame did not reach %s whole (bytes %d-%d): writing its records again", path, p.Off, p.End)
 		}
 	}
+	// What the killed reader had taken from the socket (its last recvmmsg)
+	// and not put into the ring goes after what is in the ring.
+	received, full := 0, 0
+	reader.Undelivered(r.Extra(), func(typ uint16, p []byte, maybe bool) {
+		if maybe && r.Holds(typ, p) {
+			return // it reached the ring before the kill
+		}
+		if ok, _ := r.TryPush(typ, p); !ok {
+			full++
+			return
+		}
+		received++
+	})
+	if full > 0 {
+		d.logf("the inherited ring is full: %d records the previous process had received are lost (op=restart names them)", full)
+	}
 	n := r.Count()
 	d.inflight = n
-	d.logf("adopted the ring (%d bytes): %d records read by the previous process and not written go first", r.Cap(), n)
+	d.logf("adopted the ring (%d bytes): %d records read by the previous process and not written go first (%d of them received and not yet in the ring)", r.Cap(), n, received)
+}
+
+// readerConfig is the reader's config: its receive buffers in the shared
+// ring's extra memory, when there is one.
+func (d *Daemon) readerConfig(mode reader.Mode) reader.Config {
+	rc := reader.Config{Mode: mode, RcvBuf: int(d.cfg.RcvBuf)}
+	if d.ring != nil {
+		if x := d.ring.Extra(); len(x) >= reader.SharedSize(rc) {
+			rc.Shared = x
+		}
+	}
+	return rc
 }
 
 // roundRing is the size ring.New makes for size.

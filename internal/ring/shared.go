@@ -24,11 +24,12 @@ import (
 //
 //	offset   0  uint64  magic "ADRING01"
 //	offset   8  uint64  buffer size (a power of two)
+//	offset  16  uint64  extra bytes after the buffer (Extra)
 //	offset  64  uint64  tail (the producer's position)
 //	offset 128  uint64  written (see Release)
 //	offset 192  Pending: segment, offset, end, mark (mark stored last)
 //
-// and the buffer follows at offset 4096. The memfd is sealed against
+// and the buffer follows at offset 4096, then the extra bytes. The memfd is sealed against
 // shrinking and growing, so that no one can make a mapping of it fault.
 
 // ErrNotRing is returned (wrapped) by Adopt for a descriptor that is not a
@@ -49,6 +50,17 @@ type sharedMem struct {
 	mem     []byte
 	written *atomic.Uint64
 	pending [4]*atomic.Uint64 // segment, offset, end, mark
+	extra   []byte
+}
+
+// Extra returns a shared ring's extra memory (NewShared's extra, rounded
+// up to a page), nil for a heap ring: the caller keeps there what must
+// outlive the process beside the records (the reader's receive area).
+func (r *Ring) Extra() []byte {
+	if r.shared == nil {
+		return nil
+	}
+	return r.shared.extra
 }
 
 func word(mem []byte, off int) *atomic.Uint64 {
@@ -56,12 +68,17 @@ func word(mem []byte, off int) *atomic.Uint64 {
 }
 
 // NewShared returns an empty ring of size bytes (rounded as New rounds
-// them) in a new memfd named name, made close-on-exec. Its memory is
+// them) in a new memfd named name, made close-on-exec, with extra bytes
+// of shared memory after the buffer for the caller (Extra). Its memory is
 // touched at once, as New's.
-func NewShared(name string, size int) (*Ring, error) {
+func NewShared(name string, size, extra int) (*Ring, error) {
 	if size <= 0 || size > MaxSize {
 		return nil, fmt.Errorf("%w: %d bytes (want 1..%d)", ErrInvalidSize, size, MaxSize)
 	}
+	if extra < 0 || extra > MaxSize {
+		return nil, fmt.Errorf("%w: %d extra bytes", ErrInvalidSize, extra)
+	}
+	extra = (extra + 4095) &^ 4095
 	size = max(size, MinSize)
 	n := uint64(1) << bits.Len64(uint64(size)-1)
 	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
@@ -72,25 +89,27 @@ func NewShared(name string, size int) (*Ring, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("ring: %w", os.NewSyscallError(call, err))
 	}
-	if err := unix.Ftruncate(fd, int64(sharedHeader+n)); err != nil {
+	total := int(sharedHeader + n + uint64(extra))
+	if err := unix.Ftruncate(fd, int64(total)); err != nil {
 		return fail("ftruncate", err)
 	}
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_SEAL); err != nil {
 		return fail("fcntl F_ADD_SEALS", err)
 	}
-	mem, err := unix.Mmap(fd, 0, int(sharedHeader+n), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	mem, err := unix.Mmap(fd, 0, total, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		return fail("mmap", err)
 	}
 	prefault(mem)
 	binary.LittleEndian.PutUint64(mem[8:], n)
+	binary.LittleEndian.PutUint64(mem[16:], uint64(extra))
 	word(mem, 0).Store(sharedMagic)
 	return sharedRing(fd, mem, n), nil
 }
 
 func sharedRing(fd int, mem []byte, n uint64) *Ring {
 	r := newRing(mem[sharedHeader : sharedHeader+n : sharedHeader+n])
-	s := &sharedMem{fd: fd, mem: mem, written: word(mem, offWritten)}
+	s := &sharedMem{fd: fd, mem: mem, written: word(mem, offWritten), extra: mem[sharedHeader+n:]}
 	for i := range s.pending {
 		s.pending[i] = word(mem, offPending+8*i)
 	}
@@ -118,15 +137,16 @@ func Adopt(fd int) (*Ring, error) {
 	if err != nil || seals&(unix.F_SEAL_SHRINK|unix.F_SEAL_GROW) != unix.F_SEAL_SHRINK|unix.F_SEAL_GROW {
 		return nil, fmt.Errorf("%w: fd %d is not a sealed memfd", ErrNotRing, fd)
 	}
-	n := uint64(st.Size) - sharedHeader
-	if st.Size <= sharedHeader || n&(n-1) != 0 || n < MinSize || n > MaxSize {
+	if st.Size < sharedHeader+MinSize || st.Size > 2*MaxSize+sharedHeader {
 		return nil, fmt.Errorf("%w: fd %d holds %d bytes", ErrNotRing, fd, st.Size)
 	}
 	mem, err := unix.Mmap(fd, 0, int(st.Size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		return nil, fmt.Errorf("ring: %w", os.NewSyscallError("mmap", err))
 	}
-	if word(mem, 0).Load() != sharedMagic || binary.LittleEndian.Uint64(mem[8:]) != n {
+	n, extra := binary.LittleEndian.Uint64(mem[8:]), binary.LittleEndian.Uint64(mem[16:])
+	if word(mem, 0).Load() != sharedMagic || n&(n-1) != 0 || n < MinSize || n > MaxSize || extra > MaxSize ||
+		sharedHeader+n+extra != uint64(st.Size) {
 		unix.Munmap(mem)
 		return nil, fmt.Errorf("%w: fd %d has no ring header", ErrNotRing, fd)
 	}
@@ -286,4 +306,25 @@ func (r *Ring) Count() int {
 		n++
 	}
 	return n
+}
+
+// Holds reports whether a record of type typ with payload p is between the
+// consumer's position and the tail, by walking them: for an adopted ring,
+// not for the hot path. Consumer only.
+func (r *Ring) Holds(typ uint16, p []byte) bool {
+	pos, tail := r.head.Load(), r.tail.Load()
+	for pos != tail {
+		off := pos & r.mask
+		h := binary.LittleEndian.Uint64(r.buf[off:])
+		l := uint32(h)
+		if l == skipLen {
+			pos += r.size - off
+			continue
+		}
+		if uint16(h>>32) == typ && int(l) == len(p) && string(r.buf[off+headerSize:off+headerSize+uint64(l)]) == string(p) {
+			return true
+		}
+		pos += entrySize(int(l))
+	}
+	return false
 }

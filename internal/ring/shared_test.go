@@ -14,10 +14,14 @@ import (
 // released, in order, also across the buffer's wrap, and its producer
 // does not reuse unreleased space.
 func TestSharedAdoptSeesUnwritten(t *testing.T) {
-	r, err := NewShared("ring-test", MinSize)
+	r, err := NewShared("ring-test", MinSize, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(r.Extra()) != 4096 {
+		t.Fatalf("extra memory of %d bytes, want 100 rounded to a page", len(r.Extra()))
+	}
+	copy(r.Extra(), "the reader's receive area")
 	rec := func(i int) []byte { return fmt.Appendf(nil, "record %d %s", i, bytes.Repeat([]byte{'x'}, i%300)) }
 	// Fill and drain past the wrap, releasing as a writer would: up to
 	// the record before the last drained one.
@@ -76,6 +80,12 @@ func TestSharedAdoptSeesUnwritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Unmap()
+	if x := a.Extra(); string(x[:25]) != "the reader's receive area" {
+		t.Errorf("extra memory after Adopt: %q", x[:25])
+	}
+	if !a.Holds(uint16(released%7), rec(released)) || a.Holds(1, rec(next)) {
+		t.Error("Holds does not find the first unreleased record, or finds one never pushed")
+	}
 	if p := a.LastPending(); p.Segment != 3 || p.Off != 100 || p.End != 200 || p.Mark != marks[len(marks)-1] {
 		t.Errorf("pending %+v", p)
 	}
@@ -129,7 +139,7 @@ func TestAdoptRefuses(t *testing.T) {
 	if _, err := Adopt(fd); !errors.Is(err, ErrNotRing) {
 		t.Errorf("unsealed memfd: %v", err)
 	}
-	r, err := NewShared("ring-test", MinSize)
+	r, err := NewShared("ring-test", MinSize, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +158,7 @@ func TestAdoptRefuses(t *testing.T) {
 func BenchmarkPushDrainShared(b *testing.B) {
 	for _, size := range []int{64 << 10, 4 << 20} {
 		b.Run(sizeName(size), func(b *testing.B) {
-			r, err := NewShared("ring-bench", size)
+			r, err := NewShared("ring-bench", size, 0)
 			if err != nil {
 				b.Fatal(err)
 			}
