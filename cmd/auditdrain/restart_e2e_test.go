@@ -331,8 +331,12 @@ func (rt *restartTest) loggedSerials(t *testing.T) (events, dups, restarts int, 
 	keyed := []byte(`key="` + rt.key + `"`)
 	sc := bufio.NewScanner(out)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	var other string // a SYSCALL record without the key, to tell why none matched
 	for sc.Scan() {
 		line := sc.Bytes()
+		if other == "" && bytes.HasPrefix(line, []byte("type=SYSCALL ")) && !bytes.Contains(line, keyed) {
+			other = string(line)
+		}
 		switch {
 		case bytes.HasPrefix(line, []byte("type=SYSCALL ")) && bytes.Contains(line, keyed):
 			events++
@@ -352,6 +356,9 @@ func (rt *restartTest) loggedSerials(t *testing.T) (events, dups, restarts int, 
 	}
 	if err := cat.Wait(); err != nil {
 		t.Fatalf("auditdrain cat: %v\n%s", err, stderr.String())
+	}
+	if events == 0 {
+		t.Logf("no record with key %q in the log; a SYSCALL record without it: %s", rt.key, other)
 	}
 	return events, dups, restarts, restartLines
 }
