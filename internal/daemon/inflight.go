@@ -25,9 +25,11 @@ import (
 // that adopts the ring after a kill writes what is between the written
 // position and the tail first, before anything it reads from the socket,
 // starting after the pending frame if that frame is whole in its segment
-// (frameOnDisk): no record is lost and none written twice. What is lost
-// still is what the killed reader had received (recvmmsg returned) and
-// not yet pushed into the ring: the op=restart record names it.
+// (frameOnDisk), and after them what the killed reader's last recvmmsg had
+// taken from the socket and not put into the ring (its receive buffers
+// live in the ring's extra memory: reader.Undelivered): no record is lost
+// and none written twice. The op=restart check applies to the first
+// record read from the socket (pipeline.Options.Replayed).
 
 // EnvRingFD names the ring's memfd inherited across an upgrade's exec.
 const EnvRingFD = "AUDITDRAIN_RING_FD"
