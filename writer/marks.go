@@ -18,3 +18,15 @@ type FrameMarks interface {
 	Pending(seq uint64, off, end int64, mark uint64)
 	Written(mark uint64)
 }
+
+// Settled reports whether every record handed to Append is written (or
+// dropped, counted): no batch is open and every sealed batch is back from
+// the appender. mark is then the position (At's after) up to which the
+// caller's input is no longer needed, also for records it left out after
+// the last batch. Drain goroutine only, as Append.
+func (w *Writer) Settled() (mark uint64, ok bool) {
+	if w.closed || w.cur != nil || len(w.free) != w.s.poolSize {
+		return 0, false
+	}
+	return w.markAfter, true
+}

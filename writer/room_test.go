@@ -53,3 +53,40 @@ func TestRoom(t *testing.T) {
 		t.Fatal("Room true again with every batch held")
 	}
 }
+
+// Settled: not while a batch is open or a sealed one is not back from the
+// appender; then the position of the last At, also for records left out
+// after the last batch.
+func TestSettled(t *testing.T) {
+	cfg := Config{Dir: t.TempDir(), FlushInterval: time.Hour, FsyncInterval: time.Hour}
+	w, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if m, ok := w.Settled(); !ok || m != 0 {
+		t.Fatalf("a new writer: Settled %d, %v", m, ok)
+	}
+	w.At(0, 64)
+	w.Append(1300, []byte("audit(1.000:1): a"))
+	if _, ok := w.Settled(); ok {
+		t.Fatal("settled with a batch open")
+	}
+	w.Flush()
+	w.At(64, 128) // left out
+	w.At(128, 128)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m, ok := w.Settled()
+		if ok {
+			if m != 128 {
+				t.Fatalf("settled at %d, want 128", m)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("not settled 10 s after the flush")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

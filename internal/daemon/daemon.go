@@ -565,15 +565,26 @@ func (d *Daemon) sealWait(now time.Time) time.Duration {
 // thread handed them over, until the ring is closed and empty.
 func (d *Daemon) drainLoop() error {
 	for {
-		ok := d.ring.Wait(0)
+		// A reader waiting for a shared ring's space is looked after every
+		// flush_interval until it has room (see below).
+		var wait time.Duration
+		if d.ring.Shared() && d.ring.ProducerWaiting() {
+			wait = d.cfg.FlushInterval
+		}
+		ok := d.ring.Wait(wait)
 		d.owner.Lock()
 		// One bounded drain per pass, so accounting and Tick still run
 		// under a load that never lets the ring empty.
 		err := d.serve(time.Now(), 4<<20)
-		if err == nil && d.w != nil && d.ring.ProducerWaiting() {
+		if err == nil && d.w != nil && d.ring.Shared() && d.ring.ProducerWaiting() {
 			// A shared ring's space comes back only once its records are
-			// written: seal the open batch instead of waiting for its time.
+			// written: seal the open batch instead of waiting for its
+			// time, and when nothing is left to write (the records were
+			// all left out: rate limit, EOE), release them here.
 			err = d.w.Flush()
+			if mark, settled := d.w.Settled(); settled {
+				d.ring.Release(mark)
+			}
 		}
 		d.owner.Unlock()
 		if err != nil {
