@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/auditdrain/auditdrain/internal/config"
 	"github.com/auditdrain/auditdrain/internal/ring"
+	"github.com/auditdrain/auditdrain/ratelimit"
 	"github.com/auditdrain/auditdrain/writer"
 )
 
@@ -95,4 +97,46 @@ func TestPendingFrameOnDisk(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A shared ring's space comes back only once its records are written; a
+// ring full of records that are all left out (here: rate-limited) must
+// still make room: the drain loop releases them when nothing is left to
+// write, instead of the reader waiting for a frame that never comes.
+func TestSharedRingAllLeftOut(t *testing.T) {
+	k := kernelFor(t, 8192)
+	// Only this test's rule: other records (the machine's rules) would be
+	// written, and their frames would release the ring's space anyway.
+	if _, err := k.Conn().DeleteAllRules(); err != nil {
+		t.Fatal(err)
+	}
+	key := k.Key("leftout")
+	rule(k, "getppid", key)
+	cfg := config.Default()
+	cfg.RingSize = 64 << 10 // about 300 records
+	cfg.BacklogLimit = 8192
+	cfg.KernelBackpressure = "wait" // a stalled reader stalls the load: no loss to hide it
+	cfg.Limits.Rules = []ratelimit.Rule{{Key: key, Rate: 0.001, Burst: 1}}
+	r := start(t, k, cfg, Options{})
+	const events = 20000
+	done := make(chan struct{})
+	t0 := time.Now()
+	go func() { load(t, fmt.Sprintf("getppid:%d:0", events)); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the load did not finish in 60 s: the reader waits for ring space\n%s", r.log.String())
+	}
+	// The load ends once its records are queued (the socket holds them
+	// all); the stop reads and handles every one of them.
+	st := r.stop(t)
+	took := time.Since(t0)
+	if took > 30*time.Second {
+		t.Errorf("%d events took %v through the ring: the reader waited for ring space", events, took.Round(time.Millisecond))
+	}
+	written := count(r.logText(t), "type=SYSCALL ", `key="`+key+`"`)
+	if suppressed := st.RateLimitedByKey[key]; uint64(events-written)*3 != suppressed || written > 2 {
+		t.Fatalf("%d events written, %d records suppressed; want at most 2 written and the rest (x3) suppressed", written, suppressed)
+	}
+	t.Logf("%d events through a 64 KiB shared ring in %v, %d written; ring high water %d of %d; %d records in %d frames, %d self", events, took.Round(time.Millisecond), written, st.RingHighWater, st.RingCapacity, st.RecordsWritten, st.Batches, st.SelfRecords)
 }
