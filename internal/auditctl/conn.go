@@ -59,6 +59,21 @@ func Dial() (*Conn, error) {
 	return c, nil
 }
 
+// DialDeferred is Dial without its status request (the check that the
+// kernel answers this process): the first request reports what Dial would
+// have. For a daemon that adopts a registered socket after a restart under
+// load: every request on this socket waits while the kernel's queue is
+// over backlog_limit, until the adopted socket is read again.
+func DialDeferred() (*Conn, error) {
+	nl, err := openSocket()
+	if err != nil {
+		return nil, dialError(err)
+	}
+	c := &Conn{}
+	c.nl.Store(nl)
+	return c, nil
+}
+
 // dialError explains the errors a caller of Dial can do something about.
 func dialError(err error) error {
 	const op = "auditctl: opening audit control socket"

@@ -25,6 +25,7 @@ import (
 	"github.com/auditdrain/auditdrain/internal/pipeline"
 	"github.com/auditdrain/auditdrain/internal/record"
 	"github.com/auditdrain/auditdrain/internal/ring"
+	"github.com/auditdrain/auditdrain/internal/service"
 	"github.com/auditdrain/auditdrain/internal/tally"
 	"github.com/auditdrain/auditdrain/reader"
 	"github.com/auditdrain/auditdrain/writer"
@@ -70,6 +71,12 @@ type Daemon struct {
 	tally   *tally.Counter     // top's counts: Count and Tick under owner (nil in discard mode)
 	kpoll   *kernelPoller
 	status0 libaudit.AuditStatus // kernel status at start, for restore_kernel_settings
+	// kernelSent: applyKernel changed a setting, so status0 is no longer
+	// the kernel's status.
+	kernelSent bool
+	// deferStatus: the socket was adopted, and the status (status0), the
+	// settings and the rules come once reading has resumed (adoptedKernel).
+	deferStatus bool
 
 	// owner is held by whoever serves the writer (see readLoop): the
 	// writer's Append, Tick and Flush, the pipeline's Filter and the fields
@@ -162,14 +169,6 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	if d.rules, err = prepareRules(cfg); err != nil {
 		return fmt.Errorf("daemon: reading the rules: %w", err)
 	}
-	if d.ctl, err = auditctl.Dial(); err != nil {
-		return err
-	}
-	st, err := d.ctl.Status()
-	if err != nil {
-		return fmt.Errorf("daemon: reading kernel audit status: %w", err)
-	}
-	d.status0 = st
 	// An audit socket handed over by the program this one replaced, or by
 	// systemd's fd store, is adopted: its registration is ours.
 	in, adopt, err := inheritedSocket()
@@ -177,6 +176,29 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 		return err
 	}
 	d.openState(&in)
+	// An adopted socket (a restart, an upgrade) is read before anything
+	// is asked of the kernel: after a restart under load the kernel's
+	// queue is over backlog_limit, and until the socket is read again
+	// every request on the control socket waits (audit_receive
+	// "penalizes the sender"): 1.2 s per start seen under systemd at
+	// 20,000 events/s, while the socket overflowed. The status, the
+	// settings and the rules come once reading has resumed.
+	deferKernel := adopt && mode == reader.ModeUnicast && in.counters
+	d.deferStatus = deferKernel
+	dial := auditctl.Dial
+	if deferKernel {
+		dial = auditctl.DialDeferred
+	}
+	if d.ctl, err = dial(); err != nil {
+		return err
+	}
+	var st libaudit.AuditStatus
+	if !deferKernel {
+		if st, err = d.ctl.Status(); err != nil {
+			return fmt.Errorf("daemon: reading kernel audit status: %w", err)
+		}
+		d.status0 = st
+	}
 	if mode == reader.ModeUnicast && !adopt && st.PID != 0 && st.PID != uint32(os.Getpid()) && processAlive(int(st.PID)) {
 		return registeredError(int(st.PID))
 	}
@@ -227,12 +249,16 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 		return err
 	}
 	steps.mark("ring, plugins and socket")
-	if err := d.applyKernel(); err != nil {
-		return err
+	if !deferKernel {
+		if err := d.applyKernel(); err != nil {
+			return err
+		}
+		steps.mark("kernel settings and rules")
 	}
-	steps.mark("kernel settings and rules")
-	if st, err = d.ctl.Status(); err != nil {
-		return fmt.Errorf("daemon: reading kernel audit status: %w", err)
+	if !deferKernel {
+		if st, err = d.ctl.Status(); err != nil {
+			return fmt.Errorf("daemon: reading kernel audit status: %w", err)
+		}
 	}
 	d.storeSocket()
 	d.storeRing()
@@ -267,12 +293,6 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 		return err
 	}
 	steps.mark("poller, control socket and forwarder")
-	dest := "log dir " + cfg.LogDir
-	if opts.Discard {
-		dest = "discard mode: nothing is written"
-	}
-	d.logf("started in %v%s: %s mode, pid %d, %s, %s",
-		time.Since(phase).Round(time.Millisecond), steps, mode, os.Getpid(), d.rules.summary(), dest)
 
 	d.push = d.pipe.Push
 	d.sink = d.append
@@ -296,6 +316,18 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	d.lifecycle.Lock()
 	d.reading, d.draining, d.runCtx = reading, draining, ctx
 	d.lifecycle.Unlock()
+	if deferKernel {
+		if err := d.adoptedKernel(); err != nil {
+			return errors.Join(err, d.shutdown(reading, draining))
+		}
+		steps.mark("kernel status, settings and rules (while reading)")
+	}
+	dest := "log dir " + cfg.LogDir
+	if opts.Discard {
+		dest = "discard mode: nothing is written"
+	}
+	d.logf("started in %v%s: %s mode, pid %d, %s, %s",
+		time.Since(phase).Round(time.Millisecond), steps, mode, os.Getpid(), d.rules.summary(), dest)
 	d.logf("ready")
 	notifyCtx, stopNotify := context.WithCancel(context.Background())
 	notified := make(chan struct{})
@@ -360,7 +392,7 @@ func (d *Daemon) applyKernel() error {
 		// Beside a registered daemon the kernel's settings and rules are
 		// that daemon's: only an explicit rules file is loaded.
 		if c.Rules != "" {
-			return d.loadRules(c.AllowPanic)
+			return d.loadRules(c.AllowPanic, nil)
 		}
 		return nil
 	}
@@ -370,6 +402,7 @@ func (d *Daemon) applyKernel() error {
 	// after adopting a socket) wait to queue while the backlog is full.
 	st0 := d.status0
 	if c.Failure >= 0 && uint32(c.Failure) != st0.Failure {
+		d.kernelSent = true
 		if err := d.ctl.SetFailure(uint32(c.Failure), c.AllowPanic); err != nil {
 			return fmt.Errorf("daemon: setting failure mode %d: %w", c.Failure, err)
 		}
@@ -402,6 +435,7 @@ func (d *Daemon) applyKernel() error {
 		s.RateLimit = uint32(c.RateLimit)
 	}
 	if s.Mask != 0 {
+		d.kernelSent = true
 		if err := d.ctl.Set(s); err != nil {
 			return fmt.Errorf("daemon: applying kernel settings (backlog_limit %d, backlog_wait_time %d, rate_limit %d): %w",
 				c.BacklogLimit, c.BacklogWaitTime, c.RateLimit, err)
@@ -414,16 +448,23 @@ func (d *Daemon) applyKernel() error {
 	// (-b, -f, --backlog_wait_time) override the settings above, as they
 	// do after auditd starts.
 	if c.Enabled >= 0 && uint32(c.Enabled) != st0.Enabled {
+		d.kernelSent = true
 		if err := d.ctl.SetEnabled(uint32(c.Enabled)); err != nil {
 			return fmt.Errorf("daemon: setting enabled %d: %w", c.Enabled, err)
 		}
 	}
-	if err := d.loadRules(c.AllowPanic); err != nil {
+	var known *libaudit.AuditStatus // the kernel's status, when nothing was sent since status0
+	if !d.kernelSent {
+		known = &st0
+	}
+	if err := d.loadRules(c.AllowPanic, known); err != nil {
 		return err
 	}
 	// kernel_backpressure is an explicit choice about stalling programs:
-	// it wins over a rules.d --backlog_wait_time (unless -e 2 locked it).
-	if c.KernelBackpressure == config.BackpressureWait || c.KernelBackpressure == config.BackpressureDrop {
+	// it wins over a rules.d --backlog_wait_time (unless -e 2 locked it),
+	// the only thing that can have changed it since it was set above.
+	rulesWait := d.rules != nil && d.rules.set != nil && d.rules.set.BacklogWaitTime != nil
+	if rulesWait && (c.KernelBackpressure == config.BackpressureWait || c.KernelBackpressure == config.BackpressureDrop) {
 		if st, err := d.ctl.Status(); err == nil && st.Enabled != 2 && st.BacklogWaitTime != s.BacklogWaitTime {
 			if err := d.ctl.SetBacklogWaitTime(s.BacklogWaitTime); err != nil {
 				return fmt.Errorf("daemon: kernel_backpressure = %s: setting backlog_wait_time %d: %w", c.KernelBackpressure, s.BacklogWaitTime, err)
@@ -701,7 +742,9 @@ func (d *Daemon) shutdown(reading, draining *loop) error {
 	if err := d.stopPlugins(); err != nil {
 		errs = append(errs, err)
 	}
-	if d.cfg.RestoreKernelSettings && d.rd.Mode() == reader.ModeUnicast && d.status0.Enabled != 2 {
+	// (Not when the status was never read: an adopted socket's start that
+	// stopped before adoptedKernel.)
+	if d.cfg.RestoreKernelSettings && !d.deferStatus && d.rd.Mode() == reader.ModeUnicast && d.status0.Enabled != 2 {
 		if err := d.restoreKernel(); err != nil {
 			errs = append(errs, err)
 		}
@@ -787,4 +830,29 @@ func (s startSteps) String() string {
 		return ""
 	}
 	return " (" + strings.Join(s.slow, ", ") + ")"
+}
+
+// adoptedKernel is, for an adopted socket, what a start does with the
+// kernel before it reads (see Run): read the status, check that the socket
+// still holds the registration, apply the settings and the rules. It runs
+// while the reader drains the socket, so its requests do not wait on a
+// full kernel queue.
+func (d *Daemon) adoptedKernel() error {
+	st, err := d.ctl.Status()
+	if err != nil {
+		return fmt.Errorf("daemon: reading kernel audit status: %w", err)
+	}
+	d.status0, d.deferStatus = st, false
+	d.kpoll.pid.Store(st.PID)
+	if st.PID == 0 {
+		// Released meanwhile (someone set pid 0): the socket cannot
+		// register while the reader reads it. Stop, and let the next
+		// start open a socket of its own.
+		if _, err := service.NewNotifier().RemoveFD(service.FDNameAudit); err != nil {
+			d.logf("%v", err)
+		}
+		return fmt.Errorf("daemon: the adopted audit socket is no longer registered (the kernel shows pid 0): stopping, so that the next start registers anew")
+	}
+	d.logf("adopted the audit socket %s, registered by pid %d", d.socketSource, st.PID)
+	return d.applyKernel()
 }

@@ -160,12 +160,13 @@ func (d *Daemon) openReader(mode reader.Mode, in *inherited) (*reader.Reader, er
 		return openReleased(rc)
 	}
 	d.socketSource = in.source
-	if mode == reader.ModeUnicast {
-		st, err := d.ctl.Status()
-		if err != nil {
-			rd.Close()
-			return nil, fmt.Errorf("daemon: reading kernel audit status: %w", err)
-		}
+	if mode == reader.ModeUnicast && !d.deferStatus {
+		// The status read at start, not a new request: every request on
+		// the audit control socket waits while the kernel's queue is over
+		// backlog_limit (audit_receive "penalizes the sender"), which it
+		// is after a restart under load, until the socket is read again.
+		// (With deferStatus, adoptedKernel checks once reading resumed.)
+		st := d.status0
 		if st.PID == 0 {
 			d.logf("the inherited audit socket is no longer registered: registering pid %d from it", os.Getpid())
 			if err := rd.Register(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 
+	libaudit "github.com/elastic/go-libaudit/v2"
 	"golang.org/x/sys/unix"
 
 	"github.com/auditdrain/auditdrain/internal/auditctl"
@@ -71,7 +72,10 @@ func prepareRules(c config.Config) (*ruleSource, error) {
 // loading goes on or stops as the rules' -c and -i say) and logs what the
 // kernel refused. Only what keeps the rules from being applied at all is
 // an error.
-func (d *Daemon) loadRules(allowPanic bool) error {
+//
+// known is the kernel's status when the caller knows it (nothing was sent
+// since it was read): Apply then sends no status request of its own.
+func (d *Daemon) loadRules(allowPanic bool, known *libaudit.AuditStatus) error {
 	r := d.rules
 	if r.set == nil {
 		return nil
@@ -79,7 +83,7 @@ func (d *Daemon) loadRules(allowPanic bool) error {
 	for _, w := range r.set.Warnings {
 		d.logf("rules: warning: %s", w)
 	}
-	rep, unchanged, err := r.set.Apply(d.ctl, allowPanic)
+	rep, unchanged, err := r.set.ApplyStatus(d.ctl, known, allowPanic)
 	if unchanged {
 		d.logf("rules: the kernel already has the %s of %s: kept as they are (no -D, no window without rules)", plural(len(r.set.Rules), "rule"), r.where)
 	}

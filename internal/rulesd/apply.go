@@ -2,6 +2,7 @@ package rulesd
 
 import (
 	"encoding/binary"
+	"fmt"
 	"slices"
 
 	"github.com/auditdrain/auditdrain/internal/auditctl"
@@ -23,8 +24,28 @@ import (
 // anything. Seen under systemd at 20,000 events/s: a start of 250 ms took
 // 0.9 to 1.4 s.
 func (s *Set) Apply(c *auditctl.Conn, allowPanic bool) (rep Report, unchanged bool, err error) {
-	if err := s.check(c, allowPanic); err != nil {
+	return s.ApplyStatus(c, nil, allowPanic)
+}
+
+// ApplyStatus is Apply with the kernel's status when the caller has just
+// read it (nil: Apply reads it). A daemon that restarts under load saves
+// requests this way: each request on the audit control socket waits while
+// the kernel's queue is over backlog_limit.
+func (s *Set) ApplyStatus(c *auditctl.Conn, known *libaudit.AuditStatus, allowPanic bool) (rep Report, unchanged bool, err error) {
+	if err := s.Check(allowPanic); err != nil {
 		return rep, false, err
+	}
+	if c == nil {
+		return rep, false, fmt.Errorf("rulesd: %w", auditctl.ErrNotDialed)
+	}
+	var st libaudit.AuditStatus
+	if known != nil {
+		st = *known
+	} else if st, err = c.Status(); err != nil {
+		return rep, false, fmt.Errorf("rulesd: %w", err)
+	}
+	if st.Enabled == 2 {
+		return rep, false, ErrLocked
 	}
 	loaded, err := c.Rules()
 	if err != nil {
@@ -36,10 +57,6 @@ func (s *Set) Apply(c *auditctl.Conn, allowPanic bool) (rep Report, unchanged bo
 	}
 	if !sameLists(loaded, s.Rules) {
 		return rep, false, s.run(c, s.steps, have, allowPanic, &rep)
-	}
-	st, err := c.Status()
-	if err != nil {
-		return rep, false, err
 	}
 	steps := make([]step, 0, len(s.steps))
 	for _, st0 := range s.steps {
