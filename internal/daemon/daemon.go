@@ -254,8 +254,6 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 			return err
 		}
 		steps.mark("kernel settings and rules")
-	}
-	if !deferKernel {
 		if st, err = d.ctl.Status(); err != nil {
 			return fmt.Errorf("daemon: reading kernel audit status: %w", err)
 		}

@@ -83,7 +83,7 @@ func (d *Daemon) loadRules(allowPanic bool, known *libaudit.AuditStatus) error {
 	for _, w := range r.set.Warnings {
 		d.logf("rules: warning: %s", w)
 	}
-	rep, unchanged, err := r.set.ApplyStatus(d.ctl, known, allowPanic)
+	rep, unchanged, err := r.set.Apply(d.ctl, known, allowPanic)
 	if unchanged {
 		d.logf("rules: the kernel already has the %s of %s: kept as they are (no -D, no window without rules)", plural(len(r.set.Rules), "rule"), r.where)
 	}

@@ -27,17 +27,20 @@ func TestSharedAdoptSeesUnwritten(t *testing.T) {
 	// the record before the last drained one.
 	next, released, drained := 0, 0, 0
 	var marks []uint64
-	for round := 0; round < 40; round++ {
+	fill := func() { // push until the ring is full
 		for {
 			ok, err := r.TryPush(uint16(next%7), rec(next))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !ok {
-				break
+				return
 			}
 			next++
 		}
+	}
+	for round := 0; round < 40; round++ {
+		fill()
 		marks = marks[:0]
 		r.Drain(8<<10, func(typ uint16, p []byte) {
 			_, end := r.Current()
@@ -51,16 +54,7 @@ func TestSharedAdoptSeesUnwritten(t *testing.T) {
 	}
 	// Fill the ring and drain all of it without releasing: the producer
 	// must not overwrite what is drained but not released.
-	for {
-		ok, err := r.TryPush(uint16(next%7), rec(next))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !ok {
-			break
-		}
-		next++
-	}
+	fill()
 	marks = marks[:0]
 	r.Drain(0, func(typ uint16, p []byte) {
 		_, end := r.Current()

@@ -2,7 +2,6 @@ package rulesd
 
 import (
 	"encoding/binary"
-	"fmt"
 	"slices"
 
 	"github.com/auditdrain/auditdrain/internal/auditctl"
@@ -23,29 +22,14 @@ import (
 // for room in a full backlog (backlog_wait_time) before the daemon has read
 // anything. Seen under systemd at 20,000 events/s: a start of 250 ms took
 // 0.9 to 1.4 s.
-func (s *Set) Apply(c *auditctl.Conn, allowPanic bool) (rep Report, unchanged bool, err error) {
-	return s.ApplyStatus(c, nil, allowPanic)
-}
-
-// ApplyStatus is Apply with the kernel's status when the caller has just
-// read it (nil: Apply reads it). A daemon that restarts under load saves
-// requests this way: each request on the audit control socket waits while
+//
+// known is the kernel's status when the caller has just read it (nil:
+// Apply reads it): each request on the audit control socket waits while
 // the kernel's queue is over backlog_limit.
-func (s *Set) ApplyStatus(c *auditctl.Conn, known *libaudit.AuditStatus, allowPanic bool) (rep Report, unchanged bool, err error) {
-	if err := s.Check(allowPanic); err != nil {
+func (s *Set) Apply(c *auditctl.Conn, known *libaudit.AuditStatus, allowPanic bool) (rep Report, unchanged bool, err error) {
+	st, err := s.check(c, known, allowPanic)
+	if err != nil {
 		return rep, false, err
-	}
-	if c == nil {
-		return rep, false, fmt.Errorf("rulesd: %w", auditctl.ErrNotDialed)
-	}
-	var st libaudit.AuditStatus
-	if known != nil {
-		st = *known
-	} else if st, err = c.Status(); err != nil {
-		return rep, false, fmt.Errorf("rulesd: %w", err)
-	}
-	if st.Enabled == 2 {
-		return rep, false, ErrLocked
 	}
 	loaded, err := c.Rules()
 	if err != nil {

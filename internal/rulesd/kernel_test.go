@@ -333,7 +333,7 @@ func TestApplyKeepsLoadedRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, unchanged, err := s.Apply(c, false)
+	rep, unchanged, err := s.Apply(c, nil, false)
 	if err != nil || unchanged || rep.Loaded != 3 || rep.Present != 0 {
 		t.Fatalf("first Apply: %+v, unchanged %v, %v; want 3 loaded", rep, unchanged, err)
 	}
@@ -341,7 +341,7 @@ func TestApplyKeepsLoadedRules(t *testing.T) {
 	if first.backlogLimit != backlog {
 		t.Errorf("backlog_limit %d, want the set's %d", first.backlogLimit, backlog)
 	}
-	rep, unchanged, err = s.Apply(c, false)
+	rep, unchanged, err = s.Apply(c, nil, false)
 	if err != nil || !unchanged || rep.Loaded != 3 || rep.Present != 3 || rep.Deleted != 0 {
 		t.Fatalf("second Apply: %+v, unchanged %v, %v; want the rules kept: 3 present, none deleted", rep, unchanged, err)
 	}
@@ -350,7 +350,7 @@ func TestApplyKeepsLoadedRules(t *testing.T) {
 	}
 	// One more rule in the kernel: not the set's state, so Load it is (-D).
 	k.AddRule("-a always,exit -F arch=b64 -S getppid -k " + k4)
-	rep, unchanged, err = s.Apply(c, false)
+	rep, unchanged, err = s.Apply(c, nil, false)
 	if err != nil || unchanged || rep.Deleted != 4 || rep.Loaded != 3 {
 		t.Fatalf("Apply over a changed kernel: %+v, unchanged %v, %v; want -D (4 deleted) and 3 loaded", rep, unchanged, err)
 	}

@@ -125,7 +125,7 @@ func (r *Report) refuse(l Line, err error, p onError) (goOn bool, fatal error) {
 // rules.
 func (s *Set) Load(c *auditctl.Conn, allowPanic bool) (Report, error) {
 	var rep Report
-	if err := s.check(c, allowPanic); err != nil {
+	if _, err := s.check(c, nil, allowPanic); err != nil {
 		return rep, err
 	}
 	have, err := loadedRules(c)
@@ -175,22 +175,29 @@ func (s *Set) Check(allowPanic bool) error {
 	return nil
 }
 
-// check refuses, before anything is sent, what Load must not do.
-func (s *Set) check(c *auditctl.Conn, allowPanic bool) error {
+// check refuses, before anything is sent, what Load and Apply must not
+// do, and returns the kernel's status: known when the caller has it (no
+// request), else read.
+func (s *Set) check(c *auditctl.Conn, known *libaudit.AuditStatus, allowPanic bool) (libaudit.AuditStatus, error) {
+	var st libaudit.AuditStatus
 	if err := s.Check(allowPanic); err != nil {
-		return err
+		return st, err
 	}
 	if c == nil {
-		return fmt.Errorf("rulesd: %w", auditctl.ErrNotDialed)
+		return st, fmt.Errorf("rulesd: %w", auditctl.ErrNotDialed)
 	}
-	st, err := c.Status()
-	if err != nil {
-		return fmt.Errorf("rulesd: %w", err)
+	if known != nil {
+		st = *known
+	} else {
+		var err error
+		if st, err = c.Status(); err != nil {
+			return st, fmt.Errorf("rulesd: %w", err)
+		}
 	}
 	if st.Enabled == 2 {
-		return ErrLocked
+		return st, ErrLocked
 	}
-	return nil
+	return st, nil
 }
 
 // loadedRules returns the set of the kernel's rules, in wire format.
