@@ -62,9 +62,16 @@ type CollectStats struct {
 
 // Collector writes the frames of a stream into per-host directories.
 type Collector struct {
-	cfg                               CollectConfig
-	scanner                           segment.FrameScanner
-	pending                           []pendingMsg // held frames (Run's goroutine)
+	cfg     CollectConfig
+	scanner segment.FrameScanner
+	pending []pendingMsg // held frames (Run's goroutine)
+	// heldSince is when each held frame was first held (Run's
+	// goroutine): a frame is written over a gap only after its
+	// predecessor has had longer than ackWait to be redelivered.
+	heldSince map[hostPos]time.Time
+	// ackWait, holdFor: the package's constants; tests shorten them.
+	ackWait, holdFor time.Duration
+
 	frames, records, dups, waits, bad atomic.Uint64
 }
 
@@ -85,7 +92,13 @@ func NewCollector(cfg CollectConfig) *Collector {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
-	return &Collector{cfg: cfg}
+	return &Collector{cfg: cfg, heldSince: map[hostPos]time.Time{}, ackWait: ackWait, holdFor: holdFor}
+}
+
+// hostPos names one host's frame.
+type hostPos struct {
+	host string
+	pos  Position
 }
 
 // Stats returns the counters.
@@ -177,7 +190,7 @@ func (c *Collector) connect(ctx context.Context) (*nats.Conn, jetstream.Consumer
 	cons, err := js.CreateOrUpdateConsumer(cctx, c.cfg.Stream, jetstream.ConsumerConfig{
 		Durable:       c.cfg.Durable,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       30 * time.Second,
+		AckWait:       c.ackWait,
 		FilterSubject: c.cfg.Subject + ".>",
 		MaxAckPending: 16 * c.cfg.Batch,
 	})
@@ -202,9 +215,18 @@ type pendingMsg struct {
 // put back on the stream (NAK), freeing its slot for redelivery.
 const holdFor = 3 * time.Second
 
-// gapAfter is the deliveries after which a frame whose predecessor never
-// came is written anyway (the predecessor is gone from the stream): the
-// gap is logged.
+// ackWait is the consumer's AckWait: a message delivered to a collector
+// that never acknowledged it (its connection or its server died) comes
+// again after this long.
+const ackWait = 30 * time.Second
+
+// gapAfter is the deliveries, and gapWait the time since this collector
+// first held it, after which a frame whose predecessor never came is
+// written anyway (the predecessor is gone from the stream): the gap is
+// logged. Both are needed: a held frame is put back every holdFor and
+// redelivered at once, so deliveries alone would count faster than a
+// predecessor lost in flight (delivered over a connection that died) is
+// redelivered, which takes ackWait. gapWait is ackWait + 3*holdFor.
 const gapAfter = 8
 
 // handle writes a fetched batch and the held frames, host by host, in
@@ -258,7 +280,7 @@ func (c *Collector) handle(msgs []jetstream.Msg) error {
 			m.Ack()
 		}
 		for _, p := range held {
-			if now.Sub(p.since) > holdFor {
+			if now.Sub(p.since) > c.holdFor {
 				c.waits.Add(1)
 				p.msg.NakWithDelay(100 * time.Millisecond)
 				continue
@@ -472,7 +494,13 @@ func (c *Collector) writeHost(host string, ms []pendingMsg) (ack []jetstream.Msg
 			// An earlier frame is not written yet: another collector
 			// holds it, or it comes again. Only a frame delivered many
 			// times is written over the gap (its predecessor is gone).
-			if md, err := m.Metadata(); err != nil || md.NumDelivered < gapAfter {
+			k := hostPos{host, pos}
+			first, seen := c.heldSince[k]
+			if !seen {
+				first = time.Now()
+				c.heldSince[k] = first
+			}
+			if md, err := m.Metadata(); err != nil || md.NumDelivered < gapAfter || time.Since(first) < c.ackWait+3*c.holdFor {
 				held = append(held, ms[i:]...)
 				break
 			}
@@ -492,6 +520,11 @@ func (c *Collector) writeHost(host string, ms []pendingMsg) (ack []jetstream.Msg
 		c.frames.Add(1)
 		c.records.Add(t.Records)
 		ack = append(ack, m)
+	}
+	for k := range c.heldSince {
+		if k.host == host && !h.st.Last.Less(k.pos) {
+			delete(c.heldSince, k) // written, or before what was
+		}
 	}
 	if err := h.sync(); err != nil {
 		return nil, nil, fmt.Errorf("collect: %s: %w", host, err)

@@ -15,6 +15,7 @@ import (
 	"github.com/auditdrain/auditdrain/internal/audittest"
 	"github.com/auditdrain/auditdrain/internal/segment"
 	"github.com/auditdrain/auditdrain/writer"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 )
 
@@ -229,13 +230,15 @@ func TestCollectorsShareTheWork(t *testing.T) {
 
 // TestClusterNodeKilled: a three-node JetStream cluster, an R3 stream,
 // records written at about 20,000/s while the forwarder and the
-// collector run; one node is killed in the middle (the one the forwarder
-// is connected to, if it can be told). Every record reaches the
+// collector run; one node is killed in the middle: the one both are
+// connected to (they are given its URL only and find the others from its
+// cluster announcements), so the forwarder's publishes and the
+// collector's deliveries in flight are both cut. Every record reaches the
 // collector's directory, once, in order.
 func TestClusterNodeKilled(t *testing.T) {
 	srvs := audittest.StartNATSCluster(t, 3)
-	url := audittest.ClusterURL(srvs)
-	conn := ConnOptions{URL: url}
+	victim := srvs[0]
+	conn := ConnOptions{URL: victim.URL()}
 	// The meta leader takes a few seconds: create the R3 stream once it
 	// can be.
 	var sink Sink
@@ -281,13 +284,8 @@ func TestClusterNodeKilled(t *testing.T) {
 		writeLog(t, w, i+1, 200)
 		w.Tick(time.Now())
 		if !killed && time.Since(start) > 2*time.Second {
-			victim := srvs[0]
-			if s := dialed.Load(); s != nil {
-				for _, srv := range srvs {
-					if s.nc.ConnectedUrl() == srv.URL() {
-						victim = srv
-					}
-				}
+			if s := dialed.Load(); s == nil || s.nc.ConnectedUrl() != victim.URL() {
+				t.Fatalf("the forwarder is not connected to %s", victim.URL())
 			}
 			t.Logf("killing %s", victim.URL())
 			victim.Stop()
@@ -416,5 +414,87 @@ func TestWakesOnWrite(t *testing.T) {
 		if d := time.Since(start); d > time.Second {
 			t.Fatalf("round %d: forwarded %v after the write", round, d)
 		}
+	}
+}
+
+// TestPredecessorLostInFlight: the first frames are delivered to a
+// collector whose connection dies before it acknowledges them (a server
+// killed under it), so the server delivers them again only after
+// AckWait. The frames after them, delivered at once to the next
+// collector and put back every holdFor, must wait for them and not be
+// written over a gap (which CI saw once: four gaps after a cluster node
+// was killed).
+func TestPredecessorLostInFlight(t *testing.T) {
+	srv := audittest.StartNATS(t)
+	dir := filepath.Join(t.TempDir(), "log")
+	out := filepath.Join(t.TempDir(), "central")
+	w, err := writer.Open(writer.Config{Dir: dir, LogGroup: -1, BatchBytes: 4 << 10, FsyncInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const total = 3000
+	writeLog(t, w, 1, total)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fw := newForwarder(t, srv, dir, "h", t.Logf)
+	fr := run(fw.Run)
+	waitFor(t, 20*time.Second, "every record forwarded", func() bool { return fw.Stats().Cursor.Records >= total })
+	fr.stop()
+	if n := fw.Stats().Cursor.Frames; n < 10 {
+		t.Fatalf("only %d frames: the test needs frames after the lost ones", n)
+	}
+
+	const ack, hold = 8 * time.Second, 200 * time.Millisecond
+	short := func(c *Collector) *Collector { c.ackWait, c.holdFor = ack, hold; return c }
+	// The collector that dies: fetches the first three frames and never
+	// acknowledges them.
+	thief := short(NewCollector(CollectConfig{Conn: ConnOptions{URL: srv.URL()}, Dir: out}))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	nc, cons, err := thief.connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := cons.Fetch(3, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stolen := 0
+	for range batch.Messages() {
+		stolen++
+	}
+	nc.Close()
+	if stolen != 3 {
+		t.Fatalf("fetched %d messages, want 3", stolen)
+	}
+	start := time.Now()
+
+	var mu sync.Mutex
+	var gaps []string
+	logf := func(f string, a ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if s := fmt.Sprintf(f, a...); strings.Contains(s, "gap") {
+			gaps = append(gaps, s)
+		}
+		t.Logf(f, a...)
+	}
+	col := short(NewCollector(CollectConfig{Conn: ConnOptions{URL: srv.URL()}, Dir: out, Logf: logf}))
+	cr := run(col.Run)
+	defer cr.stop()
+	waitFor(t, 3*ack, "every record collected", func() bool { return col.Stats().Records >= total })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(gaps) > 0 {
+		t.Fatalf("written over a gap: %q", gaps)
+	}
+	if got, want := catDir(t, filepath.Join(out, "h")), catDir(t, dir); got != want {
+		t.Fatalf("collected %d bytes, the log has %d", len(got), len(want))
+	}
+	st := col.Stats()
+	t.Logf("all collected %v after the first delivery was lost (AckWait %v); %+v", time.Since(start).Round(time.Millisecond), ack, st)
+	if time.Since(start) < ack-time.Second || st.Waits == 0 {
+		t.Fatalf("collected in %v with %d waits: the lost frames were not waited for", time.Since(start), st.Waits)
 	}
 }
