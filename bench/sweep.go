@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/auditdrain/auditdrain/internal/auditctl"
+	"github.com/auditdrain/auditdrain/writer"
 )
 
 // KernelDefaultBacklogWaitTime is the kernel's default backlog_wait_time
@@ -375,6 +376,14 @@ func (s *sweeper) measure(ctx context.Context, idx int, p plannedStep, m *measur
 		overhead = recStart - recRules
 	}
 
+	// The daemon's latency histogram now, so that the step's figures
+	// count only the records of the step (not the start's frames).
+	var latBefore map[string]any
+	if r.isDaemon() {
+		if latBefore, err = r.daemonStatus(ctx); err != nil {
+			return err
+		}
+	}
 	poller, err := startBacklogPoller(backlogPollInterval)
 	if err != nil {
 		return err
@@ -407,7 +416,7 @@ func (s *sweeper) measure(ctx context.Context, idx int, p plannedStep, m *measur
 		if err != nil {
 			return err
 		}
-		m.p50, m.p99 = positive(st, "latency_p50_ms"), positive(st, "latency_p99_ms")
+		m.p50, m.p99 = stepLatency(latBefore, st)
 	}
 	if r.estimated() {
 		n, err := r.recordsRead(cctx)
@@ -500,6 +509,54 @@ func (s *sweeper) settleKernel(ctx context.Context) error {
 
 // positive returns a pointer to the daemon status number key when it is
 // present and above zero (a reader that does not measure it reports 0).
+// stepLatency returns the p50 and p99 (ms) of the records written between
+// two status readings, from the daemon's per-record latency histogram
+// (latency_counts); a daemon without it (bench --bin OLD) gives its
+// lifetime figures.
+func stepLatency(before, after map[string]any) (p50, p99 *float64) {
+	b, okB := latencyCounts(before)
+	a, okA := latencyCounts(after)
+	maxMs, _ := statusNumber(after, "latency_max_ms")
+	if !okA || !okB {
+		return positive(after, "latency_p50_ms"), positive(after, "latency_p99_ms")
+	}
+	var h writer.LatencyHistogram
+	for i := range h.Counts {
+		if a[i] >= b[i] {
+			h.Counts[i] = a[i] - b[i]
+		}
+	}
+	h.Max = time.Duration(maxMs * float64(time.Millisecond))
+	if h.Count() == 0 {
+		return nil, nil
+	}
+	ms := func(q float64) *float64 {
+		v := float64(h.Quantile(q)) / float64(time.Millisecond)
+		return &v
+	}
+	return ms(0.5), ms(0.99)
+}
+
+// latencyCounts returns a status's latency_counts.
+func latencyCounts(st map[string]any) ([writer.NumLatencyBuckets]uint64, bool) {
+	var c [writer.NumLatencyBuckets]uint64
+	if d, ok := st["daemon"].(map[string]any); ok {
+		st = d
+	}
+	l, ok := st["latency_counts"].([]any)
+	if !ok || len(l) != len(c) {
+		return c, false
+	}
+	for i, v := range l {
+		n, ok := v.(float64)
+		if !ok {
+			return c, false
+		}
+		c[i] = uint64(n)
+	}
+	return c, true
+}
+
 func positive(st map[string]any, key string) *float64 {
 	if n, ok := statusNumber(st, key); ok && n > 0 {
 		return &n

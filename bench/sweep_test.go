@@ -2,6 +2,7 @@ package bench
 
 import (
 	"errors"
+	"github.com/auditdrain/auditdrain/writer"
 	"os"
 	"path/filepath"
 	"slices"
@@ -77,4 +78,31 @@ func TestValidate(t *testing.T) {
 	f("only auditd, missing", func(o *Options) {
 		o.Auditd, o.Readers = filepath.Join(dir, "no-auditd"), []string{ReaderAuditdRaw}
 	}, true, nil, "")
+}
+
+// TestStepLatency: the step's quantiles come from the difference of two
+// readings of the histogram, so frames written before the step (the
+// start's small frames, held up to 0.9 s) do not count; a daemon without
+// the histogram gives its lifetime figures.
+func TestStepLatency(t *testing.T) {
+	counts := func(m map[int]float64) []any {
+		l := make([]any, writer.NumLatencyBuckets)
+		for i := range l {
+			l[i] = m[i]
+		}
+		return l
+	}
+	// Bucket 9 is (500ms, 1s], bucket 6 (50ms, 100ms], bucket 5 (20ms, 50ms].
+	before := map[string]any{"latency_counts": counts(map[int]float64{9: 40})}
+	after := map[string]any{"daemon": map[string]any{
+		"latency_counts": counts(map[int]float64{9: 41, 6: 1000, 5: 9000}),
+		"latency_max_ms": 950.0, "latency_p50_ms": 50.0, "latency_p99_ms": 950.0}}
+	p50, p99 := stepLatency(before, after)
+	if p50 == nil || p99 == nil || *p50 != 50 || *p99 != 100 {
+		t.Fatalf("p50 %v, p99 %v; want 50 and 100", p50, p99)
+	}
+	p50, p99 = stepLatency(map[string]any{}, after)
+	if p50 == nil || p99 == nil || *p99 != 950 {
+		t.Fatalf("without a histogram before: p99 %v, want the lifetime 950", p99)
+	}
 }

@@ -342,7 +342,7 @@ func (a *appender) written(b *batch) {
 	w.c.bytesIn.Add(uint64(len(b.text)))
 	if b.hasTS {
 		ms := a.env.clock.Now().UnixMilli() - b.firstMs
-		w.c.latency.observe(time.Duration(ms) * time.Millisecond)
+		w.c.latency.observeN(time.Duration(ms)*time.Millisecond, uint64(b.records))
 	}
 	a.unsynced(b.firstAt, uint64(b.records))
 	if a.holds() {

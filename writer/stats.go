@@ -75,13 +75,16 @@ type histogram struct {
 	max    atomic.Int64
 }
 
-func (h *histogram) observe(d time.Duration) {
+func (h *histogram) observe(d time.Duration) { h.observeN(d, 1) }
+
+// observeN counts n observations of d.
+func (h *histogram) observeN(d time.Duration, n uint64) {
 	d = max(d, 0)
 	i := 0
 	for i < len(latencyBounds) && d > latencyBounds[i] {
 		i++
 	}
-	h.counts[i].Add(1)
+	h.counts[i].Add(n)
 	for {
 		m := h.max.Load()
 		if int64(d) <= m || h.max.CompareAndSwap(m, int64(d)) {
@@ -130,9 +133,12 @@ type Stats struct {
 	// FreeBytes is the free space of the log's file system at the last
 	// check (-1 before the first).
 	FreeBytes int64
-	// Latency: per batch, the time from the kernel timestamp of its first
-	// record to the write of its frame. Batches whose first record has no
-	// audit(...) timestamp are not observed.
+	// Latency: per record, the time from the kernel timestamp of its
+	// batch's first record to the write of its frame (an upper bound of
+	// the record's own: one observation per batch, counted once for each
+	// of its records, so that a quantile is over records, not frames).
+	// Batches whose first record has no audit(...) timestamp are not
+	// observed.
 	Latency LatencyHistogram
 	// FsyncLatency: the duration of every fsync.
 	FsyncLatency LatencyHistogram

@@ -87,8 +87,8 @@ func TestRoundTrip(t *testing.T) {
 				t.Fatalf("zstd -dc audit-*.log.zst differs from the records: %s", firstDiff(got, want))
 			}
 			zstdCmd(t, dir, append([]string{"-q", "-t"}, paths...)...)
-			if st.Latency.Count() != st.Batches {
-				t.Errorf("latency observed %d times for %d batches", st.Latency.Count(), st.Batches)
+			if st.Latency.Count() != st.Records {
+				t.Errorf("latency observed for %d records, %d written", st.Latency.Count(), st.Records)
 			}
 		})
 	}

@@ -51,8 +51,14 @@ type Status struct {
 	FsyncAvgMs     float64 `json:"fsync_avg_ms"`
 	LatencyP50Ms   float64 `json:"latency_p50_ms"`
 	LatencyP99Ms   float64 `json:"latency_p99_ms"`
-	FsyncP50Ms     float64 `json:"fsync_p50_ms"`
-	FsyncP99Ms     float64 `json:"fsync_p99_ms"`
+	// LatencyCounts are the latency histogram's records per bucket (the
+	// bounds of writer.LatencyBucketBound, then one for above 10 s), so
+	// that a client can take the quantiles of an interval (the bench's
+	// step) from two readings.
+	LatencyCounts []uint64 `json:"latency_counts,omitempty"`
+	LatencyMaxMs  float64  `json:"latency_max_ms"`
+	FsyncP50Ms    float64  `json:"fsync_p50_ms"`
+	FsyncP99Ms    float64  `json:"fsync_p99_ms"`
 	// Durability window: age of the oldest record each fsync made durable.
 	DurabilityP50Ms float64           `json:"durability_window_p50_ms"`
 	DurabilityP99Ms float64           `json:"durability_window_p99_ms"`
@@ -190,6 +196,8 @@ func (d *Daemon) Status() Status {
 		ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 		s.LatencyP50Ms = ms(ws.Latency.Quantile(0.5))
 		s.LatencyP99Ms = ms(ws.Latency.Quantile(0.99))
+		s.LatencyCounts = ws.Latency.Counts[:]
+		s.LatencyMaxMs = ms(ws.Latency.Max)
 		s.FsyncP50Ms = ms(ws.FsyncLatency.Quantile(0.5))
 		s.FsyncP99Ms = ms(ws.FsyncLatency.Quantile(0.99))
 		s.DurabilityP50Ms = ms(ws.DurabilityWindow.Quantile(0.5))

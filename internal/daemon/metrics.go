@@ -41,7 +41,7 @@ func newCollector(d *Daemon) *collector {
 		ringHigh:       n("ring_high_water_bytes", "Most bytes ever in the ring."),
 		ringCap:        n("ring_capacity_bytes", "Ring capacity."),
 		fsyncSeconds:   n("fsync_seconds", "Duration of each fsync of a log segment."),
-		latencySeconds: n("write_latency_seconds", "Age of each batch's oldest record (kernel timestamp) when its frame was written."),
+		latencySeconds: n("write_latency_seconds", "Per record: the age of its batch's oldest record (kernel timestamp) when the batch's frame was written."),
 		durability:     n("durability_window_seconds", "At each fsync, how long the oldest record it made durable had waited since it was read."),
 		notWritten:     n("records_not_written_total", "Records the writer could not write, by disk condition.", "cause"),
 		// One series per configured plugin (plugin_dir's active files).

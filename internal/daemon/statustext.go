@@ -27,6 +27,9 @@ var statusSections = []string{sectionDaemon, sectionKernel, sectionLosses, secti
 // the entries' JSON names, then one aligned row per entry.
 var statusTables = map[string]bool{"plugins": true}
 
+// statusJSONOnly lists the fields for programs, left out of the text form.
+var statusJSONOnly = map[string]bool{"latency_counts": true}
+
 // statusSection places a Status field (by its JSON name) in a section of
 // the text form; a field not listed is in the daemon section.
 var statusSection = map[string]string{
@@ -51,6 +54,7 @@ var statusSection = map[string]string{
 	"fsync_p99_ms":             sectionWriter,
 	"latency_p50_ms":           sectionWriter,
 	"latency_p99_ms":           sectionWriter,
+	"latency_max_ms":           sectionWriter,
 	"durability_window_p50_ms": sectionWriter,
 	"durability_window_p99_ms": sectionWriter,
 	"durability_window_max_ms": sectionWriter,
@@ -91,7 +95,7 @@ func (s Status) WriteText(w io.Writer, kernel string) error {
 	for i := range v.NumField() {
 		f := v.Type().Field(i)
 		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "" || name == "-" || (opts == "omitempty" && v.Field(i).IsZero()) {
+		if name == "" || name == "-" || (opts == "omitempty" && v.Field(i).IsZero()) || statusJSONOnly[name] {
 			continue
 		}
 		sec := statusSection[name]
