@@ -341,8 +341,15 @@ func (a *appender) written(b *batch) {
 	w.c.batches.Add(1)
 	w.c.bytesIn.Add(uint64(len(b.text)))
 	if b.hasTS {
-		ms := a.env.clock.Now().UnixMilli() - b.firstMs
-		w.c.latency.observeN(time.Duration(ms)*time.Millisecond, uint64(b.records))
+		// Each slot's records at the age of the slot's start: an upper
+		// bound of theirs, within ageSlotMs.
+		now := a.env.clock.Now().UnixMilli()
+		for i, n := range b.ages {
+			if n > 0 {
+				ms := now - b.firstMs - int64(i)*ageSlotMs
+				w.c.latency.observeN(time.Duration(ms)*time.Millisecond, uint64(n))
+			}
+		}
 	}
 	a.unsynced(b.firstAt, uint64(b.records))
 	if a.holds() {

@@ -20,11 +20,30 @@ type batch struct {
 	firstAt time.Time // local time the first record was appended (for Tick and the durability window)
 	firstMs int64     // kernel timestamp of the first record, Unix ms
 	hasTS   bool      // firstMs is valid
-	stamps  segment.Stamps
-	frame   uint64 // appender's frame number once written
-	mark    uint64 // the input position its records end at (see Writer.At)
-	err     error  // compression failure
-	done    chan struct{}
+	// ages counts the stamped records by their kernel timestamp's
+	// distance from firstMs, in slots of ageSlotMs (the last slot takes
+	// all later ones), so that the latency histogram can count each
+	// record at about its own age when the frame is written.
+	ages   [ageSlots]uint32
+	stamps segment.Stamps
+	frame  uint64 // appender's frame number once written
+	mark   uint64 // the input position its records end at (see Writer.At)
+	err    error  // compression failure
+	done   chan struct{}
+}
+
+// ageSlots slots of ageSlotMs (a power of two) cover a second: the
+// longest a batch stays open at low rates.
+const (
+	ageSlots     = 16
+	ageSlotShift = 6 // 64 ms
+	ageSlotMs    = 1 << ageSlotShift
+)
+
+// addAge counts a record stamped ms (the batch's first stamp is firstMs).
+func (b *batch) addAge(ms int64) {
+	d := max(ms-b.firstMs, 0) >> ageSlotShift
+	b.ages[min(d, ageSlots-1)]++
 }
 
 func (b *batch) reset() {
@@ -32,6 +51,7 @@ func (b *batch) reset() {
 	b.out = b.out[:0]
 	b.records = 0
 	b.hasTS = false
+	b.ages = [ageSlots]uint32{}
 	b.stamps = segment.Stamps{}
 	b.err = nil
 }

@@ -133,12 +133,11 @@ type Stats struct {
 	// FreeBytes is the free space of the log's file system at the last
 	// check (-1 before the first).
 	FreeBytes int64
-	// Latency: per record, the time from the kernel timestamp of its
-	// batch's first record to the write of its frame (an upper bound of
-	// the record's own: one observation per batch, counted once for each
-	// of its records, so that a quantile is over records, not frames).
-	// Batches whose first record has no audit(...) timestamp are not
-	// observed.
+	// Latency: per record, the time from its kernel timestamp to the
+	// write of its frame (rounded up by at most 64 ms: records are
+	// counted in slots of their batch), so that a quantile is over
+	// records, not frames. Batches whose first record has no audit(...)
+	// timestamp, and records without one, are not observed.
 	Latency LatencyHistogram
 	// FsyncLatency: the duration of every fsync.
 	FsyncLatency LatencyHistogram

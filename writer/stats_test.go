@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -92,5 +93,29 @@ func TestCatErrorsNameTheFile(t *testing.T) {
 	}
 	if _, err := segment.List(filepath.Join(dir, "nope")); err == nil {
 		t.Error("Segments of a missing directory succeeded")
+	}
+}
+
+// TestStatsLatencyPerRecord: the latency histogram counts each record at
+// about its own age, not at its batch's first record's: one record 800 ms
+// old opens a batch that 199 fresh ones fill, and the p99 is theirs.
+func TestStatsLatencyPerRecord(t *testing.T) {
+	w, err := Open(Config{Dir: t.TempDir(), LogGroup: -1, FsyncInterval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UnixMilli()
+	for i, ms := range append([]int64{now - 800}, slices.Repeat([]int64{now}, 199)...) {
+		w.Append(1305, fmt.Appendf(nil, "audit(%d.%03d:%d): op=x", ms/1000, ms%1000, i+1))
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h := w.Stats().Latency
+	if h.Count() != 200 {
+		t.Fatalf("%d records observed, want 200", h.Count())
+	}
+	if p99, top := h.Quantile(0.99), h.Quantile(1); p99 > 100*time.Millisecond || top < 800*time.Millisecond {
+		t.Fatalf("p99 %v (want the fresh records' few ms), max %v (want the old one's 800 ms+)", p99, top)
 	}
 }

@@ -225,6 +225,9 @@ func (w *Writer) Append(typ uint16, payload []byte) error {
 	}
 	if stamped {
 		b.stamps.Add(ms, serial)
+		if b.hasTS {
+			b.addAge(ms)
+		}
 	}
 	b.records++
 	w.markBefore = w.markAfter
