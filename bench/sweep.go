@@ -335,6 +335,15 @@ func (s *sweeper) measure(ctx context.Context, idx int, p plannedStep, m *measur
 	if err != nil {
 		return err
 	}
+	// The daemon's latency histogram now, so that the step's figures
+	// count only the records of the step (not the start's frames); read
+	// before the CPU, which the status request costs.
+	var latBefore map[string]any
+	if r.isDaemon() {
+		if latBefore, err = r.daemonStatus(ctx); err != nil {
+			return err
+		}
+	}
 	cpuBefore, _, err := r.usage()
 	if err != nil {
 		return err
@@ -376,14 +385,6 @@ func (s *sweeper) measure(ctx context.Context, idx int, p plannedStep, m *measur
 		overhead = recStart - recRules
 	}
 
-	// The daemon's latency histogram now, so that the step's figures
-	// count only the records of the step (not the start's frames).
-	var latBefore map[string]any
-	if r.isDaemon() {
-		if latBefore, err = r.daemonStatus(ctx); err != nil {
-			return err
-		}
-	}
 	poller, err := startBacklogPoller(backlogPollInterval)
 	if err != nil {
 		return err
@@ -411,6 +412,12 @@ func (s *sweeper) measure(ctx context.Context, idx int, p plannedStep, m *measur
 		return fmt.Errorf("bench: reader %s died during the step (output: %s)", r.name, r.output.String())
 	}
 
+	// The CPU is read before the daemon is asked for its latency (a
+	// status request costs it some).
+	cpuAfter, rss, err := r.usage()
+	if err != nil {
+		return err
+	}
 	if r.isDaemon() {
 		st, err := r.daemonStatus(cctx)
 		if err != nil {
@@ -426,10 +433,6 @@ func (s *sweeper) measure(ctx context.Context, idx int, p plannedStep, m *measur
 		m.counted, m.estimated = true, true
 		m.records = n - recStart
 		m.onDisk = estimateEvents(m.records, overhead, m.perEvent, m.out.Events)
-	}
-	cpuAfter, rss, err := r.usage()
-	if err != nil {
-		return err
 	}
 	m.cpuSeconds, m.peakRSS = cpuAfter-cpuBefore, rss
 	if err := r.stop(); err != nil {
@@ -511,8 +514,9 @@ func (s *sweeper) settleKernel(ctx context.Context) error {
 // present and above zero (a reader that does not measure it reports 0).
 // stepLatency returns the p50 and p99 (ms) of the records written between
 // two status readings, from the daemon's per-record latency histogram
-// (latency_counts); a daemon without it (bench --bin OLD) gives its
-// lifetime figures.
+// (latency_counts), interpolated linearly within the bucket holding the
+// quantile, as Prometheus' histogram_quantile does; a daemon without it
+// (bench --bin OLD) gives its lifetime figures (upper bucket bounds).
 func stepLatency(before, after map[string]any) (p50, p99 *float64) {
 	b, okB := latencyCounts(before)
 	a, okA := latencyCounts(after)
@@ -531,10 +535,30 @@ func stepLatency(before, after map[string]any) (p50, p99 *float64) {
 		return nil, nil
 	}
 	ms := func(q float64) *float64 {
-		v := float64(h.Quantile(q)) / float64(time.Millisecond)
+		v := float64(interpolate(h, q)) / float64(time.Millisecond)
 		return &v
 	}
 	return ms(0.5), ms(0.99)
+}
+
+// interpolate returns the q-quantile of h, linear within its bucket
+// (whose top is h.Max for the last bucket, or when h.Max is lower).
+func interpolate(h writer.LatencyHistogram, q float64) time.Duration {
+	rank := q * float64(h.Count())
+	var cum float64
+	lower := time.Duration(0)
+	for i, c := range h.Counts {
+		upper := writer.LatencyBucketBound(i)
+		if upper == 0 || (h.Max > 0 && h.Max < upper) {
+			upper = max(h.Max, lower)
+		}
+		if c > 0 && cum+float64(c) >= rank {
+			return lower + time.Duration(float64(upper-lower)*(rank-cum)/float64(c))
+		}
+		cum += float64(c)
+		lower = upper
+	}
+	return h.Max
 }
 
 // latencyCounts returns a status's latency_counts.

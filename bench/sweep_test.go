@@ -98,11 +98,22 @@ func TestStepLatency(t *testing.T) {
 		"latency_counts": counts(map[int]float64{9: 41, 6: 1000, 5: 9000}),
 		"latency_max_ms": 950.0, "latency_p50_ms": 50.0, "latency_p99_ms": 950.0}}
 	p50, p99 := stepLatency(before, after)
-	if p50 == nil || p99 == nil || *p50 != 50 || *p99 != 100 {
-		t.Fatalf("p50 %v, p99 %v; want 50 and 100", p50, p99)
+	// p50: rank 5000.5 of 10001, in (20, 50] holding 9000: 20 + 30*5000.5/9000.
+	// p99: rank 9900.99, in (50, 100] holding 1000 after 9000: 50 + 50*900.99/1000.
+	if p50 == nil || p99 == nil || !near(*p50, 36.668) || !near(*p99, 95.0495) {
+		t.Fatalf("p50 %v, p99 %v; want 36.668 and 95.0495", deref(p50), deref(p99))
 	}
 	p50, p99 = stepLatency(map[string]any{}, after)
 	if p50 == nil || p99 == nil || *p99 != 950 {
 		t.Fatalf("without a histogram before: p99 %v, want the lifetime 950", p99)
 	}
+}
+
+func near(a, b float64) bool { return a-b < 0.01 && b-a < 0.01 }
+
+func deref(p *float64) float64 {
+	if p == nil {
+		return -1
+	}
+	return *p
 }

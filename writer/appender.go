@@ -342,7 +342,7 @@ func (a *appender) written(b *batch) {
 	w.c.bytesIn.Add(uint64(len(b.text)))
 	if b.hasTS {
 		// Each slot's records at the age of the slot's start: an upper
-		// bound of theirs, within ageSlotMs.
+		// bound of theirs, within ageSlotMs (16 ms).
 		now := a.env.clock.Now().UnixMilli()
 		for i, n := range b.ages {
 			if n > 0 {

@@ -35,8 +35,8 @@ type batch struct {
 // ageSlots slots of ageSlotMs (a power of two) cover a second: the
 // longest a batch stays open at low rates.
 const (
-	ageSlots     = 16
-	ageSlotShift = 6 // 64 ms
+	ageSlots     = 64
+	ageSlotShift = 4 // 16 ms
 	ageSlotMs    = 1 << ageSlotShift
 )
 

@@ -134,7 +134,7 @@ type Stats struct {
 	// check (-1 before the first).
 	FreeBytes int64
 	// Latency: per record, the time from its kernel timestamp to the
-	// write of its frame (rounded up by at most 64 ms: records are
+	// write of its frame (rounded up by at most 16 ms: records are
 	// counted in slots of their batch), so that a quantile is over
 	// records, not frames. Batches whose first record has no audit(...)
 	// timestamp, and records without one, are not observed.
