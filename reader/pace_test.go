@@ -63,7 +63,27 @@ func TestPacerNext(t *testing.T) {
 		t.Fatalf("MaxRate 0 means DefaultPaceRate: wait %v at %d records", w, DefaultPaceRate)
 	}
 
-	if a := testing.AllocsPerRun(1000, func() { p.Next(at(5000), 3, false) }); a != 0 {
+	// With Fill, at high rates: about the time the rest of a batch takes.
+	f := Pacer{Max: 100 * time.Millisecond, MaxRate: 1000, Fill: 64}
+	f.Next(at(0), 10000, false) // a second at 10,000 records/s
+	if w := f.Next(at(1000), 14, false); w != 5*time.Millisecond {
+		t.Fatalf("14 records at 10,000/s: wait %v, want 5ms (50 records' time)", w)
+	}
+	if w := f.Next(at(1001), 64, true); w != 0 {
+		t.Fatalf("full batch at a high rate: wait %v, want 0", w)
+	}
+	g := Pacer{Max: 100 * time.Millisecond, MaxRate: 1000, Fill: 64}
+	g.Next(at(0), 1_000_000, false) // a second at 1,000,000 records/s
+	if w := g.Next(at(1000), 14, false); w != 0 {
+		t.Fatalf("14 records at 1,000,000/s: wait %v, want 0 (the batch fills in 50us)", w)
+	}
+	h := Pacer{Max: 2 * time.Millisecond, MaxRate: 1000, Fill: 64}
+	h.Next(at(0), 1500, false)
+	if w := h.Next(at(1000), 2, false); w != 2*time.Millisecond {
+		t.Fatalf("at 1,500/s: wait %v, want Max (2ms)", w)
+	}
+
+	if a := testing.AllocsPerRun(1000, func() { p.Next(at(5000), 3, false); f.Next(at(5000), 3, false) }); a != 0 {
 		t.Fatalf("Next allocates %v times", a)
 	}
 }

@@ -297,6 +297,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 	d.inline = opts.BeforeAppend == nil
 	d.inlineSink = d.inlineAppend
 	d.pacer.Max = paceFor(paceConfig{cfg.ReadPace, cfg.FlushInterval, cfg.RcvBuf, opts.Discard})
+	d.pacer.Fill = d.rd.BatchSize()
 	d.room = func() bool { return true }
 	if d.w != nil {
 		maxRec := d.rd.MaxRecord()
