@@ -65,6 +65,12 @@ type kernelPoller struct {
 	// it unchanged saw nothing move.
 	activity     func() uint64
 	lastActivity uint64
+	// quietRate: fewer records a second than this since the last poll do
+	// not count as moving (0: any record does). At everyday rates the
+	// poller then backs off as when idle; the reader kicks it on a full
+	// batch, and a poll that sees backlog, loss or stall polls again
+	// every second.
+	quietRate uint64
 	// backedOff: run waits idleEvery between polls (set by run, cleared
 	// by kick).
 	backedOff atomic.Bool
@@ -135,7 +141,7 @@ func (k *kernelPoller) run(ctx context.Context, every time.Duration) {
 
 // kick makes a backed-off poller poll now and every second again. Cheap
 // when it is not backed off (one atomic load): the reader calls it after
-// each batch.
+// each full batch (records arrive faster than it reads them).
 func (k *kernelPoller) kick() {
 	if k.backedOff.Load() && k.backedOff.CompareAndSwap(true, false) {
 		k.wake()
@@ -185,11 +191,16 @@ func (k *kernelPoller) pollLocked() bool {
 		return true
 	}
 	k.polls.Add(1)
-	k.lastPoll.Store(time.Now().UnixNano())
+	now := time.Now().UnixNano()
+	prev := k.lastPoll.Swap(now)
 	moved := s.Backlog != 0 || s.Lost != k.lastLost || s.BacklogWaitTimeActual != k.lastWait
 	if k.activity != nil {
 		if a := k.activity(); a != k.lastActivity {
-			k.lastActivity, moved = a, true
+			el := now - prev
+			if k.quietRate == 0 || prev == 0 || el <= 0 || (a-k.lastActivity)*uint64(time.Second) >= k.quietRate*uint64(el) {
+				moved = true
+			}
+			k.lastActivity = a
 		}
 	}
 	k.lost.Add(pipeline.CounterDelta(k.lastLost, s.Lost))

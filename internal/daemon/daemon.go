@@ -277,6 +277,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*Daemo
 		d.idleAccount()
 	}
 	d.kpoll.activity = func() uint64 { return d.rd.Stats().Records }
+	d.kpoll.quietRate = reader.DefaultPaceRate
 	if mode == reader.ModeMulticast {
 		d.kpoll.drops = d.rd.SocketDrops
 		d.kpoll.poll() // the baseline of the socket's Drops
@@ -505,8 +506,8 @@ func (d *Daemon) readLoop() error {
 	timeout := d.cfg.FlushInterval
 	for {
 		n, err := d.rd.ReadBatchTimeout(timeout, d.push)
-		if n > 0 {
-			d.kpoll.kick() // records move: poll the kernel every second
+		if n > 0 && d.rd.LastFull() {
+			d.kpoll.kick() // a burst: poll the kernel every second
 		}
 		if err != nil {
 			d.ring.Wake()

@@ -17,8 +17,9 @@ func waitFor(d time.Duration, cond func() bool) bool {
 	return cond()
 }
 
-// An idle daemon polls the kernel less often, and the first record read
-// brings the poll back at once; a status request reads fresh counters.
+// An idle daemon polls the kernel less often, and so does one that reads
+// only a few records a second; a burst (a full batch) brings the poll back
+// at once; a status request reads fresh counters.
 func TestIdlePollerBacksOffAndWakes(t *testing.T) {
 	k := kernelFor(t, 8192)
 	key := k.Key("idle")
@@ -39,13 +40,24 @@ func TestIdlePollerBacksOffAndWakes(t *testing.T) {
 	if r.d.Status(); kp.lastPoll.Load() == polled {
 		t.Errorf("Status did not refresh counters older than a second")
 	}
+	// Everyday rates (10 events a second) leave it backed off.
 	polls = kp.polls.Load()
-	load(t, "getppid:1:0")
+	read := r.d.rd.Stats().Records
+	load(t, "getppid:10:10")
+	if !waitFor(2*time.Second, func() bool { return r.d.rd.Stats().Records >= read+20 }) {
+		t.Fatalf("the daemon read %d records of 10 events", r.d.rd.Stats().Records-read)
+	}
+	if n := kp.polls.Load(); n != polls || !kp.backedOff.Load() {
+		t.Fatalf("10 events at 10/s woke the backed-off poller (%d polls)", n-polls)
+	}
+	// A burst does.
+	polls = kp.polls.Load()
+	load(t, "getppid:2000:0")
 	if !waitFor(2*time.Second, func() bool { return kp.polls.Load() > polls && !kp.backedOff.Load() }) {
-		t.Fatalf("a record did not wake the backed-off poller (polls %d -> %d, backed off %v)", polls, kp.polls.Load(), kp.backedOff.Load())
+		t.Fatalf("a burst did not wake the backed-off poller (polls %d -> %d, backed off %v)", polls, kp.polls.Load(), kp.backedOff.Load())
 	}
 	r.stop(t)
-	if n := count(r.logText(t), "type=SYSCALL ", `key="`+key+`"`); n != 1 {
-		t.Errorf("log has %d records with key %s, want 1", n, key)
+	if n := count(r.logText(t), "type=SYSCALL ", `key="`+key+`"`); n != 2010 {
+		t.Errorf("log has %d records with key %s, want 2010", n, key)
 	}
 }
