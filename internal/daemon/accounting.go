@@ -33,9 +33,10 @@ const Version = "0.1.0"
 // runtime timer is armed and the netpoller is not involved (a time.Ticker
 // and the netpoller-based control Conn, which re-arms a read deadline per
 // request, woke three more threads per poll). Every second while anything
-// moves; after quietPolls polls in a row that saw nothing move (no record
-// read, no kernel backlog, loss or stall), every idleEvery, until the
-// reader's first record wakes it (kick) or a status request refreshes it.
+// moves; after quietPolls polls in a row that saw nothing move (fewer
+// than quietRate records a second read, no kernel backlog, loss or stall:
+// idle, or everyday rates), every idleEvery, until the reader reads a full
+// batch (kick) or a status request refreshes it.
 type kernelPoller struct {
 	// mu is held by poll: the socket and the last* fields.
 	mu  sync.Mutex
