@@ -655,15 +655,24 @@ func TestKernelLostCountedAcrossRestart(t *testing.T) {
 	<-done
 	waitReadyN(t, d, 1)
 	rt.settle(t)
-	end := kernelLost(t)
-	st := statusJSON(t, rt.ctl)
-	counted := uint32(st["lost_by_cause"].(map[string]any)["kernel"].(float64))
 	var prev uint32
 	if _, v, ok := strings.Cut(d.stderr.String(), "previous daemon's state: lost "); ok {
 		n, _ := strconv.ParseUint(strings.TrimRight(strings.Fields(v)[0], ","), 10, 32)
 		prev = uint32(n)
 	} else {
 		t.Fatalf("the restarted daemon did not take the kernel counters from the state page:\n%s", d.stderr.String())
+	}
+	// The daemon reads the kernel's counters by polling them (every
+	// second, and a status request polls when they are older than that):
+	// a loss after its last poll shows within about a second.
+	var end, counted uint32
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		end = kernelLost(t)
+		st := statusJSON(t, rt.ctl)
+		counted = uint32(st["lost_by_cause"].(map[string]any)["kernel"].(float64))
+		if counted == end-prev || time.Now().After(deadline) {
+			break
+		}
 	}
 	t.Logf("kernel lost %d in all; the killed daemon last polled %d; the restarted one counts %d (since that poll)", end-rt.lost0, prev-rt.lost0, counted)
 	if counted != end-prev || counted == 0 || prev < rt.lost0 {
