@@ -284,13 +284,18 @@ func (r *runningReader) count(ctx context.Context, m Matcher) (Count, int64, err
 // statusNumber finds a number called key in auditdrain's `status --json`
 // output: in its "daemon" object, else at the top level.
 func statusNumber(st map[string]any, key string) (float64, bool) {
+	n, ok := statusValue(st, key).(float64)
+	return n, ok
+}
+
+// statusValue is a status field: in its daemon section, else at the top.
+func statusValue(st map[string]any, key string) any {
 	if d, ok := st["daemon"].(map[string]any); ok {
-		if n, ok := d[key].(float64); ok {
-			return n, true
+		if v, ok := d[key]; ok {
+			return v
 		}
 	}
-	n, ok := st[key].(float64)
-	return n, ok
+	return st[key]
 }
 
 // writeAuditdConf writes dir/auditd.conf: auditd's shipped configuration

@@ -564,10 +564,7 @@ func interpolate(h writer.LatencyHistogram, q float64) time.Duration {
 // latencyCounts returns a status's latency_counts.
 func latencyCounts(st map[string]any) ([writer.NumLatencyBuckets]uint64, bool) {
 	var c [writer.NumLatencyBuckets]uint64
-	if d, ok := st["daemon"].(map[string]any); ok {
-		st = d
-	}
-	l, ok := st["latency_counts"].([]any)
+	l, ok := statusValue(st, "latency_counts").([]any)
 	if !ok || len(l) != len(c) {
 		return c, false
 	}

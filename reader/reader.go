@@ -228,18 +228,24 @@ func (r *Reader) init() error {
 		r.slab = make([]byte, b*bs)
 		r.iovs = make([]unix.Iovec, b)
 		r.hdrs = make([]unix.Mmsghdr, b)
-		for i := range b {
-			r.iovs[i].Base = &r.slab[i*bs]
-			r.iovs[i].SetLen(bs)
-			r.hdrs[i].Hdr.Iov = &r.iovs[i]
-			r.hdrs[i].Hdr.SetIovlen(1)
-		}
+		r.linkBuffers(bs)
 	}
 	binary.NativeEndian.PutUint32(r.wakeMsg[0:], headerLen)
 	binary.NativeEndian.PutUint16(r.wakeMsg[4:], typeWake)
 	binary.NativeEndian.PutUint16(r.wakeMsg[6:], unix.NLM_F_REQUEST)
 	binary.NativeEndian.PutUint32(r.wakeMsg[8:], seqWake)
 	return nil
+}
+
+// linkBuffers points each header at its iovec and each iovec at its
+// bs-byte buffer of the slab.
+func (r *Reader) linkBuffers(bs int) {
+	for i := range r.hdrs {
+		r.iovs[i].Base = &r.slab[i*bs]
+		r.iovs[i].SetLen(bs)
+		r.hdrs[i].Hdr.Iov = &r.iovs[i]
+		r.hdrs[i].Hdr.SetIovlen(1)
+	}
 }
 
 // recv performs one recvmmsg: flags is unix.MSG_WAITFORONE to block until

@@ -64,12 +64,7 @@ func (r *Reader) initShared() error {
 	r.hdrs = unsafe.Slice((*unix.Mmsghdr)(unsafe.Pointer(&mem[offHdrs])), b)
 	r.iovs = unsafe.Slice((*unix.Iovec)(unsafe.Pointer(&mem[iovOff])), b)
 	clear(r.hdrs)
-	for i := range b {
-		r.iovs[i].Base = &r.slab[i*bs]
-		r.iovs[i].SetLen(bs)
-		r.hdrs[i].Hdr.Iov = &r.iovs[i]
-		r.hdrs[i].Hdr.SetIovlen(1)
-	}
+	r.linkBuffers(bs)
 	binary.NativeEndian.PutUint64(mem[0:], sharedMagic)
 	return nil
 }

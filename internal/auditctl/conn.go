@@ -46,12 +46,10 @@ type Conn struct {
 // CAP_AUDIT_CONTROL the error reads "auditctl: opening audit control socket:
 // requires root or CAP_AUDIT_CONTROL: ..." and wraps unix.EPERM.
 func Dial() (*Conn, error) {
-	nl, err := openSocket()
+	c, err := DialDeferred()
 	if err != nil {
-		return nil, dialError(err)
+		return nil, err
 	}
-	c := &Conn{}
-	c.nl.Store(nl)
 	if _, err := c.status(); err != nil {
 		_ = c.Close()
 		return nil, dialError(err)

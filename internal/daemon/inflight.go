@@ -80,7 +80,7 @@ func (d *Daemon) openRing(fd int) (err error) {
 // those of a pending frame that is whole on disk.
 func (d *Daemon) adoptRing(r *ring.Ring) {
 	d.ring = r
-	if r.Cap() != int(roundRing(d.cfg.RingSize)) {
+	if r.Cap() != ring.RoundSize(int(d.cfg.RingSize)) {
 		d.logf("the inherited ring holds %d bytes, not ring_size %d: keeping its size until the unit stops", r.Cap(), d.cfg.RingSize)
 	}
 	written := r.Written()
@@ -131,15 +131,6 @@ func (d *Daemon) readerConfig(mode reader.Mode) reader.Config {
 		}
 	}
 	return rc
-}
-
-// roundRing is the size ring.New makes for size.
-func roundRing(size int64) int64 {
-	n := int64(ring.MinSize)
-	for n < size {
-		n <<= 1
-	}
-	return n
 }
 
 // frameOnDisk reports whether the frame(s) a pending write meant to put

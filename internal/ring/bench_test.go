@@ -12,29 +12,36 @@ func BenchmarkPushDrain(b *testing.B) {
 	for _, size := range []int{64 << 10, 4 << 20} {
 		b.Run(sizeName(size), func(b *testing.B) {
 			r := mustNew(b, size)
-			p := make([]byte, 200)
-			done := make(chan int)
-			go func() {
+			benchPushTo(b, r, func() int {
 				var n int
 				fn := func(uint16, []byte) { n++ }
 				for r.Wait(0) {
 					r.Drain(0, fn)
 				}
-				done <- n
-			}()
-			b.SetBytes(int64(len(p)))
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if err := r.Push(uint16(i), p); err != nil {
-					b.Fatal(err)
-				}
-			}
-			r.Close()
-			if n := <-done; n != b.N {
-				b.Fatalf("consumer got %d records, want %d", n, b.N)
-			}
+				return n
+			})
 		})
+	}
+}
+
+// benchPushTo pushes b.N 200-byte records into r (parking when full)
+// while consume, on a goroutine of its own, drains r until it is closed
+// and empty and returns the records it got.
+func benchPushTo(b *testing.B, r *Ring, consume func() int) {
+	p := make([]byte, 200)
+	done := make(chan int)
+	go func() { done <- consume() }()
+	b.SetBytes(int64(len(p)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := r.Push(uint16(i), p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	r.Close()
+	if n := <-done; n != b.N {
+		b.Fatalf("consumer got %d records, want %d", n, b.N)
 	}
 }
 

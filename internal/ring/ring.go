@@ -103,16 +103,18 @@ func New(size int) (*Ring, error) {
 	if size <= 0 || size > MaxSize {
 		return nil, fmt.Errorf("%w: %d bytes (want 1..%d)", ErrInvalidSize, size, MaxSize)
 	}
-	if size < MinSize {
-		size = MinSize
-	}
-	n := uint64(1) << bits.Len64(uint64(size)-1)
-	buf := make([]byte, n)
+	buf := make([]byte, RoundSize(size))
 	prefault(buf)
 	r := newRing(buf)
 	r.tail = &r.tailMem
 	r.free = &r.head
 	return r, nil
+}
+
+// RoundSize is the buffer size a ring asked for size bytes (1..MaxSize)
+// has: size rounded up to a power of two, and to at least MinSize.
+func RoundSize(size int) int {
+	return 1 << bits.Len64(uint64(max(size, MinSize))-1)
 }
 
 // newRing returns a ring over buf (a power of two in size); the caller
@@ -292,6 +294,20 @@ func (r *Ring) DrainWhile(more func(typ uint16, p []byte) bool) (n int) {
 	return r.drain(0, nil, more)
 }
 
+// entry decodes the entry at pos (before the tail): its record's type and
+// payload (capacity-limited) and the position after it; for the wrap
+// marker, a nil payload and the start of the buffer's next lap.
+func (r *Ring) entry(pos uint64) (typ uint16, p []byte, next uint64) {
+	off := pos & r.mask
+	h := binary.LittleEndian.Uint64(r.buf[off:])
+	l := uint32(h)
+	if l == skipLen {
+		return 0, nil, pos + r.size - off
+	}
+	start, end := off+headerSize, off+headerSize+uint64(l)
+	return uint16(h >> 32), r.buf[start:end:end], pos + entrySize(int(l))
+}
+
 // drain is Drain (fn) or DrainWhile (more).
 func (r *Ring) drain(maxBytes int, fn func(typ uint16, p []byte), more func(typ uint16, p []byte) bool) (n int) {
 	head := r.head.Load()
@@ -299,27 +315,23 @@ func (r *Ring) drain(maxBytes int, fn func(typ uint16, p []byte), more func(typ 
 	pos := head
 	handed := 0
 	for pos != tail {
-		off := pos & r.mask
-		h := binary.LittleEndian.Uint64(r.buf[off:])
-		l := uint32(h)
-		if l == skipLen {
-			pos += r.size - off
+		typ, p, next := r.entry(pos)
+		if p == nil {
+			pos = next // the wrap marker
 			continue
 		}
-		start := off + headerSize
-		end := start + uint64(l)
 		r.recStart = pos
-		pos += entrySize(int(l))
+		pos = next
 		r.recEnd = pos
 		n++
 		if more != nil {
-			if !more(uint16(h>>32), r.buf[start:end:end]) {
+			if !more(typ, p) {
 				break
 			}
 			continue
 		}
-		fn(uint16(h>>32), r.buf[start:end:end])
-		handed += int(l)
+		fn(typ, p)
+		handed += len(p)
 		if maxBytes > 0 && handed >= maxBytes {
 			break
 		}

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/bits"
 	"os"
 	"sync/atomic"
 	"unsafe"
@@ -79,8 +78,7 @@ func NewShared(name string, size, extra int) (*Ring, error) {
 		return nil, fmt.Errorf("%w: %d extra bytes", ErrInvalidSize, extra)
 	}
 	extra = (extra + 4095) &^ 4095
-	size = max(size, MinSize)
-	n := uint64(1) << bits.Len64(uint64(size)-1)
+	n := uint64(RoundSize(size))
 	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
 		return nil, fmt.Errorf("ring: %w", os.NewSyscallError("memfd_create", err))
@@ -294,17 +292,7 @@ func (r *Ring) Unmap() error {
 // only.
 func (r *Ring) Count() int {
 	n := 0
-	pos, tail := r.head.Load(), r.tail.Load()
-	for pos != tail {
-		off := pos & r.mask
-		l := uint32(binary.LittleEndian.Uint64(r.buf[off:]))
-		if l == skipLen {
-			pos += r.size - off
-			continue
-		}
-		pos += entrySize(int(l))
-		n++
-	}
+	r.scan(func(uint16, []byte) bool { n++; return true })
 	return n
 }
 
@@ -312,19 +300,24 @@ func (r *Ring) Count() int {
 // consumer's position and the tail, by walking them: for an adopted ring,
 // not for the hot path. Consumer only.
 func (r *Ring) Holds(typ uint16, p []byte) bool {
+	found := false
+	r.scan(func(t uint16, q []byte) bool {
+		found = t == typ && string(q) == string(p)
+		return !found
+	})
+	return found
+}
+
+// scan calls fn for the records between the consumer's position and the
+// tail, without consuming them, while fn returns true. Not for the hot
+// path (Drain): a function call per record. Consumer only.
+func (r *Ring) scan(fn func(typ uint16, p []byte) bool) {
 	pos, tail := r.head.Load(), r.tail.Load()
 	for pos != tail {
-		off := pos & r.mask
-		h := binary.LittleEndian.Uint64(r.buf[off:])
-		l := uint32(h)
-		if l == skipLen {
-			pos += r.size - off
-			continue
+		typ, p, next := r.entry(pos)
+		if p != nil && !fn(typ, p) {
+			return
 		}
-		if uint16(h>>32) == typ && int(l) == len(p) && string(r.buf[off+headerSize:off+headerSize+uint64(l)]) == string(p) {
-			return true
-		}
-		pos += entrySize(int(l))
+		pos = next
 	}
-	return false
 }

@@ -157,9 +157,7 @@ func BenchmarkPushDrainShared(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer r.Unmap()
-			p := make([]byte, 200)
-			done := make(chan int)
-			go func() {
+			benchPushTo(b, r, func() int {
 				var n int
 				var end uint64
 				fn := func(uint16, []byte) { n++; _, end = r.Current() }
@@ -170,23 +168,10 @@ func BenchmarkPushDrainShared(b *testing.B) {
 					r.Drain(0, fn)
 					r.Release(end)
 					if !ok && r.Closed() && r.Len() == 0 {
-						break
+						return n
 					}
 				}
-				done <- n
-			}()
-			b.SetBytes(int64(len(p)))
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if err := r.Push(uint16(i), p); err != nil {
-					b.Fatal(err)
-				}
-			}
-			r.Close()
-			if n := <-done; n != b.N {
-				b.Fatalf("consumer got %d records, want %d", n, b.N)
-			}
+			})
 		})
 	}
 }
