@@ -82,7 +82,7 @@ func TestValidate(t *testing.T) {
 
 // TestStepLatency: the step's quantiles come from the difference of two
 // readings of the histogram, so frames written before the step (the
-// start's small frames, held up to 0.9 s) do not count; a daemon without
+// start's small frames, held up to low_rate_hold) do not count; a daemon without
 // the histogram gives its lifetime figures.
 func TestStepLatency(t *testing.T) {
 	counts := func(m map[int]float64) []any {

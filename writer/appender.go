@@ -416,10 +416,15 @@ func (a *appender) flushPolicy() {
 		// + FsyncInterval after the oldest unsynced record: a frame kept
 		// open past FlushInterval at a low rate (see Writer.Tick) is
 		// fsynced sooner after its write, so that the durability window is
-		// the same as for a frame sealed at FlushInterval.
+		// the same as for a frame sealed at FlushInterval; one held longer
+		// than that (LowRateHold) at once.
 		wait := s.FsyncInterval
 		if !a.dur.oldest.IsZero() {
 			wait = min(wait, a.dur.oldest.Add(s.FlushInterval+s.FsyncInterval).Sub(a.env.clock.Now()))
+		}
+		if wait <= 0 && s.flush != flushIncremental {
+			a.requestSync()
+			return
 		}
 		a.dur.timer.Reset(max(wait, 0))
 		a.dur.armed = true

@@ -17,12 +17,15 @@ import (
 const (
 	DefaultBatchBytes    = 1 << 20
 	DefaultFlushInterval = 100 * time.Millisecond
-	// MinFrameBytes: with Flush "interval", a batch smaller than this is
-	// kept open past FlushInterval, up to FsyncInterval - FlushInterval
-	// (see Writer.Tick): at everyday rates a 100 ms frame holds a dozen
-	// records, and zstd compresses a frame on its own (a 4 KiB frame of
-	// audit records to about a sixth, a 64 KiB one to about a twentieth).
-	MinFrameBytes          = 64 << 10
+	// MinFrameBytes: with Flush "interval", a batch smaller than this
+	// after another one (a low rate) is kept open past FlushInterval, up
+	// to LowRateHold (see Writer.Tick): at everyday rates a 100 ms frame
+	// holds a dozen records, and zstd compresses a frame on its own (a
+	// 4 KiB frame of audit records to about a sixth, a 64 KiB one to about
+	// a twentieth).
+	MinFrameBytes = 64 << 10
+	// MaxLowRateHold is the largest LowRateHold accepted.
+	MaxLowRateHold         = 10 * time.Second
 	DefaultMaxSegmentBytes = 64 << 20
 	DefaultFreq            = 50 // auditd's freq in its shipped auditd.conf
 	DefaultMinLogs         = 2
@@ -78,12 +81,21 @@ type Config struct {
 	// buffer keeps its size for reuse).
 	BatchBytes int
 	// FlushInterval bounds how long a non-empty batch stays open after its
-	// first record (default 100ms), except that with Flush "interval" a
-	// batch smaller than MinFrameBytes stays open up to FsyncInterval -
-	// FlushInterval (larger frames at low rates, within the same
-	// durability window). Enforced by Tick, so the caller must call Tick
-	// at least that often, or when SealDue says.
+	// first record (default 100ms), except at low rates (LowRateHold).
+	// Enforced by Tick, so the caller must call Tick at least that often,
+	// or when SealDue says.
 	FlushInterval time.Duration
+	// LowRateHold: with Flush "interval", a batch smaller than
+	// MinFrameBytes after a batch that was also smaller (the rate is low,
+	// not a burst ending) stays open this long after its first record
+	// instead of FlushInterval, for a frame that compresses several times
+	// better (zero, or FlushInterval or less: no hold; at most
+	// MaxLowRateHold; the daemon's default is 2s). Such a frame is fsynced
+	// at most FlushInterval + FsyncInterval after its first record, or at
+	// once when written if it was held longer: at low rates a record is
+	// durable at most max(LowRateHold, FlushInterval + FsyncInterval)
+	// after it was appended.
+	LowRateHold time.Duration
 	// Flush is when written frames are made durable (auditd's flush):
 	//
 	//   - "none": never, except when a segment is closed (rotation, Close);
@@ -278,9 +290,12 @@ func (c Config) resolve() (settings, error) {
 		return s, err
 	}
 	s.minFrame = min(MinFrameBytes, s.BatchBytes)
+	if s.LowRateHold < 0 || s.LowRateHold > MaxLowRateHold {
+		return s, fmt.Errorf("%w: LowRateHold %v (want 0..%v)", ErrConfig, s.LowRateHold, MaxLowRateHold)
+	}
 	s.hold = s.FlushInterval
-	if s.flush == flushInterval && s.FsyncInterval-s.FlushInterval > s.hold {
-		s.hold = s.FsyncInterval - s.FlushInterval
+	if s.flush == flushInterval {
+		s.hold = max(s.hold, s.LowRateHold)
 	}
 	if strings.ContainsFunc(s.Node, func(r rune) bool { return r <= ' ' || r == '=' || r == 0x7f }) {
 		return s, fmt.Errorf("%w: Node %q contains white space, '=' or a control character", ErrConfig, s.Node)

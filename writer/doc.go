@@ -71,12 +71,15 @@
 //
 // A record is in a batch after Append; the batch is sealed when full, on
 // Flush, or by Tick at most FlushInterval after its first record (at the
-// next Tick with Flush "data"/"sync"); its frame is then written with one
+// next Tick with Flush "data"/"sync"; with "interval", a low rate's small
+// batch at most LowRateHold after it); its frame is then written with one
 // write(2), and fsynced according to Flush:
 //
 //   - none: only when the segment is closed;
-//   - interval (default): at most FsyncInterval after the write, on the
-//     syncer goroutine (FsyncInterval 0 means data);
+//   - interval (default): at most FsyncInterval after the write, and at
+//     most FlushInterval + FsyncInterval after the frame's first record
+//     (at once for a frame held longer at a low rate), on the syncer
+//     goroutine (FsyncInterval 0 means data);
 //   - incremental: inline on the appender once Freq records were written
 //     since the last fsync (and at most FsyncInterval late if > 0);
 //   - incremental_async: the same, on the syncer goroutine;

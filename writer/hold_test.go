@@ -1,20 +1,26 @@
 package writer
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
 )
 
-// At a low rate a small batch stays open past FlushInterval (larger
-// frames), but not at the end of a burst, and its frame is still fsynced
-// within FlushInterval + FsyncInterval of its first record: the
-// durability window does not grow.
+// At a low rate a small batch stays open past FlushInterval, up to
+// LowRateHold (larger frames), but not at the end of a burst. A frame held
+// less than FlushInterval + FsyncInterval is fsynced at that deadline from
+// its first record; one held longer is fsynced as soon as it is written.
 func TestLowRateHold(t *testing.T) {
+	t.Run("within the fsync window", func(t *testing.T) { testLowRateHold(t, 900*time.Millisecond) })
+	t.Run("longer than the fsync window", func(t *testing.T) { testLowRateHold(t, 2*time.Second) })
+}
+
+func testLowRateHold(t *testing.T, hold time.Duration) {
 	clk := newFakeClock()
 	e := osEnv()
 	e.clock = clk
-	s, err := Config{Dir: t.TempDir(), LogGroup: -1, Workers: 1, FlushInterval: 100 * time.Millisecond, FsyncInterval: time.Second}.resolve()
+	s, err := Config{Dir: t.TempDir(), LogGroup: -1, Workers: 1, FlushInterval: 100 * time.Millisecond, FsyncInterval: time.Second, LowRateHold: hold}.resolve()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,29 +49,33 @@ func TestLowRateHold(t *testing.T) {
 	}
 
 	// A small batch after a small one (the start counts as small): held
-	// up to FsyncInterval - FlushInterval.
+	// up to LowRateHold.
 	t0 := clk.Now()
 	small()
-	due(900 * time.Millisecond)
-	w.Tick(t0.Add(500 * time.Millisecond))
+	due(hold)
+	w.Tick(t0.Add(hold - 100*time.Millisecond))
 	if w.cur == nil {
 		t.Fatal("a small batch was sealed before its hold")
 	}
-	clk.Advance(900 * time.Millisecond)
+	clk.Advance(hold)
 	w.Tick(clk.Now())
 	if w.cur != nil {
 		t.Fatal("a small batch was not sealed at its hold")
 	}
 	waitFor(t, "the held frame written", func() bool { return tr.count(traceWrite) == 1 })
-	// Its fsync is due FlushInterval + FsyncInterval after its first
-	// record (200 ms from now), not FsyncInterval after its write.
-	clk.Advance(150 * time.Millisecond)
-	time.Sleep(20 * time.Millisecond)
-	if n := tr.count(traceSyncStart); n != 0 {
-		t.Fatalf("fsync 1.05 s after the first record, want it at 1.1 s")
+	if window := 1100 * time.Millisecond; hold < window {
+		// Its fsync is due FlushInterval + FsyncInterval after its first
+		// record, not FsyncInterval after its write.
+		clk.Advance(window - hold - 50*time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
+		if n := tr.count(traceSyncStart); n != 0 {
+			t.Fatalf("fsync %v after the first record, want it at %v", window-50*time.Millisecond, window)
+		}
+		clk.Advance(60 * time.Millisecond)
 	}
-	clk.Advance(60 * time.Millisecond)
-	waitFor(t, "the held frame's fsync at FlushInterval + FsyncInterval", func() bool { return tr.count(traceSyncStart) == 1 })
+	// Held longer than that window: fsynced as soon as written (the
+	// clock does not move).
+	waitFor(t, "the held frame's fsync", func() bool { return tr.count(traceSyncStart) == 1 })
 
 	// A batch that reaches MinFrameBytes is due at FlushInterval.
 	for w.cur == nil || len(w.cur.text) < MinFrameBytes {
@@ -84,5 +94,26 @@ func TestLowRateHold(t *testing.T) {
 	w.Tick(clk.Now())
 	// And the next small one is held again.
 	small()
-	due(900 * time.Millisecond)
+	due(hold)
+}
+
+// No LowRateHold (or one not above FlushInterval): a small batch is sealed
+// at FlushInterval at any rate, and a hold out of range is refused.
+func TestLowRateHoldOff(t *testing.T) {
+	for _, hold := range []time.Duration{0, 50 * time.Millisecond} {
+		s, err := Config{Dir: t.TempDir(), FlushInterval: 100 * time.Millisecond, FsyncInterval: time.Second, LowRateHold: hold}.resolve()
+		if err != nil || s.hold != 100*time.Millisecond {
+			t.Errorf("LowRateHold %v: hold %v, %v; want 100ms", hold, s.hold, err)
+		}
+	}
+	// Not with Flush "incremental": only "interval" holds.
+	s, err := Config{Dir: t.TempDir(), FlushInterval: 100 * time.Millisecond, Flush: FlushIncremental, LowRateHold: 2 * time.Second}.resolve()
+	if err != nil || s.hold != 100*time.Millisecond {
+		t.Errorf("incremental: hold %v, %v; want 100ms", s.hold, err)
+	}
+	for _, hold := range []time.Duration{-time.Second, MaxLowRateHold + 1} {
+		if _, err := (Config{Dir: t.TempDir(), FsyncInterval: time.Second, LowRateHold: hold}).resolve(); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "LowRateHold") {
+			t.Errorf("LowRateHold %v: %v, want an ErrConfig naming LowRateHold", hold, err)
+		}
+	}
 }

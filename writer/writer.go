@@ -287,12 +287,12 @@ func (w *Writer) seal(mark uint64) {
 // moments bound the durability window. With Flush "interval" a batch still
 // smaller than MinFrameBytes, after a batch that was also smaller (the rate
 // is low, not merely a burst ending), is kept open longer, up to
-// FsyncInterval - FlushInterval: at everyday rates a frame then holds a second's records
-// instead of a tenth's, and compresses several times better. The
-// durability window does not grow: such a frame is fsynced at most
-// FlushInterval + FsyncInterval after its first record, as a frame sealed
-// at FlushInterval is (see the appender's fsync timer); what a crash can
-// lose is still what was not yet fsynced. The drain loop must call Tick at
+// LowRateHold: at everyday rates a frame then holds two seconds' records
+// instead of a tenth's, and compresses several times better. Such a frame
+// is fsynced at most FlushInterval + FsyncInterval after its first
+// record, as a frame sealed at FlushInterval is, and at once when written
+// if it was held longer (see the appender's fsync timer); what a crash
+// can lose is still what was not yet fsynced. The drain loop must call Tick at
 // least every FlushInterval while a batch is open (or at SealDue), also
 // when no records arrive. It returns ErrClosed after Close, else nil.
 func (w *Writer) Tick(now time.Time) error {

@@ -45,6 +45,7 @@ type Config struct {
 	MaxLogFile           int64            // max_log_file: MiB per segment before rotation
 	BatchBytes           int64            // batch_size: uncompressed bytes per batch (one zstd frame)
 	FlushInterval        time.Duration    // flush_interval: a partial batch is written at most this late
+	LowRateHold          time.Duration    // low_rate_hold: ... except a low rate's small batch, held this long
 	FsyncInterval        time.Duration    // fsync_interval: group-commit period (0 = after every batch)
 	Flush                Flush            // flush
 	Freq                 int              // freq: records per fsync for flush = incremental(_async)
@@ -303,6 +304,7 @@ func (c Config) Writer(notify func(writer.Event)) (writer.Config, error) {
 		Level:                string(c.CompressionLevel),
 		BatchBytes:           int(c.BatchBytes),
 		FlushInterval:        c.FlushInterval,
+		LowRateHold:          c.LowRateHold,
 		Flush:                string(c.Flush),
 		Freq:                 c.Freq,
 		FsyncInterval:        c.FsyncInterval,

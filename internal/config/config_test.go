@@ -212,6 +212,7 @@ func TestKeyErrors(t *testing.T) {
 		{"forward_creds", "/nonexistent/x.creds", "no such file or directory"},
 		{"forward_tls_key", writable, "untrusted file"},
 		{"forward_insecure", "sure", "want yes or no"},
+		{"low_rate_hold", "11s", "above the maximum 10s"},
 	}
 	covered := map[string]bool{}
 	for _, tc := range cases {
@@ -445,7 +446,7 @@ func TestWriterConfig(t *testing.T) {
 	}
 	wc.Notify = nil
 	want := writer.Config{
-		Dir: "/srv/a", Compression: "none", Level: "better", BatchBytes: 256 << 10, FlushInterval: 100 * time.Millisecond,
+		Dir: "/srv/a", Compression: "none", Level: "better", BatchBytes: 256 << 10, FlushInterval: 100 * time.Millisecond, LowRateHold: 2 * time.Second,
 		Flush: writer.FlushIncrementalAsync, Freq: 20, FsyncInterval: time.Second, MaxSegmentBytes: 8 << 20,
 		MaxLogFileAction: writer.Action{Kind: writer.ActionRotate}, RotateInterval: time.Hour, NumLogs: 5, MaxTotalBytes: 1 << 30,
 		SpaceLeft: writer.Threshold{Percent: 10}, SpaceLeftAction: writer.Action{Kind: writer.ActionSyslog},

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -58,7 +59,8 @@ var keyTable = []key{
 	{"compression_level", "fastest", "fastest | default | better", oneOf(func(c *Config) *CompressionLevel { return &c.CompressionLevel }, LevelFastest, LevelDefault, LevelBetter)},
 	{"max_log_file", "64", "MiB per segment before rotation", num(func(c *Config) *int64 { return &c.MaxLogFile }, 1, 1<<20)},
 	{"batch_size", "1M", "uncompressed bytes per batch (K, M suffixes)", size(func(c *Config) *int64 { return &c.BatchBytes }, 4<<10, 64<<20)},
-	{"flush_interval", "100ms", "longest a record waits in a partial batch (Go duration); with flush = interval, a batch under 64 KiB after another small one (a low rate) waits up to fsync_interval - flush_interval, for larger frames in the same durability window", dur(func(c *Config) *time.Duration { return &c.FlushInterval }, time.Millisecond)},
+	{"flush_interval", "100ms", "longest a record waits in a partial batch (Go duration), except at low rates (low_rate_hold)", dur(func(c *Config) *time.Duration { return &c.FlushInterval }, time.Millisecond)},
+	{"low_rate_hold", "2s", "with flush = interval, a batch under 64 KiB after another small one (a low rate) stays open this long, then is written and fsynced at once: larger frames compress better (at 140 records/s, 4.6% of auditd's bytes at 2s, 5.6% at 0.9s), and such a record is durable at most this long after it was read (flush_interval or less: no hold)", durIn(func(c *Config) *time.Duration { return &c.LowRateHold }, 0, writer.MaxLowRateHold)},
 	{"fsync_interval", "1s", "group-commit fsync period (Go duration; 0 = after every batch)", dur(func(c *Config) *time.Duration { return &c.FsyncInterval }, 0)},
 	{"flush", "interval", "none | interval (fsync every fsync_interval) | incremental (fsync every freq records) | incremental_async | data (fdatasync each batch before the next is acknowledged: group commit) | sync",
 		oneOf(func(c *Config) *Flush { return &c.Flush }, FlushNone, FlushInterval, FlushIncremental, FlushIncrementalAsync, FlushData, FlushSync)},
@@ -241,6 +243,10 @@ func size(ptr func(*Config) *int64, lo, hi int64) value {
 }
 
 func dur(ptr func(*Config) *time.Duration, min time.Duration) value {
+	return durIn(ptr, min, math.MaxInt64)
+}
+
+func durIn(ptr func(*Config) *time.Duration, min, max time.Duration) value {
 	return field[time.Duration]{ptr, func(s string) (time.Duration, error) {
 		d, err := time.ParseDuration(s)
 		if err != nil {
@@ -248,6 +254,9 @@ func dur(ptr func(*Config) *time.Duration, min time.Duration) value {
 		}
 		if d < min {
 			return 0, fmt.Errorf("below the minimum %v", min)
+		}
+		if d > max {
+			return 0, fmt.Errorf("above the maximum %v", max)
 		}
 		return d, nil
 	}, time.Duration.String}
