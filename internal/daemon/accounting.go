@@ -300,8 +300,8 @@ func (d *Daemon) writeSelfPayload(typ uint16, p []byte) {
 		return
 	}
 	d.plugins.disp.Dispatch(typ, p)
-	if err := d.w.Append(typ, p); err != nil && d.writeErr.Load() == nil {
-		d.writeErr.Store(&err)
+	if err := d.w.Append(typ, p); err != nil {
+		d.noteWriteErr(err)
 	}
 }
 

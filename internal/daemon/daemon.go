@@ -653,8 +653,8 @@ func (d *Daemon) idleAccount() {
 	n := d.selfRecords.Load()
 	d.account(now)
 	if d.selfRecords.Load() != n && d.w != nil {
-		if err := d.w.Flush(); err != nil && d.writeErr.Load() == nil {
-			d.writeErr.Store(&err)
+		if err := d.w.Flush(); err != nil {
+			d.noteWriteErr(err)
 		}
 	}
 }
@@ -681,7 +681,17 @@ func (d *Daemon) append(typ uint16, p []byte) {
 	if d.opts.BeforeAppend != nil {
 		d.opts.BeforeAppend()
 	}
-	if err := d.w.Append(typ, p); err != nil && d.writeErr.Load() == nil {
+	if err := d.w.Append(typ, p); err != nil {
+		d.noteWriteErr(err)
+	}
+}
+
+// noteWriteErr keeps the writer's first error. Taking the address of a
+// variable of the per-record path moves it to the heap on every call (an
+// allocation per record); the parameter here is moved only when an error
+// is noted.
+func (d *Daemon) noteWriteErr(err error) {
+	if d.writeErr.Load() == nil {
 		d.writeErr.Store(&err)
 	}
 }
