@@ -27,6 +27,15 @@ type Idle struct {
 	Error            string  `json:"error,omitempty"`
 }
 
+// idleQuiet is how long the idle window starts after the reader has read
+// the start-up's and the rules' own records: an idle host is one where
+// nothing is pending, and those records leave work behind them in
+// auditdrain for a few seconds (a low rate's frame held low_rate_hold, 2 s,
+// then written and fsynced; the writer's disk checks for 3 s after a
+// write; the kernel poller's three one-second polls after activity before
+// it backs off to 10 s).
+const idleQuiet = 6 * time.Second
+
 // idleStep starts reader name, loads the load's rules for a load process
 // that does nothing, and measures the reader over d.
 func (s *sweeper) idleStep(ctx context.Context, idx int, name string, d time.Duration) Idle {
@@ -60,9 +69,15 @@ func (s *sweeper) measureIdle(ctx context.Context, idx int, name string, d time.
 		return err
 	}
 	defer func() { err = errors.Join(err, s.k.deleteRules()) }()
-	// Let start-up and the rule records pass before measuring.
+	// Let start-up and the rule records pass before measuring, and what
+	// they leave pending (see idleQuiet).
 	if err := s.settle(ctx, r); err != nil {
 		return err
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(idleQuiet):
 	}
 	pid := r.pid()
 	if pid == 0 {
