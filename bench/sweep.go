@@ -510,8 +510,6 @@ func (s *sweeper) settleKernel(ctx context.Context) error {
 	}
 }
 
-// positive returns a pointer to the daemon status number key when it is
-// present and above zero (a reader that does not measure it reports 0).
 // stepLatency returns the p50 and p99 (ms) of the records written between
 // two status readings, from the daemon's per-record latency histogram
 // (latency_counts), interpolated linearly within the bucket holding the
@@ -578,6 +576,8 @@ func latencyCounts(st map[string]any) ([writer.NumLatencyBuckets]uint64, bool) {
 	return c, true
 }
 
+// positive returns a pointer to the daemon status number key when it is
+// present and above zero (a reader that does not measure it reports 0).
 func positive(st map[string]any, key string) *float64 {
 	if n, ok := statusNumber(st, key); ok && n > 0 {
 		return &n

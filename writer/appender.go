@@ -159,11 +159,7 @@ func (a *appender) run() {
 			}
 		case <-a.dur.timer.C():
 			a.dur.armed = false
-			if a.s.flush == flushIncremental {
-				a.syncNow()
-			} else {
-				a.requestSync()
-			}
+			a.timedSync()
 		case now := <-a.cond.ticker.C():
 			a.check(now)
 			a.idleCheck()
@@ -342,11 +338,12 @@ func (a *appender) written(b *batch) {
 	w.c.bytesIn.Add(uint64(len(b.text)))
 	if b.hasTS {
 		// Each slot's records at the age of the slot's start: an upper
-		// bound of theirs, within ageSlotMs (16 ms).
+		// bound of theirs, within a slot's width (16 ms, more for a hold
+		// beyond a second).
 		now := a.env.clock.Now().UnixMilli()
 		for i, n := range b.ages {
 			if n > 0 {
-				ms := now - b.firstMs - int64(i)*ageSlotMs
+				ms := now - b.firstMs - int64(i)<<a.s.ageShift
 				w.c.latency.observeN(time.Duration(ms)*time.Millisecond, uint64(n))
 			}
 		}
@@ -422,12 +419,22 @@ func (a *appender) flushPolicy() {
 		if !a.dur.oldest.IsZero() {
 			wait = min(wait, a.dur.oldest.Add(s.FlushInterval+s.FsyncInterval).Sub(a.env.clock.Now()))
 		}
-		if wait <= 0 && s.flush != flushIncremental {
-			a.requestSync()
+		if wait <= 0 {
+			a.timedSync()
 			return
 		}
-		a.dur.timer.Reset(max(wait, 0))
+		a.dur.timer.Reset(wait)
 		a.dur.armed = true
+	}
+}
+
+// timedSync is the fsync a timed flush mode owes now: inline with
+// "incremental" (writing pauses), else on the syncer goroutine.
+func (a *appender) timedSync() {
+	if a.s.flush == flushIncremental {
+		a.syncNow()
+	} else {
+		a.requestSync()
 	}
 }
 

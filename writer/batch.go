@@ -21,9 +21,9 @@ type batch struct {
 	firstMs int64     // kernel timestamp of the first record, Unix ms
 	hasTS   bool      // firstMs is valid
 	// ages counts the stamped records by their kernel timestamp's
-	// distance from firstMs, in slots of ageSlotMs (the last slot takes
-	// all later ones), so that the latency histogram can count each
-	// record at about its own age when the frame is written.
+	// distance from firstMs, in ageSlots slots of 1<<ageShift ms (the last
+	// slot takes all later ones), so that the latency histogram can count
+	// each record at about its own age when the frame is written.
 	ages   [ageSlots]uint32
 	stamps segment.Stamps
 	frame  uint64 // appender's frame number once written
@@ -32,17 +32,18 @@ type batch struct {
 	done   chan struct{}
 }
 
-// ageSlots slots of ageSlotMs (a power of two) cover a second: the
-// longest a batch stays open at low rates.
+// ageSlots is the number of a batch's age slots; their width, 1<<ageShift
+// ms (at least 1<<minAgeShift, 16 ms), is set so that they cover the
+// longest a batch stays open (settings.ageShift).
 const (
-	ageSlots     = 64
-	ageSlotShift = 4 // 16 ms
-	ageSlotMs    = 1 << ageSlotShift
+	ageSlots    = 64
+	minAgeShift = 4
 )
 
-// addAge counts a record stamped ms (the batch's first stamp is firstMs).
-func (b *batch) addAge(ms int64) {
-	d := max(ms-b.firstMs, 0) >> ageSlotShift
+// addAge counts a record stamped ms (the batch's first stamp is firstMs)
+// in slots of 1<<shift ms.
+func (b *batch) addAge(ms int64, shift uint) {
+	d := max(ms-b.firstMs, 0) >> shift
 	b.ages[min(d, ageSlots-1)]++
 }
 

@@ -232,6 +232,9 @@ type settings struct {
 	// sealed at FlushInterval. See Writer.Tick.
 	hold     time.Duration
 	minFrame int
+	// ageShift: a batch's age slots are 1<<ageShift ms wide, so that
+	// ageSlots of them cover hold (see batch.ages).
+	ageShift uint
 	// trace, when not nil, is told about every write, fsync and batch
 	// release (tests only).
 	trace func(traceEvent)
@@ -296,6 +299,10 @@ func (c Config) resolve() (settings, error) {
 	s.hold = s.FlushInterval
 	if s.flush == flushInterval {
 		s.hold = max(s.hold, s.LowRateHold)
+	}
+	s.ageShift = minAgeShift
+	for ageSlots<<s.ageShift < s.hold.Milliseconds() {
+		s.ageShift++
 	}
 	if strings.ContainsFunc(s.Node, func(r rune) bool { return r <= ' ' || r == '=' || r == 0x7f }) {
 		return s, fmt.Errorf("%w: Node %q contains white space, '=' or a control character", ErrConfig, s.Node)

@@ -117,3 +117,19 @@ func TestLowRateHoldOff(t *testing.T) {
 		}
 	}
 }
+
+// A batch's 64 age slots cover the longest it stays open: 16 ms slots up
+// to a hold of 1,024 ms, wider ones beyond, so that a record appended late
+// in a long-held batch is not counted at a second past the first record's
+// age.
+func TestAgeSlotsCoverTheHold(t *testing.T) {
+	for _, c := range []struct {
+		hold  time.Duration
+		shift uint
+	}{{0, 4}, {time.Second, 4}, {2 * time.Second, 5}, {MaxLowRateHold, 8}} {
+		s, err := Config{Dir: t.TempDir(), FlushInterval: 100 * time.Millisecond, FsyncInterval: time.Second, LowRateHold: c.hold}.resolve()
+		if err != nil || s.ageShift != c.shift || ageSlots<<s.ageShift < s.hold.Milliseconds() {
+			t.Errorf("LowRateHold %v: age slots of %d ms (%v), want %d ms covering %v", c.hold, 1<<s.ageShift, err, 1<<c.shift, s.hold)
+		}
+	}
+}

@@ -134,8 +134,8 @@ type Stats struct {
 	// check (-1 before the first).
 	FreeBytes int64
 	// Latency: per record, the time from its kernel timestamp to the
-	// write of its frame (rounded up by at most 16 ms: records are
-	// counted in slots of their batch), so that a quantile is over
+	// write of its frame (rounded up by at most one of its batch's 64
+	// age slots: 16 ms, or a 64th of a longer LowRateHold), so that a quantile is over
 	// records, not frames. Batches whose first record has no audit(...)
 	// timestamp, and records without one, are not observed.
 	Latency LatencyHistogram

@@ -226,7 +226,7 @@ func (w *Writer) Append(typ uint16, payload []byte) error {
 	if stamped {
 		b.stamps.Add(ms, serial)
 		if b.hasTS {
-			b.addAge(ms)
+			b.addAge(ms, w.s.ageShift)
 		}
 	}
 	b.records++

@@ -226,8 +226,12 @@ const ackWait = 30 * time.Second
 // logged. Both are needed: a held frame is put back every holdFor and
 // redelivered at once, so deliveries alone would count faster than a
 // predecessor lost in flight (delivered over a connection that died) is
-// redelivered, which takes ackWait. gapWait is ackWait + 3*holdFor.
+// redelivered, which takes ackWait.
 const gapAfter = 8
+
+// gapWait is how long this collector holds a frame whose predecessor
+// never came before it may write it over the gap (with gapAfter).
+func (c *Collector) gapWait() time.Duration { return c.ackWait + 3*c.holdFor }
 
 // handle writes a fetched batch and the held frames, host by host, in
 // log order, then acknowledges.
@@ -500,7 +504,7 @@ func (c *Collector) writeHost(host string, ms []pendingMsg) (ack []jetstream.Msg
 				first = time.Now()
 				c.heldSince[k] = first
 			}
-			if md, err := m.Metadata(); err != nil || md.NumDelivered < gapAfter || time.Since(first) < c.ackWait+3*c.holdFor {
+			if md, err := m.Metadata(); err != nil || md.NumDelivered < gapAfter || time.Since(first) < c.gapWait() {
 				held = append(held, ms[i:]...)
 				break
 			}
