@@ -22,7 +22,7 @@ test: vet
 
 # Hot-path micro-benchmarks (allocations per record, throughput).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/ring/ ./writer/ ./reader/
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/ring/ ./writer/ ./reader/ ./internal/daemon/
 
 # The drain-rate sweep against the real kernel, side by side with auditd.
 bench-kernel: build
